@@ -1,0 +1,1 @@
+"""Bundle writing and signing."""

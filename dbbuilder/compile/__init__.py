@@ -1,0 +1,1 @@
+"""Compile feed records into the SQLite database."""

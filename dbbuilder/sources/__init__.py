@@ -1,0 +1,1 @@
+"""Feed readers: OSV, NVD, Debian tracker, Alpine secdb."""

@@ -1,0 +1,1 @@
+"""Catalogers: turn image files into Package records."""

@@ -1,0 +1,1 @@
+"""The vulnerability database: schema, bundle verification, installation, queries."""

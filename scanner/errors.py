@@ -1,0 +1,77 @@
+"""One base exception per boundary, each carrying the process exit code the CLI uses.
+
+Exit codes are part of the public interface and documented in docs/exit-codes.md:
+
+    0   success
+    1   findings at or above --fail-on remain (not an error)
+    2   bad command line (flag, missing argument)
+    3   image archive unreadable or refused
+    4   SBOM or other scan target unreadable
+    5   version string or ecosystem not understood
+    6   catalog failure
+    7   vulnerability database missing, unusable or stale
+    8   report could not be written
+    9   feed input refused (dbbuilder --strict) or feed I/O failure
+    10-39  bundle and trust refusals (one code per reason, see scanner.db)
+"""
+
+from __future__ import annotations
+
+
+class ScannerError(Exception):
+    """Base of every error this project raises on purpose; the CLI turns it into one line."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(ScannerError):
+    exit_code = 2
+
+
+class ImageError(ScannerError):
+    """The image archive cannot be read, or was refused as hostile."""
+
+    exit_code = 3
+
+
+class TargetError(ScannerError):
+    """A scan target that is not an image (an SBOM file) cannot be read."""
+
+    exit_code = 4
+
+
+class VersionError(ScannerError):
+    exit_code = 5
+
+
+class CatalogError(ScannerError):
+    exit_code = 6
+
+
+class DatabaseError(ScannerError):
+    """No usable vulnerability database: missing, unreadable, wrong schema or stale."""
+
+    exit_code = 7
+
+
+class ReportError(ScannerError):
+    exit_code = 8
+
+
+class FeedError(ScannerError):
+    """A vulnerability feed could not be read (dbbuilder side)."""
+
+    exit_code = 9
+
+
+class BundleError(ScannerError):
+    """A bundle was refused. Subclasses in scanner.db.errors carry one exit code per reason (10-39)."""
+
+    exit_code = 10

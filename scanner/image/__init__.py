@@ -1,0 +1,1 @@
+"""Image archive readers: docker-archive, OCI archive, OCI directory."""

@@ -1,0 +1,1 @@
+"""Matching packages against the vulnerability database."""

@@ -1,0 +1,143 @@
+"""The data model shared by every stage: frozen, typed, comparable.
+
+Catalogers produce `Package` and `Distro`; the database produces `Vulnerability`;
+the matcher produces `Finding`. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class Severity(enum.IntEnum):
+    """Ordered so that `max()` and `>=` comparisons follow risk."""
+
+    UNKNOWN = 0
+    NEGLIGIBLE = 1
+    LOW = 2
+    MEDIUM = 3
+    HIGH = 4
+    CRITICAL = 5
+
+    @classmethod
+    def parse(cls, text: str | None) -> Severity:
+        if not text:
+            return cls.UNKNOWN
+        key = text.strip().upper()
+        aliases = {"MODERATE": "MEDIUM", "IMPORTANT": "HIGH", "UNIMPORTANT": "NEGLIGIBLE", "NONE": "NEGLIGIBLE"}
+        key = aliases.get(key, key)
+        try:
+            return cls[key]
+        except KeyError:
+            return cls.UNKNOWN
+
+    @classmethod
+    def from_cvss_score(cls, score: float) -> Severity:
+        if score >= 9.0:
+            return cls.CRITICAL
+        if score >= 7.0:
+            return cls.HIGH
+        if score >= 4.0:
+            return cls.MEDIUM
+        if score > 0.0:
+            return cls.LOW
+        return cls.NEGLIGIBLE
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+class FixState(enum.StrEnum):
+    FIXED = "fixed"
+    NOT_FIXED = "not-fixed"
+    WONT_FIX = "wont-fix"
+    NOT_AFFECTED = "not-affected"
+    END_OF_LIFE = "end-of-life"
+    UNDER_INVESTIGATION = "under-investigation"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, order=True)
+class Distro:
+    """The operating system of an image, as `etc/os-release` (or its fallbacks) describes it."""
+
+    id: str  # os-release ID, lower case: debian, ubuntu, alpine, rocky, almalinux, rhel, wolfi ...
+    version_id: str = ""  # os-release VERSION_ID: "12", "22.04", "3.18.4"
+    codename: str = ""  # VERSION_CODENAME: bookworm, jammy
+    pretty_name: str = ""
+    id_like: tuple[str, ...] = ()
+
+    @property
+    def purl_distro(self) -> str:
+        """The `distro=` qualifier of a PURL: `debian-12`, `alpine-3.18.4`."""
+        return f"{self.id}-{self.version_id}" if self.version_id else self.id
+
+
+@dataclass(frozen=True, order=True)
+class Package:
+    """One installed package found in an image (or read from an SBOM)."""
+
+    name: str  # as declared by the package (display form)
+    version: str  # full version; epoch included where the format has one ("1:2.3-4")
+    type: str  # PURL type: deb, apk, rpm, pypi, maven, npm, golang, cargo, gem, composer, nuget
+    ecosystem: str  # OSV ecosystem; OS packages carry their release: "Debian:12", "Alpine:v3.18", "PyPI"
+    purl: str
+    cataloger: str = ""
+    arch: str = ""
+    source_name: str = ""  # dpkg Source:, apk origin (o:), rpm SOURCERPM name; "" when the same as name
+    source_version: str = ""
+    licenses: tuple[str, ...] = ()
+    layer_index: int | None = None
+    layer_digest: str = ""
+    locations: tuple[str, ...] = ()  # image paths the package record came from
+    owned_by: str = ""  # the OS package whose files include this package's files ("" when none)
+    metadata: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+
+    @property
+    def match_source_name(self) -> str:
+        """The name distro advisories use: the source package where there is one."""
+        return self.source_name or self.name
+
+    @property
+    def match_source_version(self) -> str:
+        return self.source_version or self.version
+
+
+@dataclass(frozen=True, order=True)
+class CvssScore:
+    version: str  # "4.0", "3.1", "3.0", "2.0"
+    vector: str
+    score: float
+    source: str  # who scored it: "nvd", "osv:GHSA-...", "debian"
+
+
+@dataclass(frozen=True)
+class Vulnerability:
+    id: str  # the primary id shown to users (a CVE where the group has one)
+    aliases: tuple[str, ...] = ()  # every other id of the same vulnerability group, sorted
+    summary: str = ""
+    severity: Severity = Severity.UNKNOWN
+    severity_source: str = ""  # where `severity` came from: "debian", "cvss:nvd", "ghsa" ...
+    cvss: tuple[CvssScore, ...] = ()
+    published: str = ""
+    modified: str = ""
+    references: tuple[str, ...] = ()
+    cwes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Fix:
+    state: FixState
+    versions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Finding:
+    package: Package
+    vulnerability: Vulnerability
+    fix: Fix
+    matched_by: str  # "distro", "ecosystem", "cpe"
+    advisory_id: str = ""  # the record that matched (DSA-..., GHSA-..., CVE-... for CPE)
+    suppressed_by: str = ""  # ignore rule or VEX statement that suppresses it; "" when active
