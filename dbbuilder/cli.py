@@ -2,12 +2,35 @@
 
 from __future__ import annotations
 
+import os
 import sys
-from typing import NoReturn
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
 
 import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
-from scanner.errors import ScannerError
+from dbbuilder.bundle.compress import DEFAULT_LEVEL
+from dbbuilder.bundle.inspect import inspect_bundle
+from dbbuilder.bundle.keys import generate_key_pair, load_private_key, read_passphrase_file
+from dbbuilder.bundle.manifest import BundleIdentity, build_time, parse_duration
+from dbbuilder.bundle.writer import BundleResult, write_bundle
+from dbbuilder.compile import CompileSummary, compile_database
+from dbbuilder.fetch import NVD_BASE_URL, OSV_BASE_URL, HttpClient, fetch_nvd, fetch_osv
+from dbbuilder.fetch.nvd import INTERVAL_WITH_KEY, INTERVAL_WITHOUT_KEY
+from dbbuilder.fetch.state import FetchState
+from scanner.db.archive import verify_bundle
+from scanner.db.bundle_format import key_id
+from scanner.db.errors import BundleArchiveError
+from scanner.db.trust import raw_public_key, read_key_file
+from scanner.db.verify import FreshnessPolicy, TrustedKey, TrustPolicy, format_time, short_key_id
+from scanner.errors import ScannerError, UsageError
 
 app = typer.Typer(
     name="dbbuilder",
@@ -26,6 +49,226 @@ def root() -> None:
 def fail(error: ScannerError) -> NoReturn:
     typer.echo(f"dbbuilder: error: {error}", err=True)
     raise typer.Exit(error.exit_code)
+
+
+# --- keys and bundles (dbbuilder.bundle) ----------------------------------------------------------
+
+PathList = Annotated[list[Path] | None, typer.Option(metavar="PATH")]
+
+
+def _passphrase(path: Path | None) -> bytes | None:
+    return None if path is None else read_passphrase_file(path)
+
+
+@app.command()
+def keygen(
+    out: Annotated[Path, typer.Option(metavar="DIR", help="Directory for NAME.pem and NAME.pub.pem.")],
+    name: Annotated[str, typer.Option(help="File name stem of the key pair.")] = "bundle-key",
+    passphrase_file: Annotated[Path | None, typer.Option(
+        metavar="FILE", help="Encrypt the private key with the passphrase in FILE.")] = None,
+) -> None:
+    """Generate an Ed25519 signing key pair; print its key id."""
+    if not name or "/" in name or name.startswith("."):
+        raise UsageError(f"--name {name!r} must be a plain file name")
+    files = generate_key_pair(out, name, _passphrase(passphrase_file))
+    typer.echo(f"wrote {files.private_key} (private, mode 0600) and {files.public_key} (public)", err=True)
+    typer.echo(files.key_id)
+
+
+@contextmanager
+def _scratch_database(out: Path) -> Iterator[Path]:
+    """A temporary path beside the bundle for the uncompressed database, removed afterwards."""
+    directory = out.parent
+    if not directory.is_dir():
+        raise UsageError(f"--out {out}: directory {directory} does not exist")
+    descriptor, name = tempfile.mkstemp(dir=directory, prefix=f".{out.name}.", suffix=".sqlite")
+    os.close(descriptor)
+    try:
+        yield Path(name)
+    finally:
+        with suppress(FileNotFoundError):
+            Path(name).unlink()
+
+
+def _summary_table(summary: CompileSummary) -> Table:
+    table = Table("provider", "ecosystem", "records", "withdrawn", "skipped", "skip reasons", title="bundle contents")
+    for provider in summary.providers:
+        reasons = ", ".join(f"{reason}: {count}" for reason, count in sorted(provider.skipped_reasons.items()))
+        table.add_row(provider.name, "(all)", str(provider.records), str(provider.withdrawn),
+                      str(provider.skipped), reasons)
+        for ecosystem, count in sorted(provider.ecosystems.items()):
+            table.add_row("", ecosystem, str(count), "", "", "")
+    return table
+
+
+def _sizes_table(result: BundleResult) -> Table:
+    payload = result.payload
+    ratio = payload.uncompressed_size / payload.size if payload.size else 0.0
+    table = Table("", "", title="sizes", show_header=False)
+    table.add_row("database (uncompressed)", f"{payload.uncompressed_size:,} bytes")
+    table.add_row("database (zstd)", f"{payload.size:,} bytes ({ratio:.1f}x)")
+    table.add_row("bundle file", f"{result.size:,} bytes")
+    table.add_row("signed by", ", ".join(short_key_id(k) for k in result.key_ids))
+    return table
+
+
+@app.command()
+def build(
+    out: Annotated[Path, typer.Option(metavar="FILE.bundle", help="The bundle to write.")],
+    key: Annotated[list[Path], typer.Option(
+        metavar="PRIVATE.pem", help="Signing key (repeat for several signatures).")],
+    channel: Annotated[str, typer.Option(help="Channel name; bundle versions only go up within it.")],
+    bundle_version: Annotated[int, typer.Option(help="This bundle's version on its channel (>= 1).")],
+    osv: PathList = None,
+    nvd: PathList = None,
+    debian: PathList = None,
+    alpine: PathList = None,
+    expires_in: Annotated[str, typer.Option(help="Validity after built_at: 12h, 30d, 2w, 1y.")] = "30d",
+    passphrase_file: Annotated[Path | None, typer.Option(
+        metavar="FILE", help="Passphrase for encrypted signing keys.")] = None,
+    strict: Annotated[bool, typer.Option(help="Fail on the first malformed record instead of skipping it.")] = False,
+    level: Annotated[int, typer.Option(min=1, max=22, help="zstd compression level.")] = DEFAULT_LEVEL,
+    threads: Annotated[int | None, typer.Option(
+        min=1, help="zstd worker threads (default: all cores; the output does not depend on it).")] = None,
+) -> None:
+    """Compile feeds into a database and write it as a signed, compressed bundle."""
+    if not any((osv, nvd, debian, alpine)):
+        raise UsageError("no feed given: pass at least one of --osv, --nvd, --debian, --alpine")
+    built_at = build_time()
+    identity = BundleIdentity(channel, bundle_version, built_at, built_at + parse_duration(expires_in))
+    passphrase = _passphrase(passphrase_file)
+    keys = [load_private_key(path, passphrase) for path in key]
+    console = Console(stderr=True)
+    with _scratch_database(out) as database, Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=True
+    ) as progress:
+        task = progress.add_task("reading feeds")
+
+        def report(*, stage: str, provider: str, count: int, **_: Any) -> None:
+            detail = f" {provider}" if provider else ""
+            counted = f": {count:,} records" if count else ""
+            progress.update(task, description=f"{stage}{detail}{counted}")
+
+        summary = compile_database(database, osv=osv or (), nvd=nvd or (), debian=debian or (),
+                                   alpine=alpine or (), strict=strict, progress=report)
+        progress.update(task, description=f"compressing {summary.database_size:,} bytes (zstd level {level})")
+        result = write_bundle(out, database, identity, keys, level=level, threads=threads)
+    output = Console(width=160)
+    output.print(_summary_table(summary))
+    output.print(_sizes_table(result))
+    typer.echo(f"wrote {out}: channel {channel}, version {bundle_version}, expires {format_time(identity.expires_at)}")
+
+
+@app.command()
+def inspect(bundle: Annotated[Path, typer.Argument(metavar="FILE.bundle")]) -> None:
+    """Show a bundle's manifest, providers, files and signers. Verifies nothing: use `verify` for that."""
+    found = inspect_bundle(bundle)
+    manifest = found.manifest
+    typer.echo("UNVERIFIED: nothing below is checked against a trusted key")
+    for label, value in (
+        ("format", f"{manifest.format} {manifest.format_version}"),
+        ("schema", manifest.schema_version), ("channel", manifest.channel),
+        ("version", str(manifest.bundle_version)), ("built", format_time(manifest.built_at)),
+        ("expires", format_time(manifest.expires_at)),
+        ("builder", f"{manifest.builder_name} {manifest.builder_version}"),
+    ):
+        typer.echo(f"{label + ':':<9} {value}")
+    output = Console(width=160)
+    providers = Table("provider", "captured", "records", "skipped", "input sha256", title="providers")
+    for provider in manifest.providers:
+        providers.add_row(provider.name, format_time(provider.captured_at), str(provider.records),
+                          str(provider.skipped), provider.input_sha256)
+    output.print(providers)
+    files = Table("member", "size", "sha256 (signed)", "uncompressed", title="files")
+    listed = {entry.name: entry for entry in manifest.files}
+    for member in found.members:
+        entry = listed.get(member.name)
+        files.add_row(member.name, str(member.size), entry.sha256 if entry else "",
+                      str(entry.uncompressed_size) if entry else "")
+    output.print(files)
+    for keyid in found.signature_key_ids:
+        typer.echo(f"signature claims key {keyid}")
+
+
+@app.command()
+def verify(
+    bundle: Annotated[Path, typer.Argument(metavar="FILE.bundle")],
+    trust: Annotated[list[Path], typer.Option(metavar="PUBLIC.pem", help="Trusted public key (repeatable).")],
+    threshold: Annotated[int, typer.Option(min=1, help="Distinct trusted keys that must have signed.")] = 1,
+    allow_expired: Annotated[bool, typer.Option(help="Report an expired bundle as a warning, not a refusal.")] = False,
+) -> None:
+    """Verify a bundle as the scanner would: signatures, format, schema, expiry, payload digests."""
+    keys = {}
+    for path in trust:
+        raw = raw_public_key(read_key_file(path), str(path))
+        keys[key_id(raw)] = TrustedKey(key_id=key_id(raw), name=path.name, public_key=raw)
+    policy = TrustPolicy(keys=tuple(keys.values()), threshold=threshold)
+    try:
+        with bundle.open("rb") as stream:
+            _, verified = verify_bundle(stream, trust=policy, now=datetime.now(UTC),
+                                        freshness=FreshnessPolicy(max_age=None), rollback={},
+                                        allow_expired=allow_expired)
+    except OSError as error:
+        raise BundleArchiveError(f"{bundle}: cannot read bundle: {error.strerror or error}") from error
+    for warning in verified.warnings:
+        typer.echo(f"dbbuilder: warning: {warning}", err=True)
+    manifest = verified.manifest
+    typer.echo(f"{bundle}: verified: channel {manifest.channel}, version {manifest.bundle_version}, "
+               f"built {format_time(manifest.built_at)}, expires {format_time(manifest.expires_at)}, "
+               f"signed by {', '.join(short_key_id(k) for k in verified.key_ids)}")
+
+
+# --- fetching feeds (dbbuilder.fetch) -------------------------------------------------------------
+
+
+def _since(text: str | None, state: FetchState) -> datetime | None:
+    if text is None:
+        return None
+    if text == "last":
+        last = state.nvd.get("last_until")
+        if not isinstance(last, str):
+            raise UsageError("--since last: no completed NVD fetch is recorded in this --dest")
+        return datetime.fromisoformat(last)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--since {text!r}: expected a date (2026-11-01), a time (2026-11-01T12:00:00Z) "
+                         "or 'last'") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@app.command()
+def fetch(
+    dest: Annotated[Path, typer.Option(metavar="DIR", help="Where feeds go: DIR/osv/<Ecosystem>/all.zip, DIR/nvd/.")],
+    ecosystems: Annotated[list[str] | None, typer.Option(
+        metavar="NAME[,NAME...]", help="OSV ecosystems to fetch (repeatable or comma-separated); default: all.")] = None,
+    since: Annotated[str | None, typer.Option(
+        metavar="DATE", help="NVD: only CVEs modified since DATE, or 'last' (the end of the last complete fetch).")]
+    = None,
+    nvd_api_key: Annotated[str | None, typer.Option(
+        envvar="NVD_API_KEY", help="NVD API key (raises the rate limit from 5 to 50 requests per 30 s).")] = None,
+    osv_base_url: Annotated[str, typer.Option(metavar="URL")] = OSV_BASE_URL,
+    nvd_base_url: Annotated[str, typer.Option(metavar="URL")] = NVD_BASE_URL,
+    osv: Annotated[bool, typer.Option(help="Fetch OSV archives.")] = True,
+    nvd: Annotated[bool, typer.Option(help="Fetch NVD pages.")] = True,
+) -> None:
+    """Download OSV ecosystem archives and NVD CVE API 2.0 pages (on the connected host)."""
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"--dest {dest}: cannot create it: {error.strerror or error}") from error
+    state = FetchState.load(dest)
+    names = None if not ecosystems else [n.strip() for item in ecosystems for n in item.split(",") if n.strip()]
+    if osv:
+        for archive in fetch_osv(HttpClient(), osv_base_url, dest, names, state):
+            what = f"{archive.download.size:,} bytes" if archive.download.changed else "unchanged"
+            typer.echo(f"osv {archive.ecosystem}: {what} ({archive.download.path})")
+    if nvd:
+        headers = {"apiKey": nvd_api_key} if nvd_api_key else {}
+        client = HttpClient(min_interval=INTERVAL_WITH_KEY if nvd_api_key else INTERVAL_WITHOUT_KEY, headers=headers)
+        run = fetch_nvd(client, nvd_base_url, dest, state, since=_since(since, state), now=datetime.now(UTC))
+        resumed = " (resumed)" if run.resumed else ""
+        typer.echo(f"nvd: {run.pages} pages{resumed}, {run.total_results:,} CVEs, in {run.directory}")
 
 
 def main() -> None:

@@ -1,1 +1,29 @@
-"""Feed readers: OSV, NVD, Debian tracker, Alpine secdb."""
+"""Feed readers: OSV, NVD, Debian tracker, Alpine secdb.
+
+Each provider module has `PROVIDER` (its name), `accepts(path)` (which files under an input directory it
+reads) and `read(files, skips)` (a stream of `Record`s). `PROVIDERS` is the registry, in build order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import alpine, debian, nvd, osv
+from .base import MalformedFeedError, Reader, Record, SkipLog
+
+
+@dataclass(frozen=True)
+class Provider:
+    name: str
+    accepts: Callable[[Path], bool]
+    read: Reader
+
+
+PROVIDERS: Mapping[str, Provider] = {
+    module.PROVIDER: Provider(module.PROVIDER, module.accepts, module.read)
+    for module in (osv, nvd, debian, alpine)
+}
+
+__all__ = ["PROVIDERS", "MalformedFeedError", "Provider", "Reader", "Record", "SkipLog"]

@@ -36,6 +36,14 @@ class Cataloger(Protocol):
 _REGISTRY: dict[str, Cataloger] = {}
 
 
+def read_text(fs: Filesystem, path: str) -> str | None:
+    """A captured file as text (undecodable bytes replaced); None when it was not captured."""
+    try:
+        return fs.read_bytes(path).decode("utf-8", "replace")
+    except KeyError:
+        return None
+
+
 def register(cataloger: Cataloger) -> Cataloger:
     if cataloger.name in _REGISTRY:
         raise ValueError(f"cataloger {cataloger.name!r} registered twice")

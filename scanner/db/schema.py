@@ -21,7 +21,9 @@ CREATE TABLE providers (
     input_sha256 TEXT NOT NULL,     -- digest over the provider's input files, in path order
     records INTEGER NOT NULL,       -- records kept
     skipped INTEGER NOT NULL,       -- records skipped
-    skipped_reasons TEXT NOT NULL   -- JSON object: reason -> count
+    skipped_reasons TEXT NOT NULL,  -- JSON object: reason -> count
+    withdrawn INTEGER NOT NULL DEFAULT 0,   -- records kept but withdrawn (never matched)
+    ecosystems TEXT NOT NULL DEFAULT '{}'   -- JSON object: ecosystem -> records with a package there
 );
 CREATE TABLE vulnerabilities (
     id TEXT PRIMARY KEY,            -- record id as published: CVE-..., GHSA-..., PYSEC-..., DSA-...
@@ -64,7 +66,9 @@ CREATE TABLE details (
     vuln_id TEXT PRIMARY KEY,
     details TEXT,
     refs TEXT,                      -- compact JSON list of URLs
-    cwes TEXT                       -- compact JSON list of CWE ids
+    cwes TEXT,                      -- compact JSON list of CWE ids
+    upstream TEXT,                  -- compact JSON list: ids this record derives from (OSV `upstream`)
+    related TEXT                    -- compact JSON list: related but different vulnerabilities (never grouped)
 );
 CREATE TABLE cpes (
     vuln_id TEXT NOT NULL,

@@ -65,6 +65,11 @@ def _glob_to_regex(pattern: str) -> str:
     return "".join(out)
 
 
+def patterns_regex(patterns: Iterable[str]) -> re.Pattern[str]:
+    """One compiled regex matching a path against any of the globs (whole path, `match` from the start)."""
+    return re.compile("|".join(f"(?:{_glob_to_regex(p)})" for p in patterns) + r"\Z")
+
+
 @dataclass(frozen=True)
 class FileRequest:
     """Files a cataloger wants the content of.
@@ -81,7 +86,7 @@ class FileRequest:
 
     @cached_property
     def _regex(self) -> re.Pattern[str]:
-        return re.compile("|".join(f"(?:{_glob_to_regex(p)})" for p in self.patterns) + r"\Z")
+        return patterns_regex(self.patterns)
 
     def matches_path(self, path: str) -> bool:
         return self._regex.match(path) is not None
@@ -171,7 +176,7 @@ class Filesystem(Protocol):
         ...
 
     def open(self, path: str) -> BinaryIO:
-        """A binary stream over a captured file; large files come from a spool file, not memory."""
+        """A seekable binary stream over a captured file; large files come from a spool file, not memory."""
         ...
 
 

@@ -1,0 +1,36 @@
+"""Read a bundle's layout and signed documents without trusting them (`dbbuilder inspect`).
+
+The layout rules and caps are the scanner's (scanner.db.archive); nothing here checks a signature.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from scanner.db.archive import Member, read_bundle, read_layout
+from scanner.db.errors import BundleArchiveError
+from scanner.db.verify import Manifest, parse_manifest, parse_signatures
+
+
+@dataclass(frozen=True)
+class BundleInspection:
+    members: tuple[Member, ...]
+    manifest: Manifest
+    manifest_bytes: bytes
+    signature_key_ids: tuple[str, ...]  # as claimed by signatures.json, not verified
+
+
+def inspect_bundle(path: Path) -> BundleInspection:
+    try:
+        with path.open("rb") as stream:
+            members = read_layout(stream)
+            contents = read_bundle(stream)
+    except OSError as error:
+        raise BundleArchiveError(f"{path}: cannot read bundle: {error.strerror or error}") from error
+    return BundleInspection(
+        members=members,
+        manifest=parse_manifest(contents.manifest_bytes),
+        manifest_bytes=contents.manifest_bytes,
+        signature_key_ids=tuple(keyid for keyid, _ in parse_signatures(contents.signatures_bytes)),
+    )

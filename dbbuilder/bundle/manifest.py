@@ -1,0 +1,135 @@
+"""The bundle manifest: what goes in it, and its one serialisation (docs/bundle-format.md).
+
+Providers are read from the database's own `providers` table, so the signed manifest always describes
+the payload it ships, whatever produced the database.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+from collections.abc import Mapping, Sequence
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from dbbuilder.bundle.compress import CompressedPayload
+from dbbuilder.bundle.errors import BundleWriteError
+from scanner import __version__
+from scanner.db import bundle_format
+from scanner.db.schema import SCHEMA_VERSION
+from scanner.db.verify import format_time
+from scanner.errors import UsageError
+
+BUILDER_NAME = "dbbuilder"
+# The scanner's own rule for channel names (scanner.db.verify): refuse at build time what it would refuse.
+CHANNEL_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_DURATION = re.compile(r"(\d+)([hdwy])")
+_DURATION_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1),
+                   "y": timedelta(days=365)}
+
+
+@dataclass(frozen=True)
+class BundleIdentity:
+    """The signed facts about a bundle that the operator chooses on the command line."""
+
+    channel: str
+    bundle_version: int
+    built_at: datetime
+    expires_at: datetime
+
+    def __post_init__(self) -> None:
+        if not CHANNEL_PATTERN.fullmatch(self.channel):
+            raise UsageError(f"channel {self.channel!r} must be a plain name (letters, digits, . _ -, "
+                             "at most 64 characters)")
+        if self.bundle_version < 1:
+            raise UsageError(f"bundle version must be a positive integer, got {self.bundle_version}")
+        if self.expires_at <= self.built_at:
+            raise UsageError("expires_at must be after built_at")
+
+
+def parse_duration(text: str) -> timedelta:
+    """`30d`, `12h`, `2w`, `10y` (365-day years); a positive whole number of one unit."""
+    match = _DURATION.fullmatch(text.strip())
+    if match is None or int(match.group(1)) == 0:
+        raise UsageError(f"duration {text!r} must be a positive number followed by h, d, w or y (e.g. 30d)")
+    return int(match.group(1)) * _DURATION_UNITS[match.group(2)]
+
+
+def build_time(environ: Mapping[str, str] = os.environ) -> datetime:
+    """`SOURCE_DATE_EPOCH` when set (reproducible builds), else now; whole seconds, UTC."""
+    epoch = environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not epoch:
+        return datetime.now(UTC).replace(microsecond=0)
+    try:
+        return datetime.fromtimestamp(int(epoch), UTC)
+    except (ValueError, OverflowError, OSError):
+        raise UsageError(f"SOURCE_DATE_EPOCH is not a Unix time in seconds: {epoch!r}") from None
+
+
+def read_database_facts(database: Path) -> tuple[str, list[dict[str, Any]]]:
+    """(schema_version, provider entries) from the database's `meta` and `providers` tables."""
+    try:
+        with closing(sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)) as connection:
+            meta = dict(connection.execute("SELECT key, value FROM meta").fetchall())
+            columns = {row[1] for row in connection.execute("PRAGMA table_info(providers)")}
+            optional = [name for name in ("withdrawn", "ecosystems") if name in columns]
+            rows = connection.execute(
+                "SELECT name, captured_at, input_sha256, records, skipped, skipped_reasons"
+                + "".join(f", {name}" for name in optional) + " FROM providers ORDER BY name"
+            ).fetchall()
+    except sqlite3.Error as error:
+        raise BundleWriteError(f"{database}: not a usable vulnerability database: {error}") from error
+    providers = []
+    for row in rows:
+        entry: dict[str, Any] = dict(zip(
+            ("name", "captured_at", "input_sha256", "records", "skipped", "skipped_reasons", *optional),
+            row, strict=True))
+        try:
+            entry["skipped_reasons"] = json.loads(entry["skipped_reasons"])
+            if "ecosystems" in entry:
+                entry["ecosystems"] = json.loads(entry["ecosystems"])
+        except json.JSONDecodeError as error:
+            raise BundleWriteError(f"{database}: provider {entry['name']}: bad JSON column: {error}") from error
+        providers.append(entry)
+    return str(meta.get("schema_version", SCHEMA_VERSION)), providers
+
+
+def manifest_document(
+    identity: BundleIdentity,
+    schema_version: str,
+    providers: Sequence[Mapping[str, Any]],
+    payload: CompressedPayload,
+) -> dict[str, Any]:
+    return {
+        "format": bundle_format.FORMAT_NAME,
+        "format_version": bundle_format.FORMAT_VERSION,
+        "schema_version": schema_version,
+        "channel": identity.channel,
+        "bundle_version": identity.bundle_version,
+        "built_at": format_time(identity.built_at),
+        "expires_at": format_time(identity.expires_at),
+        "builder": {"name": BUILDER_NAME, "version": __version__},
+        "providers": [dict(entry) for entry in providers],
+        "files": [{
+            "name": bundle_format.DATABASE_NAME,
+            "sha256": payload.sha256,
+            "size": payload.size,
+            "uncompressed_sha256": payload.uncompressed_sha256,
+            "uncompressed_size": payload.uncompressed_size,
+        }],
+    }
+
+
+def manifest_bytes(document: Mapping[str, Any]) -> bytes:
+    """The one serialisation that gets signed: sorted keys, two-space indent, trailing newline."""
+    data = (json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    if len(data) > bundle_format.MAX_MANIFEST_BYTES:
+        raise BundleWriteError(
+            f"manifest would be {len(data)} bytes, more than the {bundle_format.MAX_MANIFEST_BYTES} a "
+            "scanner reads (too many distinct skip reasons?)")
+    return data

@@ -1,0 +1,188 @@
+"""Helpers shared by the language package catalogers: package records, bounded parsing, ELF access.
+
+Language catalogers read files that applications ship, so every parser here treats its input as
+hostile: sizes are capped before reading, JSON nesting depth is bounded by the interpreter's own
+recursion guard (caught), and ELF sections are read through seeks, never by loading a whole binary.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import IO, Any, TypeVar
+
+from elftools.common.exceptions import ELFError
+from elftools.construct.core import ConstructError
+from elftools.elf.elffile import ELFFile
+from packageurl import PackageURL
+
+from scanner.image.filesystem import EntryKind, FileEntry, FileRequest, Filesystem
+from scanner.model import Package
+
+# Go and Rust both read build data out of executables; the reader spools large files to disk.
+ELF_EXECUTABLES = FileRequest(("**",), max_size=1024 * 1024 * 1024, magic=b"\x7fELF", executable_only=True)
+
+
+# pyelftools reports malformed or truncated input through all of these.
+ELF_ERRORS = (ELFError, ConstructError, ValueError, OSError, EOFError, struct.error)
+
+
+Found = TypeVar("Found")
+
+
+class ParseError(ValueError):
+    """A file a cataloger asked for is not in the format it claims; the cataloger warns and goes on."""
+
+
+def load_json(data: bytes) -> Any:
+    """Parsed JSON, or ParseError for anything that is not (bad UTF-8, bad syntax, absurd nesting)."""
+    try:
+        return json.loads(data.decode("utf-8-sig"))
+    except RecursionError as error:
+        raise ParseError("JSON nested too deeply") from error
+    except UnicodeDecodeError as error:
+        raise ParseError("not UTF-8") from error
+    except ValueError as error:
+        raise ParseError(f"invalid JSON ({error})") from error
+
+
+def text_field(mapping: Any, key: str) -> str:
+    """`mapping[key]` when mapping is a JSON object and the value is a string, else ""."""
+    if isinstance(mapping, dict):
+        value = mapping.get(key)
+        if isinstance(value, str):
+            return value.strip()
+    return ""
+
+
+def inflate(data: bytes, limit: int) -> bytes:
+    """zlib-decompress `data`, refusing output beyond `limit` bytes (a decompression bomb)."""
+    inflater = zlib.decompressobj()
+    try:
+        out = inflater.decompress(data, limit + 1)
+    except zlib.error as error:
+        raise ParseError(f"bad zlib data ({error})") from error
+    if len(out) > limit:
+        raise ParseError(f"decompresses to more than {limit} bytes")
+    return out
+
+
+@dataclass(frozen=True)
+class CapturedFile:
+    """A captured file once, however many captured paths lead to it."""
+
+    path: str  # the real path: what an OS package list owns
+    paths: tuple[str, ...]  # the real path first, then the symlinks to it
+    layer_index: int | None  # the layer that holds the content
+    layer_digest: str
+
+
+def make_package(
+    source: CapturedFile,
+    *,
+    name: str,
+    version: str,
+    purl: PackageURL,
+    ecosystem: str,
+    cataloger: str,
+    locations: Sequence[str] = (),
+    licenses: Iterable[str] = (),
+    metadata: Iterable[tuple[str, str]] = (),
+) -> Package:
+    """A Package found in `source`; `locations` default to its paths (nested archives give their own)."""
+    return Package(
+        name=name,
+        version=version,
+        type=purl.type,
+        ecosystem=ecosystem,
+        purl=purl.to_string(),
+        cataloger=cataloger,
+        licenses=tuple(dict.fromkeys(lic for lic in licenses if lic)),
+        layer_index=source.layer_index,
+        layer_digest=source.layer_digest,
+        locations=tuple(dict.fromkeys(locations or source.paths)),
+        metadata=tuple((key, value) for key, value in metadata if value),
+    )
+
+
+def captured_files(fs: Filesystem, request: FileRequest) -> Iterator[CapturedFile]:
+    """Each captured file once, in path order.
+
+    Symlinked copies (pnpm stores, Debian's maven-repo links into /usr/share/java) would otherwise
+    be reported twice.
+    """
+    aliases: dict[str, list[str]] = {}
+    entries: dict[str, FileEntry] = {}
+    for path in fs.captured(request):
+        entry = fs.entry(path)
+        # Captured paths are index entries, so only a path that is itself a symlink leads elsewhere.
+        if entry is not None and entry.kind is EntryKind.SYMLINK:
+            real = fs.resolve(path) or path
+        else:
+            real = path
+            if entry is not None:
+                entries[path] = entry
+        aliases.setdefault(real, []).append(path)
+    for real in sorted(aliases):
+        entry = entries.get(real) or fs.entry(real)
+        yield CapturedFile(real, (real, *sorted(p for p in aliases[real] if p != real)),
+                           entry.layer_index if entry else None, entry.layer_digest if entry else "")
+
+
+def read_capped(stream: IO[bytes], size: int) -> bytes:
+    """Exactly the next `size` bytes, or ParseError when the file ends first (a truncated file)."""
+    data = stream.read(size)
+    if len(data) != size:
+        raise ParseError("file truncated")
+    return data
+
+
+def open_elf(stream: IO[bytes]) -> ELFFile:
+    """An ELF reader over a seekable stream; ParseError when the headers are not ELF or are cut short."""
+    try:
+        return ELFFile(stream)
+    except ELF_ERRORS as error:
+        raise ParseError(f"unreadable ELF ({error})") from error
+
+
+def elf_section(elf: ELFFile, name: str, limit: int) -> bytes | None:
+    """Content of the named section, None when absent; ParseError when larger than `limit` or truncated."""
+    try:
+        section = elf.get_section_by_name(name)
+        if section is None or section["sh_type"] == "SHT_NOBITS":
+            return None
+        size, offset = section["sh_size"], section["sh_offset"]
+    except ELF_ERRORS as error:
+        raise ParseError(f"unreadable ELF section table ({error})") from error
+    if size > limit:
+        raise ParseError(f"section {name} is {size} bytes, over the {limit} byte limit")
+    elf.stream.seek(offset)
+    return read_capped(elf.stream, size)
+
+
+def read_executables(
+    fs: Filesystem,
+    read: Callable[[ELFFile], Found | None],
+    warnings: list[str],
+    skip: Callable[[str], bool] = lambda path: False,
+) -> Iterator[tuple[CapturedFile, Found]]:
+    """(file, read(elf)) for each captured ELF executable or shared object that `read` finds data in.
+
+    Relocatable objects and core files are not programs and are passed over; a file that is not
+    readable ELF, or whose data `read` refuses (ParseError), becomes a warning.
+    """
+    for executable in captured_files(fs, ELF_EXECUTABLES):
+        if skip(executable.path):
+            continue
+        try:
+            with fs.open(executable.path) as stream:
+                elf = open_elf(stream)
+                found = read(elf) if elf["e_type"] in ("ET_EXEC", "ET_DYN") else None
+        except ELF_ERRORS as error:  # ParseError included
+            warnings.append(f"{executable.path}: {error}")
+            continue
+        if found is not None:
+            yield executable, found

@@ -1,0 +1,132 @@
+"""Python packages installed in an image: wheel `*.dist-info` and setuptools `*.egg-info` metadata.
+
+The declared name is kept for display; `scanner.names` normalises it (PEP 503) for matching, and the
+PURL carries the normalised form as the PURL spec asks. Locations are the metadata file (or the
+`.egg-info` file itself) and RECORD, which are the paths an OS package list (python3-yaml's
+dpkg .list) contains, so the runner can tell distro-owned copies apart.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import posixpath
+
+from packageurl import PackageURL
+
+from scanner.catalog.base import CatalogResult, register
+from scanner.catalog.langpkg import CapturedFile, captured_files, make_package
+from scanner.image.filesystem import FileRequest, Filesystem
+from scanner.model import Distro, Package
+from scanner.names import normalize_package_name
+
+METADATA_FILES = FileRequest(
+    ("**/*.dist-info/METADATA", "**/*.egg-info/PKG-INFO", "**/*.egg-info", "**/EGG-INFO/PKG-INFO"),
+    max_size=8 * 1024 * 1024,
+)
+RECORD_FILES = FileRequest(("**/*.dist-info/RECORD",), max_size=32 * 1024 * 1024)
+
+_CLASSIFIER_LICENSE_PREFIX = "License :: "
+
+
+def parse_headers(text: str) -> dict[str, list[str]]:
+    """The RFC 822 style header block of core metadata (it ends at the first blank line, the description).
+
+    Field names are case-insensitive (stored in lower case); a field may repeat (Classifier); a line
+    starting with white space continues the previous field.
+    """
+    headers: dict[str, list[str]] = {}
+    last: list[str] | None = None
+    for line in text.splitlines():
+        if not line.strip():
+            break
+        if line[0] in " \t":
+            if last:
+                last[-1] += "\n" + line.strip()
+            continue
+        key, sep, value = line.partition(":")
+        if not sep:
+            last = None
+            continue
+        last = headers.setdefault(key.strip().lower(), [])
+        last.append(value.strip())
+    return headers
+
+
+def _field(headers: dict[str, list[str]], key: str) -> str:
+    values = headers.get(key.lower())
+    return values[0] if values else ""
+
+
+def _licenses(headers: dict[str, list[str]]) -> list[str]:
+    expression = _field(headers, "License-Expression")
+    if expression:
+        return [expression]
+    declared = _field(headers, "License")
+    # The License field is free text and often holds the whole licence; only a short one-liner names it.
+    if declared and "\n" not in declared and len(declared) <= 100 and declared.upper() != "UNKNOWN":
+        return [declared]
+    classifiers = headers.get("classifier", [])
+    return [c.rsplit(" :: ", 1)[-1] for c in classifiers if c.startswith(_CLASSIFIER_LICENSE_PREFIX)]
+
+
+def _record_file_count(record: bytes) -> int:
+    """How many files RECORD says the distribution installed."""
+    reader = csv.reader(io.StringIO(record.decode("utf-8", "replace")))
+    count = 0
+    try:
+        for row in reader:
+            count += bool(row and row[0])
+    except csv.Error:
+        pass  # a damaged RECORD still tells how many rows were readable
+    return count
+
+
+class PythonCataloger:
+    name = "python"
+
+    @property
+    def requests(self) -> tuple[FileRequest, ...]:
+        return (METADATA_FILES, RECORD_FILES)
+
+    def catalog(self, fs: Filesystem, distro: Distro | None) -> CatalogResult:
+        packages: list[Package] = []
+        warnings: list[str] = []
+        records = {posixpath.dirname(record.path) for record in captured_files(fs, RECORD_FILES)}
+        for found in captured_files(fs, METADATA_FILES):
+            package = self._package(fs, found, records, warnings)
+            if package is not None:
+                packages.append(package)
+        return CatalogResult(packages=tuple(packages), warnings=tuple(warnings))
+
+    def _package(
+        self, fs: Filesystem, found: CapturedFile, records: set[str], warnings: list[str]
+    ) -> Package | None:
+        real = found.path
+        headers = parse_headers(fs.read_bytes(real).decode("utf-8", "replace"))
+        name, version = _field(headers, "Name"), _field(headers, "Version")
+        if not name or not version:
+            warnings.append(f"{real}: metadata without Name or Version, skipped")
+            return None
+        meta_dir = posixpath.dirname(real)
+        locations = list(found.paths)
+        metadata: list[tuple[str, str]] = []
+        if meta_dir in records:
+            record_path = f"{meta_dir}/RECORD"
+            locations.append(record_path)
+            metadata.append(("record_files", str(_record_file_count(fs.read_bytes(record_path)))))
+        metadata.append(("metadata_version", _field(headers, "Metadata-Version")))
+        return make_package(
+            found,
+            name=name,
+            version=version,
+            purl=PackageURL(type="pypi", name=normalize_package_name("PyPI", name), version=version),
+            ecosystem="PyPI",
+            cataloger=self.name,
+            locations=locations,
+            licenses=_licenses(headers),
+            metadata=metadata,
+        )
+
+
+register(PythonCataloger())

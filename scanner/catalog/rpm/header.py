@@ -1,0 +1,143 @@
+"""The rpm header blob as rpm databases store it: no lead, no 8-byte magic.
+
+Layout (big-endian): `il` index entry count and `dl` data size (u32 each), then `il` entries of
+(tag, type, offset, count), then `dl` bytes of data. Every offset and count is checked against
+`dl` before use: a hostile header raises `HeaderError`, never reads out of bounds.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+# rpm's own limits (lib/header.c): more is refused as corrupt.
+MAX_INDEX_ENTRIES = 0xFFFF
+MAX_DATA_SIZE = 0x0FFFFFFF
+
+TAG_NAME = 1000
+TAG_VERSION = 1001
+TAG_RELEASE = 1002
+TAG_EPOCH = 1003
+TAG_VENDOR = 1011
+TAG_LICENSE = 1014
+TAG_ARCH = 1022
+TAG_OLDFILENAMES = 1027
+TAG_SOURCERPM = 1044
+TAG_DIRINDEXES = 1116
+TAG_BASENAMES = 1117
+TAG_DIRNAMES = 1118
+TAG_MODULARITYLABEL = 5096
+
+TYPE_INT32 = 4
+TYPE_STRING = 6
+TYPE_STRING_ARRAY = 8
+TYPE_I18NSTRING = 9
+
+_WANTED = frozenset({TAG_NAME, TAG_VERSION, TAG_RELEASE, TAG_EPOCH, TAG_VENDOR, TAG_LICENSE, TAG_ARCH,
+                     TAG_OLDFILENAMES, TAG_SOURCERPM, TAG_DIRINDEXES, TAG_BASENAMES, TAG_DIRNAMES,
+                     TAG_MODULARITYLABEL})
+
+
+class HeaderError(ValueError):
+    """The blob is not a well-formed rpm header."""
+
+
+@dataclass(frozen=True)
+class RpmHeader:
+    name: str
+    version: str
+    release: str
+    epoch: int | None
+    arch: str
+    source_rpm: str
+    license: str
+    vendor: str
+    modularity_label: str
+    files: tuple[str, ...]  # absolute paths as rpm records them
+
+    @property
+    def evr(self) -> str:
+        """`epoch:version-release`, the epoch only when the header has one."""
+        base = f"{self.version}-{self.release}" if self.release else self.version
+        return f"{self.epoch}:{base}" if self.epoch is not None else base
+
+
+def _strings(data: bytes, offset: int, count: int) -> list[str]:
+    if count > len(data) - offset:  # every string needs at least its NUL
+        raise HeaderError(f"string count {count} does not fit the data")
+    values = []
+    position = offset
+    for _ in range(count):
+        end = data.find(b"\0", position)
+        if end < 0:
+            raise HeaderError(f"unterminated string at data offset {position}")
+        values.append(data[position:end].decode("utf-8", "replace"))
+        position = end + 1
+    return values
+
+
+def _int32s(data: bytes, offset: int, count: int) -> list[int]:
+    if count * 4 > len(data) - offset:
+        raise HeaderError(f"INT32 array of {count} does not fit the data")
+    return list(struct.unpack_from(f">{count}i", data, offset))
+
+
+def parse_header(blob: bytes) -> RpmHeader:
+    if len(blob) < 8:
+        raise HeaderError(f"header of {len(blob)} bytes is shorter than its preamble")
+    index_count, data_size = struct.unpack_from(">II", blob, 0)
+    if index_count == 0 or index_count > MAX_INDEX_ENTRIES:
+        raise HeaderError(f"index entry count {index_count} out of range")
+    if data_size > MAX_DATA_SIZE:
+        raise HeaderError(f"data size {data_size} out of range")
+    data_start = 8 + 16 * index_count
+    if data_start + data_size > len(blob):
+        raise HeaderError(f"header declares {data_start + data_size} bytes but holds {len(blob)}")
+    data = bytes(blob[data_start:data_start + data_size])
+    strings: dict[int, str] = {}
+    arrays: dict[int, list[str]] = {}
+    ints: dict[int, list[int]] = {}
+    for position in range(8, data_start, 16):
+        tag, kind, offset, count = struct.unpack_from(">IIII", blob, position)
+        if tag not in _WANTED:
+            continue
+        if offset >= data_size and count:
+            raise HeaderError(f"tag {tag}: offset {offset} beyond data size {data_size}")
+        if kind in (TYPE_STRING, TYPE_I18NSTRING):
+            strings[tag] = _strings(data, offset, 1)[0]
+        elif kind == TYPE_STRING_ARRAY:
+            arrays[tag] = _strings(data, offset, count)
+        elif kind == TYPE_INT32:
+            ints[tag] = _int32s(data, offset, count)
+    name = strings.get(TAG_NAME, "")
+    if not name:
+        raise HeaderError("no NAME tag")
+    epochs = ints.get(TAG_EPOCH)
+    return RpmHeader(
+        name=name,
+        version=strings.get(TAG_VERSION, ""),
+        release=strings.get(TAG_RELEASE, ""),
+        epoch=epochs[0] if epochs else None,
+        arch=strings.get(TAG_ARCH, ""),
+        source_rpm=strings.get(TAG_SOURCERPM, ""),
+        license=strings.get(TAG_LICENSE, ""),
+        vendor=strings.get(TAG_VENDOR, ""),
+        modularity_label=strings.get(TAG_MODULARITYLABEL, ""),
+        files=_files(arrays, ints),
+    )
+
+
+def _files(arrays: dict[int, list[str]], ints: dict[int, list[int]]) -> tuple[str, ...]:
+    basenames = arrays.get(TAG_BASENAMES)
+    if basenames is None:
+        return tuple(arrays.get(TAG_OLDFILENAMES, ()))
+    dirnames = arrays.get(TAG_DIRNAMES, [])
+    indexes = ints.get(TAG_DIRINDEXES, [])
+    if len(indexes) != len(basenames):
+        raise HeaderError(f"{len(basenames)} BASENAMES but {len(indexes)} DIRINDEXES")
+    paths = []
+    for base, index in zip(basenames, indexes, strict=True):
+        if not 0 <= index < len(dirnames):
+            raise HeaderError(f"DIRINDEXES entry {index} outside {len(dirnames)} DIRNAMES")
+        paths.append(dirnames[index] + base)
+    return tuple(paths)

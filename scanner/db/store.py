@@ -1,0 +1,247 @@
+"""Read-only queries over a verified vulnerability database (schema in scanner/db/schema.py).
+
+The file is opened with `mode=ro&immutable=1`: SQLite never writes to it, never creates a journal
+beside it, and a file that changed after verification cannot be written through us. Lookups go
+through the `affected_lookup` index in batches; long text (`details`) is read only for findings.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import urllib.parse
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from scanner.db.schema import SCHEMA_MODEL
+from scanner.errors import DatabaseError
+from scanner.model import FixState
+
+# Well under SQLite's smallest compiled-in limit on bound parameters (999 before 3.32).
+_BATCH = 500
+
+_T = TypeVar("_T")
+
+
+def _chunks(items: Sequence[_T]) -> Iterator[Sequence[_T]]:
+    for start in range(0, len(items), _BATCH):
+        yield items[start:start + _BATCH]
+
+
+def _json_list(text: str | None) -> tuple[str, ...]:
+    if not text:
+        return ()
+    value = json.loads(text)
+    return tuple(str(item) for item in value) if isinstance(value, list) else ()
+
+
+@dataclass(frozen=True)
+class AffectedRow:
+    """One package of one record, as stored: enough to rebuild the OSV `affected` entry."""
+
+    vuln_id: str
+    ecosystem: str
+    package: str
+    ranges: str | None
+    versions: str | None
+    fix_state: FixState
+    fixed: tuple[str, ...]
+    severity: str | None
+
+    def osv_affected(self) -> dict[str, Any]:
+        """The OSV `affected` mapping (`ranges`, `versions`) that scanner.versions evaluates."""
+        entry: dict[str, Any] = {}
+        if self.ranges:
+            entry["ranges"] = json.loads(self.ranges)
+        if self.versions:
+            entry["versions"] = json.loads(self.versions)
+        return entry
+
+
+@dataclass(frozen=True)
+class VulnRecord:
+    id: str
+    provider: str
+    group_id: str
+    withdrawn: str | None
+    published: str | None
+    modified: str | None
+    severity: str | None
+    summary: str | None
+
+
+@dataclass(frozen=True)
+class SeverityRow:
+    vuln_id: str
+    source: str
+    type: str  # CVSS_V4, CVSS_V3, CVSS_V2
+    vector: str
+    score: float | None
+
+
+@dataclass(frozen=True)
+class DetailRow:
+    vuln_id: str
+    details: str
+    references: tuple[str, ...]
+    cwes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CpeRow:
+    vuln_id: str
+    vendor: str
+    product: str
+    criteria: str
+    version_start_including: str | None
+    version_start_excluding: str | None
+    version_end_including: str | None
+    version_end_excluding: str | None
+
+
+def _fix_state(text: str) -> FixState:
+    try:
+        return FixState(text)
+    except ValueError:
+        return FixState.UNKNOWN
+
+
+class VulnStore:
+    """A read-only view of one database file. Use as a context manager, or call `close()`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise DatabaseError(f"vulnerability database {self.path}: no such file")
+        uri = "file:" + urllib.parse.quote(str(self.path.resolve())) + "?mode=ro&immutable=1"
+        try:
+            self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            self.meta = self._read_meta()
+        except sqlite3.DatabaseError as error:
+            raise DatabaseError(f"vulnerability database {self.path}: unreadable ({error})") from error
+        self.schema_version = self.meta.get("schema_version", "")
+        self._check_schema()
+
+    def _read_meta(self) -> dict[str, str]:
+        return {str(k): str(v) for k, v in self._db.execute("SELECT key, value FROM meta")}
+
+    def _check_schema(self) -> None:
+        model = self.schema_version.split(".", 1)[0]
+        if not model.isdigit():
+            self.close()
+            raise DatabaseError(f"vulnerability database {self.path}: no schema version in its meta table")
+        if int(model) != SCHEMA_MODEL:
+            self.close()
+            raise DatabaseError(
+                f"vulnerability database {self.path}: schema {self.schema_version} has model {model}, "
+                f"this scanner reads model {SCHEMA_MODEL} only"
+            )
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> VulnStore:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def _query(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+        try:
+            return self._db.execute(sql, params).fetchall()
+        except sqlite3.DatabaseError as error:
+            raise DatabaseError(f"vulnerability database {self.path}: query failed ({error})") from error
+
+    def affected(self, ecosystem: str, packages: Iterable[str]) -> dict[str, list[AffectedRow]]:
+        """Rows of `ecosystem` for each normalised package name (names absent from the result: no rows)."""
+        names = sorted(set(packages))
+        found: dict[str, list[AffectedRow]] = defaultdict(list)
+        for chunk in _chunks(names):
+            marks = ",".join("?" * len(chunk))
+            rows = self._query(
+                "SELECT vuln_id, ecosystem, package, ranges, versions, fix_state, fixed, severity FROM affected "
+                f"WHERE ecosystem = ? AND package IN ({marks}) ORDER BY package, vuln_id, rowid",
+                [ecosystem, *chunk],
+            )
+            for vuln_id, eco, package, ranges, versions, fix_state, fixed, severity in rows:
+                found[package].append(AffectedRow(vuln_id, eco, package, ranges, versions,
+                                                  _fix_state(fix_state), _json_list(fixed), severity))
+        return dict(found)
+
+    def ecosystems_like(self, prefix: str) -> tuple[str, ...]:
+        """Distinct ecosystems starting with `prefix` (to find a release's spellings: "Ubuntu:22.04:LTS")."""
+        upper = prefix + "\U0010ffff"
+        rows = self._query(
+            "SELECT DISTINCT ecosystem FROM affected WHERE ecosystem >= ? AND ecosystem < ? ORDER BY ecosystem",
+            [prefix, upper],
+        )
+        return tuple(str(row[0]) for row in rows)
+
+    def vulnerabilities(self, ids: Iterable[str]) -> dict[str, VulnRecord]:
+        wanted = sorted(set(ids))
+        found: dict[str, VulnRecord] = {}
+        for chunk in _chunks(wanted):
+            marks = ",".join("?" * len(chunk))
+            for row in self._query(
+                "SELECT id, provider, group_id, withdrawn, published, modified, severity, summary "
+                f"FROM vulnerabilities WHERE id IN ({marks})", chunk,
+            ):
+                found[row[0]] = VulnRecord(*row)
+        return found
+
+    def group_members(self, group_ids: Iterable[str]) -> dict[str, tuple[str, ...]]:
+        """Every id of each alias group, sorted (the group id itself included when listed)."""
+        wanted = sorted(set(group_ids))
+        members: dict[str, set[str]] = defaultdict(set)
+        for chunk in _chunks(wanted):
+            marks = ",".join("?" * len(chunk))
+            for group_id, member in self._query(
+                f"SELECT group_id, id FROM aliases WHERE group_id IN ({marks})", chunk,
+            ):
+                members[group_id].add(member)
+        return {group: tuple(sorted(ids)) for group, ids in members.items()}
+
+    def severities(self, ids: Iterable[str]) -> dict[str, list[SeverityRow]]:
+        wanted = sorted(set(ids))
+        found: dict[str, list[SeverityRow]] = defaultdict(list)
+        for chunk in _chunks(wanted):
+            marks = ",".join("?" * len(chunk))
+            for row in self._query(
+                f"SELECT vuln_id, source, type, vector, score FROM severities WHERE vuln_id IN ({marks}) "
+                "ORDER BY vuln_id, source, type, vector", chunk,
+            ):
+                found[row[0]].append(SeverityRow(*row))
+        return dict(found)
+
+    def details(self, ids: Iterable[str]) -> dict[str, DetailRow]:
+        wanted = sorted(set(ids))
+        found: dict[str, DetailRow] = {}
+        for chunk in _chunks(wanted):
+            marks = ",".join("?" * len(chunk))
+            for vuln_id, details, refs, cwes in self._query(
+                f"SELECT vuln_id, details, refs, cwes FROM details WHERE vuln_id IN ({marks})", chunk,
+            ):
+                found[vuln_id] = DetailRow(vuln_id, details or "", _json_list(refs), _json_list(cwes))
+        return found
+
+    def cpes(self, products: Iterable[str]) -> dict[str, list[CpeRow]]:
+        """CPE match rows by lower-case product name (only used by the opt-in CPE matcher)."""
+        wanted = sorted(set(products))
+        found: dict[str, list[CpeRow]] = defaultdict(list)
+        for chunk in _chunks(wanted):
+            marks = ",".join("?" * len(chunk))
+            for row in self._query(
+                "SELECT vuln_id, vendor, product, criteria, version_start_including, version_start_excluding, "
+                f"version_end_including, version_end_excluding FROM cpes WHERE product IN ({marks}) "
+                "ORDER BY product, vuln_id, criteria", chunk,
+            ):
+                found[row[2]].append(CpeRow(*row))
+        return dict(found)
+
+    def providers(self) -> Mapping[str, str]:
+        """Provider name -> when its data was captured."""
+        return {str(name): str(captured) for name, captured in
+                self._query("SELECT name, captured_at FROM providers ORDER BY name", [])}

@@ -1,0 +1,581 @@
+"""The bundle verification core: pure decisions over bytes and streams, typed refusals.
+
+Nothing here opens a file, reads the clock or touches the state directory: the caller passes the
+manifest and signature bytes, the trust policy, the current time, the freshness policy and the rollback
+record, and gets back a `VerifiedManifest` or one of the errors in scanner.db.errors. The payload
+functions work on streams the caller opened. `dbbuilder verify` and the scanner's import and load
+paths share this module, so both sides refuse exactly the same bundles.
+
+Order (docs/bundle-format.md, "Verification order"): signatures are checked over the raw manifest
+bytes before the manifest is parsed beyond JSON, so a forged manifest never reaches the field checks;
+then format, schema, expiry and age, rollback; payloads last.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, BinaryIO, cast
+
+import zstandard
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from scanner.db import bundle_format
+from scanner.db.errors import (
+    BadSignatureError,
+    DecompressionBombError,
+    DecompressionError,
+    ExpiredError,
+    FormatVersionError,
+    ManifestError,
+    MemberNameError,
+    MissingMemberError,
+    NoTrustedKeysError,
+    PayloadDigestError,
+    PayloadSizeError,
+    ReplayError,
+    RollbackError,
+    SchemaVersionError,
+    SignaturesError,
+    StaleDataError,
+    ThresholdError,
+    TruncatedBundleError,
+    UncompressedDigestError,
+    UnknownKeyError,
+)
+from scanner.db.schema import SCHEMA_MODEL, SCHEMA_VERSION
+
+CHUNK_BYTES = 1024 * 1024
+ED25519_SIGNATURE_BYTES = 64
+ED25519_PUBLIC_KEY_BYTES = 32
+# A bundle dated further ahead than this is suspicious (or the clock is wrong): warn, do not refuse.
+CLOCK_SKEW = timedelta(days=1)
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+_CHANNEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_RFC3339_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z")
+_SCHEMA = re.compile(r"(\d+)\.(\d+)\.(\d+)")
+
+
+@dataclass(frozen=True)
+class Provider:
+    name: str
+    captured_at: datetime
+    input_sha256: str
+    records: int
+    skipped: int
+    skipped_reasons: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class PayloadFile:
+    name: str
+    sha256: str
+    size: int
+    uncompressed_sha256: str
+    uncompressed_size: int
+
+
+@dataclass(frozen=True)
+class Manifest:
+    format: str
+    format_version: int
+    schema_version: str
+    channel: str
+    bundle_version: int
+    built_at: datetime
+    expires_at: datetime
+    builder_name: str
+    builder_version: str
+    providers: tuple[Provider, ...]
+    files: tuple[PayloadFile, ...]
+
+    def file(self, name: str) -> PayloadFile:
+        for entry in self.files:
+            if entry.name == name:
+                return entry
+        raise MissingMemberError(f"the signed manifest lists no file {name}")
+
+
+@dataclass(frozen=True)
+class TrustedKey:
+    key_id: str
+    name: str
+    public_key: bytes  # 32 raw Ed25519 bytes
+
+
+@dataclass(frozen=True)
+class TrustPolicy:
+    keys: tuple[TrustedKey, ...]
+    threshold: int = 1
+
+
+@dataclass(frozen=True)
+class ChannelRecord:
+    """The highest bundle_version accepted on a channel and the sha256 of that manifest."""
+
+    bundle_version: int
+    manifest_sha256: str
+
+
+@dataclass(frozen=True)
+class FreshnessPolicy:
+    """Local maximum data age. `max_age` applies to the build and to every provider without its own limit."""
+
+    max_age: timedelta | None = timedelta(days=7)
+    provider_max_age: Mapping[str, timedelta] = field(default_factory=dict)
+    fail: bool = False  # False: stale data is a warning; True: a refusal (StaleDataError)
+
+
+@dataclass(frozen=True)
+class DataAge:
+    bundle: timedelta  # now - built_at
+    providers: Mapping[str, timedelta]  # provider name -> now - captured_at
+
+
+@dataclass(frozen=True)
+class VerifiedManifest:
+    manifest: Manifest
+    manifest_sha256: str
+    key_ids: tuple[str, ...]  # trusted keys whose signatures verified, sorted
+    age: DataAge
+    warnings: tuple[str, ...]
+    overrides: tuple[str, ...]  # "expired", "stale", "downgrade": checks skipped on the operator's order
+
+
+# --- signatures ----------------------------------------------------------------------------------
+
+
+def _strict_json(data: bytes, what: str, error: type[ManifestError] | type[SignaturesError]) -> Any:
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [key for key, _ in pairs]
+        if len(set(keys)) != len(keys):
+            raise error(f"{what}: duplicate key in a JSON object")
+        return dict(pairs)
+
+    def no_constants(name: str) -> None:
+        raise error(f"{what}: {name} is not valid JSON")
+
+    try:
+        return json.loads(data.decode("utf-8"), object_pairs_hook=no_duplicates, parse_constant=no_constants)
+    except UnicodeDecodeError as exc:
+        raise error(f"{what}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise error(f"{what}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise error(f"{what}: JSON nested too deeply") from None
+
+
+def parse_signatures(signatures_bytes: bytes) -> tuple[tuple[str, bytes], ...]:
+    """(key id, raw signature) pairs from signatures.json, shape-checked."""
+    what = bundle_format.SIGNATURES_NAME
+    document = _strict_json(signatures_bytes, what, SignaturesError)
+    if not isinstance(document, dict) or not isinstance(document.get("signatures"), list):
+        raise SignaturesError(f'{what}: expected an object with a "signatures" list')
+    entries = document["signatures"]
+    if not entries:
+        raise SignaturesError(f"{what}: no signatures")
+    if len(entries) > bundle_format.MAX_SIGNATURES:
+        raise SignaturesError(f"{what}: {len(entries)} signatures, at most {bundle_format.MAX_SIGNATURES}")
+    pairs = []
+    for index, entry in enumerate(entries):
+        keyid = entry.get("keyid") if isinstance(entry, dict) else None
+        encoded = entry.get("signature") if isinstance(entry, dict) else None
+        if not isinstance(keyid, str) or not _SHA256_HEX.fullmatch(keyid):
+            raise SignaturesError(f"{what}: signature {index}: keyid is not a lower-case sha256 hex")
+        if not isinstance(encoded, str):
+            raise SignaturesError(f"{what}: signature {index}: signature is not a string")
+        try:
+            raw = base64.b64decode(encoded, validate=True)
+        except binascii.Error:
+            raise SignaturesError(f"{what}: signature {index}: not base64") from None
+        if len(raw) != ED25519_SIGNATURE_BYTES:
+            raise SignaturesError(f"{what}: signature {index}: {len(raw)} bytes, an Ed25519 signature has 64")
+        pairs.append((keyid, raw))
+    return tuple(pairs)
+
+
+def short_key_id(key_id: str) -> str:
+    return key_id[:16]
+
+
+def describe_keys(keys: Iterable[TrustedKey]) -> str:
+    return ", ".join(f"{short_key_id(key.key_id)} ({key.name})" if key.name else short_key_id(key.key_id)
+                     for key in keys)
+
+
+def verify_signatures(manifest_bytes: bytes, signatures_bytes: bytes, trust: TrustPolicy) -> tuple[str, ...]:
+    """Key ids of the distinct trusted keys that signed the exact manifest bytes; refuses below threshold.
+
+    A key that signs twice counts once. Signatures by untrusted keys are ignored; a signature that claims
+    a trusted key but does not verify counts for nothing, and is named when the threshold is not met.
+    """
+    if not trust.keys:
+        raise NoTrustedKeysError(
+            "no trusted keys: add the bundle signer's public key with `scanner trust add PUBLIC.pem`")
+    trusted = {key.key_id: key for key in trust.keys}
+    message = bundle_format.signed_message(manifest_bytes)
+    verified: set[str] = set()
+    failed: set[str] = set()
+    untrusted: set[str] = set()
+    for keyid, signature in parse_signatures(signatures_bytes):
+        key = trusted.get(keyid)
+        if key is None:
+            untrusted.add(keyid)
+            continue
+        try:
+            Ed25519PublicKey.from_public_bytes(key.public_key).verify(signature, message)
+        except InvalidSignature:
+            failed.add(keyid)
+        else:
+            verified.add(keyid)
+    if len(verified) >= trust.threshold:
+        return tuple(sorted(verified))
+    if failed - verified:
+        names = ", ".join(short_key_id(k) for k in sorted(failed - verified))
+        raise BadSignatureError(
+            f"signature by trusted key {names} does not match the manifest: the bundle was altered after signing")
+    if not verified:
+        signers = ", ".join(short_key_id(k) for k in sorted(untrusted))
+        raise UnknownKeyError(
+            f"signed by unknown key {signers}; trusted keys: {describe_keys(trust.keys)}")
+    raise ThresholdError(
+        f"signed by {len(verified)} trusted key(s) ({', '.join(short_key_id(k) for k in sorted(verified))}), "
+        f"the trust policy requires {trust.threshold}")
+
+
+# --- manifest ------------------------------------------------------------------------------------
+
+
+def parse_time(text: object, where: str) -> datetime:
+    if not isinstance(text, str) or not _RFC3339_UTC.fullmatch(text):
+        raise ManifestError(f"{where}: expected an RFC 3339 UTC time like 2026-11-29T00:00:00Z")
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ManifestError(f"{where}: {text} is not a valid time") from None
+
+
+def format_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _field(obj: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
+    value = obj.get(key)
+    # bool is an int subclass: `true` is not a version number.
+    if value is None or not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ManifestError(f"{where}: field {key!r} missing or not a {kind.__name__}")
+    return value
+
+
+def _count(obj: Mapping[str, Any], key: str, where: str) -> int:
+    value: int = _field(obj, key, int, where)
+    if value < 0:
+        raise ManifestError(f"{where}: field {key!r} is negative")
+    return value
+
+
+def _digest(obj: Mapping[str, Any], key: str, where: str) -> str:
+    value: str = _field(obj, key, str, where)
+    if not _SHA256_HEX.fullmatch(value):
+        raise ManifestError(f"{where}: field {key!r} is not a lower-case sha256 hex")
+    return value
+
+
+def _parse_provider(entry: object, index: int) -> Provider:
+    where = f"manifest.json providers[{index}]"
+    if not isinstance(entry, dict):
+        raise ManifestError(f"{where}: not an object")
+    reasons = _field(entry, "skipped_reasons", dict, where)
+    if not all(isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) for k, v in reasons.items()):
+        raise ManifestError(f"{where}: skipped_reasons must map text to counts")
+    return Provider(
+        name=_field(entry, "name", str, where),
+        captured_at=parse_time(entry.get("captured_at"), f"{where}.captured_at"),
+        input_sha256=_digest(entry, "input_sha256", where),
+        records=_count(entry, "records", where),
+        skipped=_count(entry, "skipped", where),
+        skipped_reasons=dict(reasons),
+    )
+
+
+def _parse_file(entry: object, index: int) -> PayloadFile:
+    where = f"manifest.json files[{index}]"
+    if not isinstance(entry, dict):
+        raise ManifestError(f"{where}: not an object")
+    return PayloadFile(
+        name=_field(entry, "name", str, where),
+        sha256=_digest(entry, "sha256", where),
+        size=_count(entry, "size", where),
+        uncompressed_sha256=_digest(entry, "uncompressed_sha256", where),
+        uncompressed_size=_count(entry, "uncompressed_size", where),
+    )
+
+
+def parse_manifest(manifest_bytes: bytes) -> Manifest:
+    """Parse the manifest's fields; the format name and version are checked first (FormatVersionError)."""
+    where = bundle_format.MANIFEST_NAME
+    document = _strict_json(manifest_bytes, where, ManifestError)
+    if not isinstance(document, dict):
+        raise ManifestError(f"{where}: not a JSON object")
+    if document.get("format") != bundle_format.FORMAT_NAME:
+        raise FormatVersionError(
+            f"not an {bundle_format.FORMAT_NAME} manifest (format {document.get('format')!r})")
+    if document.get("format_version") != bundle_format.FORMAT_VERSION:
+        raise FormatVersionError(
+            f"bundle format version {document.get('format_version')!r}; this scanner reads version "
+            f"{bundle_format.FORMAT_VERSION}: use a scanner release that reads it, or a bundle built for this one")
+    channel = _field(document, "channel", str, where)
+    if not _CHANNEL.fullmatch(channel):
+        raise ManifestError(f"{where}: channel {channel!r} is not a plain name (letters, digits, . _ -)")
+    builder = _field(document, "builder", dict, where)
+    providers = _field(document, "providers", list, where)
+    files = _field(document, "files", list, where)
+    names = [p.get("name") if isinstance(p, dict) else None for p in providers]
+    if len(set(names)) != len(names):
+        raise ManifestError(f"{where}: a provider is listed twice")
+    parsed_files = tuple(_parse_file(entry, index) for index, entry in enumerate(files))
+    if len({f.name for f in parsed_files}) != len(parsed_files):
+        raise ManifestError(f"{where}: a file is listed twice")
+    return Manifest(
+        format=document["format"],
+        format_version=document["format_version"],
+        schema_version=_field(document, "schema_version", str, where),
+        channel=channel,
+        bundle_version=_count(document, "bundle_version", where),
+        built_at=parse_time(document.get("built_at"), f"{where} built_at"),
+        expires_at=parse_time(document.get("expires_at"), f"{where} expires_at"),
+        builder_name=_field(builder, "name", str, f"{where} builder"),
+        builder_version=_field(builder, "version", str, f"{where} builder"),
+        providers=tuple(_parse_provider(entry, index) for index, entry in enumerate(providers)),
+        files=parsed_files,
+    )
+
+
+def check_schema(schema_version: str) -> None:
+    match = _SCHEMA.fullmatch(schema_version)
+    if match is None:
+        raise SchemaVersionError(f"schema_version {schema_version!r} is not MODEL.REVISION.ADDITION")
+    model = int(match.group(1))
+    if model > SCHEMA_MODEL:
+        raise SchemaVersionError(
+            f"database schema {schema_version} (model {model}) needs a newer scanner; this scanner reads "
+            f"schema model {SCHEMA_MODEL} ({SCHEMA_VERSION}): upgrade the scanner, or import a bundle "
+            f"built for schema model {SCHEMA_MODEL}")
+    if model < SCHEMA_MODEL:
+        raise SchemaVersionError(
+            f"database schema {schema_version} (model {model}) is older than this scanner reads "
+            f"(model {SCHEMA_MODEL}, {SCHEMA_VERSION}): build the bundle with a matching dbbuilder")
+
+
+def check_payload_listing(manifest: Manifest, payload_names: Iterable[str]) -> None:
+    """Every payload member is listed in the signed manifest, and every listed file is present."""
+    present = set(payload_names)
+    listed = {entry.name for entry in manifest.files}
+    for name in sorted(present - listed):
+        raise MemberNameError(f"bundle member {name} is not listed in the signed manifest")
+    for name in sorted(listed - present):
+        raise MissingMemberError(f"the signed manifest lists {name} but the bundle does not contain it")
+
+
+# --- freshness and rollback ----------------------------------------------------------------------
+
+
+def format_age(age: timedelta) -> str:
+    """Human age: '3 days 4 hours', '5 hours 2 minutes', '-2 hours' for a date in the future."""
+    seconds = int(age.total_seconds())
+    sign = "-" if seconds < 0 else ""
+    seconds = abs(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"{sign}{days} day{'s' * (days != 1)} {hours} hour{'s' * (hours != 1)}"
+    return f"{sign}{hours} hour{'s' * (hours != 1)} {minutes} minute{'s' * (minutes != 1)}"
+
+
+def data_age(manifest: Manifest, now: datetime) -> DataAge:
+    return DataAge(
+        bundle=now - manifest.built_at,
+        providers={p.name: now - p.captured_at for p in manifest.providers},
+    )
+
+
+def check_freshness(
+    manifest: Manifest, now: datetime, policy: FreshnessPolicy, *, allow_expired: bool, allow_stale: bool
+) -> tuple[DataAge, tuple[str, ...], tuple[str, ...]]:
+    """(age, warnings, overrides). Expiry is a hard stop; the local age policy warns or refuses."""
+    warnings: list[str] = []
+    overrides: list[str] = []
+    age = data_age(manifest, now)
+    if now >= manifest.expires_at:
+        if not allow_expired:
+            raise ExpiredError(
+                f"bundle expired on {format_time(manifest.expires_at)}; carry in a newer one (this is "
+                f"channel {manifest.channel} version {manifest.bundle_version}), or pass --allow-expired "
+                "to use it anyway (recorded in the audit log)")
+        overrides.append("expired")
+        warnings.append(f"bundle expired on {format_time(manifest.expires_at)}; used under --allow-expired")
+    if manifest.built_at > now + CLOCK_SKEW:
+        warnings.append(f"bundle built_at {format_time(manifest.built_at)} is in the future: check the clock")
+    stale = []
+    if policy.max_age is not None and age.bundle > policy.max_age:
+        stale.append(f"bundle built {format_age(age.bundle)} ago (maximum {format_age(policy.max_age)})")
+    for provider in manifest.providers:
+        limit = policy.provider_max_age.get(provider.name, policy.max_age)
+        provider_age = age.providers[provider.name]
+        if limit is not None and provider_age > limit:
+            stale.append(f"provider {provider.name} data captured {format_age(provider_age)} ago "
+                         f"(maximum {format_age(limit)})")
+    if stale and policy.fail and not allow_stale:
+        raise StaleDataError(
+            "data older than the freshness policy allows: " + "; ".join(stale)
+            + "; carry in a newer bundle, or pass --allow-expired (recorded in the audit log)")
+    if stale and policy.fail:
+        overrides.append("stale")
+    warnings.extend(f"stale data: {line}" for line in stale)
+    return age, tuple(warnings), tuple(overrides)
+
+
+def check_rollback(
+    manifest: Manifest, manifest_sha256: str, record: ChannelRecord | None, *, allow_downgrade: bool
+) -> tuple[str, ...]:
+    """Overrides used (("downgrade",) or ()). Equal version with the same manifest is a re-import."""
+    if record is None:
+        return ()
+    channel, version = manifest.channel, manifest.bundle_version
+    if version < record.bundle_version:
+        if allow_downgrade:
+            return ("downgrade",)
+        raise RollbackError(
+            f"bundle_version {version} is older than installed {record.bundle_version} on channel {channel}; "
+            "carry in a newer bundle, or pass --allow-downgrade (recorded in the audit log)")
+    if version == record.bundle_version and manifest_sha256 != record.manifest_sha256:
+        if allow_downgrade:
+            return ("downgrade",)
+        raise ReplayError(
+            f"bundle_version {version} on channel {channel} was already accepted with a different manifest "
+            f"(sha256 {record.manifest_sha256[:16]}.., this one {manifest_sha256[:16]}..): two bundles "
+            "signed with the same version; refusing both is safer than guessing")
+    return ()
+
+
+def verify_manifest(
+    manifest_bytes: bytes,
+    signatures_bytes: bytes,
+    *,
+    trust: TrustPolicy,
+    now: datetime,
+    freshness: FreshnessPolicy,
+    rollback: Mapping[str, ChannelRecord],
+    allow_expired: bool = False,
+    allow_stale: bool = False,
+    allow_downgrade: bool = False,
+) -> VerifiedManifest:
+    """Everything about a bundle that can be decided before reading its payload.
+
+    `rollback` is the per-channel record; pass {} to skip the rollback check (an installed database).
+    """
+    key_ids = verify_signatures(manifest_bytes, signatures_bytes, trust)
+    manifest = parse_manifest(manifest_bytes)
+    check_schema(manifest.schema_version)
+    manifest_sha256 = hashlib.sha256(manifest_bytes).hexdigest()
+    age, warnings, overrides = check_freshness(
+        manifest, now, freshness, allow_expired=allow_expired, allow_stale=allow_stale)
+    overrides += check_rollback(manifest, manifest_sha256, rollback.get(manifest.channel),
+                                allow_downgrade=allow_downgrade)
+    return VerifiedManifest(manifest, manifest_sha256, key_ids, age, warnings, overrides)
+
+
+# --- payload -------------------------------------------------------------------------------------
+
+
+class _BoundedReader:
+    """Reads at most `remaining` bytes of a stream, so the decompressor cannot run past its member."""
+
+    def __init__(self, source: BinaryIO, size: int) -> None:
+        self.source = source
+        self.remaining = size
+
+    def read(self, size: int = -1) -> bytes:
+        if size < 0 or size > self.remaining:
+            size = self.remaining
+        data = self.source.read(size)
+        self.remaining -= len(data)
+        return data
+
+
+def hash_stored_payload(source: BinaryIO, entry: PayloadFile, stored_size: int) -> None:
+    """Check a payload's stored bytes (read from `source`'s current position) against the manifest.
+
+    Runs before decompression, so zstd never sees unauthenticated bytes.
+    """
+    if stored_size != entry.size:
+        raise PayloadSizeError(
+            f"{entry.name}: {stored_size} bytes in the bundle, the signed manifest says {entry.size}")
+    digest = hashlib.sha256()
+    remaining = entry.size
+    while remaining:
+        chunk = source.read(min(CHUNK_BYTES, remaining))
+        if not chunk:
+            raise TruncatedBundleError(f"{entry.name}: the bundle ends {remaining} bytes early")
+        digest.update(chunk)
+        remaining -= len(chunk)
+    if digest.hexdigest() != entry.sha256:
+        raise PayloadDigestError(
+            f"{entry.name}: sha256 {digest.hexdigest()[:16]}.. differs from the signed {entry.sha256[:16]}..: "
+            "the payload was altered or swapped")
+
+
+def decompress_payload(source: BinaryIO, entry: PayloadFile, sink: BinaryIO | None) -> None:
+    """Stream-decompress an authenticated payload into `sink` (None: discard), capped and hashed.
+
+    The output cap is the signed uncompressed size: one byte more and decompression stops.
+    """
+    limit = entry.uncompressed_size
+    digest = hashlib.sha256()
+    produced = 0
+    # zstandard only calls read() on its source; the cast satisfies its IO[bytes] annotation.
+    bounded = cast(BinaryIO, _BoundedReader(source, entry.size))
+    reader = zstandard.ZstdDecompressor().stream_reader(bounded, read_size=CHUNK_BYTES, read_across_frames=True)
+    try:
+        while True:
+            chunk = reader.read(min(CHUNK_BYTES, limit - produced + 1))
+            if not chunk:
+                break
+            produced += len(chunk)
+            if produced > limit:
+                raise DecompressionBombError(
+                    f"{entry.name}: decompresses to more than the signed {limit} bytes; refused")
+            digest.update(chunk)
+            if sink is not None:
+                sink.write(chunk)
+    except zstandard.ZstdError as exc:
+        raise DecompressionError(f"{entry.name}: not a valid zstd stream: {exc}") from None
+    if produced != limit:
+        raise UncompressedDigestError(
+            f"{entry.name}: decompresses to {produced} bytes, the signed manifest says {limit}")
+    if digest.hexdigest() != entry.uncompressed_sha256:
+        raise UncompressedDigestError(
+            f"{entry.name}: decompressed sha256 {digest.hexdigest()[:16]}.. differs from the signed "
+            f"{entry.uncompressed_sha256[:16]}..")
+
+
+def check_installed_digest(source: BinaryIO, entry: PayloadFile) -> str | None:
+    """Re-hash an installed (decompressed) database; None when it matches, else what differs."""
+    digest = hashlib.sha256()
+    size = 0
+    while chunk := source.read(CHUNK_BYTES):
+        digest.update(chunk)
+        size += len(chunk)
+    if size != entry.uncompressed_size:
+        return f"{size} bytes, the signed manifest says {entry.uncompressed_size}"
+    if digest.hexdigest() != entry.uncompressed_sha256:
+        return f"sha256 {digest.hexdigest()[:16]}.. differs from the signed {entry.uncompressed_sha256[:16]}.."
+    return None

@@ -1,0 +1,255 @@
+"""The squashed filesystem: an on-disk path index plus the content of requested files.
+
+The index lives in a SQLite file in the image's spool directory, not in memory, so that an image
+with millions of files costs disk pages rather than resident memory. Layers are applied in order:
+whiteouts and opaque markers delete only rows of lower layers, and a non-directory that replaces a
+lower directory removes what was below it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from scanner.image.filesystem import EntryKind, FileEntry, FileRequest, resolve_path
+from scanner.image.source import FileWindow
+
+_KIND_CODES = {EntryKind.FILE: 0, EntryKind.DIR: 1, EntryKind.SYMLINK: 2, EntryKind.OTHER: 3}
+_KINDS = {code: kind for kind, code in _KIND_CODES.items()}
+_BATCH = 4096
+_COPY_CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class IndexRow:
+    path: str
+    kind: EntryKind
+    size: int
+    mode: int
+    target: str  # symlink target as stored
+    hardlink: str  # for a hard link: the path whose data it shares ("" otherwise)
+    layer: int
+
+
+def _below(path: str) -> tuple[str, str]:
+    """Bounds of the paths strictly under `path`: "/" sorts just before "0"."""
+    return path + "/", path + "0"
+
+
+class SquashIndex:
+    def __init__(self, path: Path) -> None:
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.executescript(
+            """
+            PRAGMA journal_mode = OFF;
+            PRAGMA synchronous = OFF;
+            PRAGMA cache_size = -16384;
+            PRAGMA temp_store = FILE;
+            CREATE TABLE entries (
+                path TEXT PRIMARY KEY, kind INTEGER NOT NULL, size INTEGER NOT NULL, mode INTEGER NOT NULL,
+                target TEXT NOT NULL, hardlink TEXT NOT NULL, layer INTEGER NOT NULL
+            ) WITHOUT ROWID;
+            BEGIN;
+            """
+        )
+        self._pending: list[tuple[str, int, int, int, str, str, int]] = []
+        self._pending_files: list[str] = []
+        self._layer = 0
+
+    def add(self, path: str, kind: EntryKind, size: int, mode: int, target: str, hardlink: str,
+            layer: int) -> None:
+        self._layer = layer
+        self._pending.append((path, _KIND_CODES[kind], size, mode, target, hardlink, layer))
+        if kind is not EntryKind.DIR:
+            self._pending_files.append(path)
+        if len(self._pending) >= _BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        if self._pending_files:
+            # A non-directory replacing a lower directory hides everything that was under it.
+            replaced = self._db.execute(
+                "SELECT path FROM entries WHERE kind = 1 AND layer < ? AND path IN (SELECT value FROM json_each(?))",
+                (self._layer, json.dumps(self._pending_files)),
+            ).fetchall()
+            for (path,) in replaced:
+                self._delete_below(path, self._layer)
+        self._db.executemany("INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?, ?, ?)", self._pending)
+        self._pending.clear()
+        self._pending_files.clear()
+
+    def _delete_below(self, path: str, layer: int) -> None:
+        low, high = _below(path)
+        self._db.execute("DELETE FROM entries WHERE path > ? AND path < ? AND layer < ?", (low, high, layer))
+
+    def whiteout(self, path: str, layer: int) -> None:
+        self._db.execute("DELETE FROM entries WHERE path = ? AND layer < ?", (path, layer))
+        self._delete_below(path, layer)
+
+    def opaque(self, directory: str, layer: int) -> None:
+        if directory:
+            self._delete_below(directory, layer)
+        else:
+            self._db.execute("DELETE FROM entries WHERE layer < ?", (layer,))
+
+    def row(self, path: str) -> IndexRow | None:
+        self.flush()
+        found = self._db.execute("SELECT * FROM entries WHERE path = ?", (path,)).fetchone()
+        return None if found is None else _to_row(found)
+
+    def child_layer(self, path: str) -> int | None:
+        """The layer of some entry under `path`: a directory the archive never listed itself."""
+        low, high = _below(path)
+        found = self._db.execute("SELECT layer FROM entries WHERE path > ? AND path < ? LIMIT 1", (low, high)).fetchone()
+        return None if found is None else int(found[0])
+
+    def symlink_target(self, path: str) -> str | None:
+        found = self._db.execute("SELECT target FROM entries WHERE path = ? AND kind = 2", (path,)).fetchone()
+        return None if found is None else str(found[0])
+
+    def rows(self) -> Iterator[IndexRow]:
+        self.flush()
+        for found in self._db.execute("SELECT * FROM entries ORDER BY path"):
+            yield _to_row(found)
+
+    def count(self) -> int:
+        self.flush()
+        return int(self._db.execute("SELECT count(*) FROM entries").fetchone()[0])
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _to_row(found: tuple[str, int, int, int, str, str, int]) -> IndexRow:
+    return IndexRow(found[0], _KINDS[found[1]], found[2], found[3], found[4], found[5], found[6])
+
+
+@dataclass(frozen=True, slots=True)
+class Content:
+    size: int
+    data: bytes | None  # in memory; None when spooled
+    offset: int = 0  # position in the spool file
+
+
+class ContentStore:
+    """Captured file contents: small ones in memory, the rest appended to one spool file."""
+
+    def __init__(self, spool_path: Path, spool_threshold: int, memory_budget: int, total_budget: int) -> None:
+        self._spool = open(spool_path, "w+b")  # noqa: SIM115 - closed by close()
+        self._spool_size = 0
+        self._threshold = spool_threshold
+        self._memory_left = memory_budget
+        self._total_left = total_budget
+
+    def fits(self, size: int) -> bool:
+        return size <= self._total_left
+
+    def keep(self, head: bytes, rest: Iterable[bytes], size: int) -> Content:
+        """Store `head` followed by the chunks of `rest` (together `size` bytes)."""
+        self._total_left -= size
+        if size <= self._threshold and size <= self._memory_left:
+            self._memory_left -= size
+            return Content(size, head + b"".join(rest))
+        offset = self._spool_size
+        self._spool.seek(offset)
+        self._spool.write(head)
+        for chunk in rest:
+            self._spool.write(chunk)
+        self._spool_size = offset + size
+        return Content(size, None, offset)
+
+    def open(self, content: Content) -> BinaryIO:
+        if content.data is not None:
+            return io.BytesIO(content.data)
+        self._spool.flush()
+        return io.BufferedReader(FileWindow(self._spool.fileno(), content.offset, content.size))
+
+    def read(self, content: Content, limit: int = -1) -> bytes:
+        if content.data is not None:
+            return content.data if limit < 0 else content.data[:limit]
+        with self.open(content) as stream:
+            return stream.read(limit)
+
+    def close(self) -> None:
+        self._spool.close()
+
+
+class SquashedFilesystem:
+    """The `Filesystem` of an image read by `scanner.image.open_image`."""
+
+    def __init__(self, index: SquashIndex, store: ContentStore, contents: Mapping[str, Content],
+                 linked: Iterable[str], layer_digests: tuple[str, ...], hop_limit: int) -> None:
+        self._index = index
+        self._store = store
+        self._contents = dict(contents)
+        # Paths catalogers may be handed: captured files and requested symlinks to captured files.
+        self._available = sorted({*self._contents, *linked})
+        self._digests = layer_digests
+        self._hop_limit = hop_limit
+
+    def _entry(self, row: IndexRow) -> FileEntry:
+        digest = self._digests[row.layer] if row.layer < len(self._digests) else ""
+        return FileEntry(row.path, row.kind, row.size, row.mode, row.target, row.layer, digest)
+
+    def entry(self, path: str) -> FileEntry | None:
+        row = self._index.row(path)
+        if row is not None:
+            return self._entry(row)
+        layer = self._index.child_layer(path) if path else None
+        if layer is None:
+            return None
+        return FileEntry(path, EntryKind.DIR, 0, 0o755, "", layer, self._digests[layer])
+
+    def entries(self) -> Iterator[FileEntry]:
+        for row in self._index.rows():
+            yield self._entry(row)
+
+    def resolve(self, path: str) -> str | None:
+        return resolve_path(path, self._index.symlink_target, self._hop_limit)
+
+    def _content(self, path: str) -> tuple[str, Content] | None:
+        target = self.resolve(path)
+        if target is None:
+            return None
+        content = self._contents.get(target)
+        return None if content is None else (target, content)
+
+    def captured(self, request: FileRequest) -> Iterator[str]:
+        for path in self._available:
+            if not request.matches_path(path):
+                continue  # cheap test first: most captured paths belong to other requests
+            entry = self.entry(path)
+            if entry is None or not request.matches(entry):
+                continue
+            found = self._content(path)
+            if found is None:
+                continue
+            target, content = found
+            if content.size > request.max_size:
+                continue
+            if request.magic and not self._store.read(content, len(request.magic)).startswith(request.magic):
+                continue
+            if request.executable_only:
+                target_entry = self.entry(target)
+                if target_entry is None or not target_entry.is_executable:
+                    continue
+            yield path
+
+    def read_bytes(self, path: str) -> bytes:
+        found = self._content(path)
+        if found is None:
+            raise KeyError(path)
+        return self._store.read(found[1])
+
+    def open(self, path: str) -> BinaryIO:
+        found = self._content(path)
+        if found is None:
+            raise KeyError(path)
+        return self._store.open(found[1])

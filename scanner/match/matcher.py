@@ -1,0 +1,328 @@
+"""Matching packages against the vulnerability database.
+
+- OS packages (deb, apk, rpm) match only their own distro release's advisories, by SOURCE package,
+  with the distro's version order. Every spelling of the release the database holds is queried
+  ("Ubuntu:22.04" finds "Ubuntu:22.04:LTS" and "Ubuntu:Pro:22.04:LTS").
+- Language packages match their ecosystem by normalised name; those whose files an OS package owns
+  are skipped unless asked for (the distro patches them; their upstream advisories mislead).
+- Withdrawn records never match; a record whose fix state is "not affected" never matches.
+- One finding per (package, alias group); its id is the group id (the CVE when there is one).
+- A version or range that cannot be evaluated gives an `Unevaluated` entry, never a silent answer.
+- NVD CPE matching runs only when asked for, and its findings say `matched_by="cpe"`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from scanner import versions
+from scanner.db.store import AffectedRow, CpeRow, VulnRecord, VulnStore
+from scanner.match.severity import choose_severity, cvss_scores
+from scanner.model import Finding, Fix, FixState, Package, Vulnerability
+from scanner.names import normalize_package_name
+
+OS_PACKAGE_TYPES = frozenset({"deb", "apk", "rpm"})
+
+# Fix states of rows that carry no range: the distro says every version is affected.
+_UNRANGED_AFFECTED = frozenset({FixState.NOT_FIXED, FixState.WONT_FIX, FixState.END_OF_LIFE,
+                                FixState.UNDER_INVESTIGATION})
+# When records of one group disagree, the most actionable state wins.
+_STATE_ORDER = (FixState.FIXED, FixState.WONT_FIX, FixState.END_OF_LIFE, FixState.NOT_FIXED,
+                FixState.UNDER_INVESTIGATION, FixState.UNKNOWN)
+
+
+@dataclass(frozen=True)
+class Unevaluated:
+    """A package (and advisory, when known) the matcher could not decide about, and why."""
+
+    package: Package
+    advisory_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The affected entries behind one finding, kept to compute remediations after filtering."""
+
+    ecosystem: str
+    affected: tuple[Mapping[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    findings: tuple[Finding, ...]
+    unevaluated: tuple[Unevaluated, ...] = ()
+    skipped_os_owned: tuple[Package, ...] = ()
+    evidence: Mapping[tuple[Package, str], Evidence] = field(default_factory=dict)
+
+
+def is_os_package(package: Package) -> bool:
+    return package.type in OS_PACKAGE_TYPES
+
+
+def _release_variants(store: VulnStore, ecosystem: str) -> tuple[str, ...]:
+    """Every ecosystem spelling in the database that means this release (exact, with suffixes, Pro)."""
+    family, _, release = ecosystem.partition(":")
+    bases = [ecosystem]
+    if family == "Ubuntu" and release and not release.startswith("Pro:"):
+        plain = release.removesuffix(":LTS")
+        bases = [f"Ubuntu:{plain}", f"Ubuntu:Pro:{plain}"]
+    found: set[str] = set()
+    for prefix in bases:
+        found.update(e for e in store.ecosystems_like(prefix) if e == prefix or e.startswith(prefix + ":"))
+    return tuple(sorted(found))
+
+
+@dataclass
+class _Hit:
+    package: Package
+    rows: list[tuple[AffectedRow, VulnRecord]] = field(default_factory=list)
+    matched_by: str = "ecosystem"
+
+
+def lookup_key(package: Package) -> tuple[str, str, str]:
+    """(ecosystem, name, version) the database is searched with."""
+    if is_os_package(package):
+        return package.ecosystem, package.match_source_name, package.match_source_version
+    return package.ecosystem, package.name, package.version
+
+
+def _row_affects(row: AffectedRow, version: str) -> bool:
+    affected = row.osv_affected()
+    if not affected:
+        return row.fix_state in _UNRANGED_AFFECTED
+    return versions.is_affected(row.ecosystem, version, affected)
+
+
+def sort_versions(ecosystem: str, items: Iterable[str]) -> list[str]:
+    def key_of(value: str) -> tuple[int, Any]:
+        try:
+            return 0, versions.sort_key(ecosystem, value)
+        except (versions.InvalidVersion, versions.UnknownEcosystem):
+            return 1, value
+    return sorted(set(items), key=key_of)
+
+
+def _newer_than(ecosystem: str, installed: str, candidates: Iterable[str]) -> tuple[str, ...]:
+    """Candidates above the installed version, in version order; all of them when none compare."""
+    ordered = sort_versions(ecosystem, candidates)
+    newer: list[str] = []
+    for candidate in ordered:
+        try:
+            if versions.compare(ecosystem, candidate, installed) > 0:
+                newer.append(candidate)
+        except (versions.InvalidVersion, versions.UnknownEcosystem):
+            return tuple(ordered)
+    return tuple(newer) if newer else tuple(ordered)
+
+
+class Matcher:
+    def __init__(self, store: VulnStore, *, include_os_owned: bool = False, cpe_match: bool = False) -> None:
+        self.store = store
+        self.include_os_owned = include_os_owned
+        self.cpe_match = cpe_match
+
+    def match(self, packages: Sequence[Package]) -> MatchResult:
+        selected: list[Package] = []
+        skipped: list[Package] = []
+        for package in sorted(set(packages)):
+            if package.owned_by and not is_os_package(package) and not self.include_os_owned:
+                skipped.append(package)
+            else:
+                selected.append(package)
+        unevaluated: list[Unevaluated] = []
+        hits = self._match_advisories(selected, unevaluated)
+        if self.cpe_match:
+            self._match_cpes(selected, hits, unevaluated)
+        findings, evidence = self._findings(hits)
+        return MatchResult(findings=findings, unevaluated=tuple(sorted(set(unevaluated), key=_unevaluated_key)),
+                           skipped_os_owned=tuple(skipped), evidence=evidence)
+
+    def _match_advisories(self, packages: list[Package], unevaluated: list[Unevaluated]) -> dict[tuple[Package, str], _Hit]:
+        # ecosystem as stored -> normalised names to fetch, and package -> where to look
+        wanted: dict[str, set[str]] = defaultdict(set)
+        plan: list[tuple[Package, tuple[str, ...], str, str]] = []
+        variants_cache: dict[str, tuple[str, ...]] = {}
+        for package in packages:
+            ecosystem, name, version = lookup_key(package)
+            if is_os_package(package):
+                if not ecosystem:
+                    unevaluated.append(Unevaluated(package, "", "no advisory source known for this OS release; "
+                                                                "distro advisories not checked"))
+                    continue
+                if ecosystem not in variants_cache:
+                    variants_cache[ecosystem] = _release_variants(self.store, ecosystem)
+                ecosystems = variants_cache[ecosystem]
+            else:
+                ecosystems = (ecosystem,)
+            normalized = normalize_package_name(ecosystem, name)
+            for eco in ecosystems:
+                wanted[eco].add(normalized)
+            plan.append((package, ecosystems, normalized, version))
+
+        rows_by_key: dict[tuple[str, str], list[AffectedRow]] = {}
+        for eco in sorted(wanted):
+            for name, rows in self.store.affected(eco, wanted[eco]).items():
+                rows_by_key[(eco, name)] = rows
+        records = self.store.vulnerabilities(row.vuln_id for rows in rows_by_key.values() for row in rows)
+
+        hits: dict[tuple[Package, str], _Hit] = {}
+        for package, ecosystems, key_name, version in plan:
+            for eco in ecosystems:
+                for row in rows_by_key.get((eco, key_name), ()):
+                    record = records.get(row.vuln_id)
+                    if record is None or record.withdrawn or row.fix_state is FixState.NOT_AFFECTED:
+                        continue
+                    try:
+                        affected = _row_affects(row, version)
+                    except versions.InvalidVersion as error:
+                        unevaluated.append(Unevaluated(package, row.vuln_id, f"version not understood: {error}"))
+                        continue
+                    except versions.UnknownEcosystem as error:
+                        unevaluated.append(Unevaluated(package, row.vuln_id, f"ecosystem not understood: {error}"))
+                        continue
+                    except (ValueError, TypeError) as error:  # a malformed range in the database
+                        unevaluated.append(Unevaluated(package, row.vuln_id, f"range not understood: {error}"))
+                        continue
+                    if affected:
+                        hits.setdefault((package, record.group_id), _Hit(package)).rows.append((row, record))
+        return hits
+
+    def _match_cpes(self, packages: list[Package], hits: dict[tuple[Package, str], _Hit],
+                    unevaluated: list[Unevaluated]) -> None:
+        by_product: dict[str, list[Package]] = defaultdict(list)
+        for package in packages:
+            by_product[cpe_product(package)].append(package)
+        rows = self.store.cpes(by_product)
+        records = self.store.vulnerabilities(row.vuln_id for product_rows in rows.values() for row in product_rows)
+        for product, product_rows in rows.items():
+            for package in by_product[product]:
+                for row in product_rows:
+                    record = records.get(row.vuln_id)
+                    if record is None or record.withdrawn or (package, record.group_id) in hits:
+                        continue
+                    try:
+                        matched = cpe_version_matches(package, row)
+                    except (versions.InvalidVersion, versions.UnknownEcosystem) as error:
+                        unevaluated.append(Unevaluated(package, row.vuln_id, f"CPE range not evaluated: {error}"))
+                        continue
+                    if matched:
+                        fixed = (row.version_end_excluding,) if row.version_end_excluding else ()
+                        synthetic = AffectedRow(row.vuln_id, package.ecosystem, product, None, None,
+                                                FixState.FIXED if fixed else FixState.UNKNOWN, fixed, None)
+                        hits[(package, record.group_id)] = _Hit(package, [(synthetic, record)], matched_by="cpe")
+
+    def _findings(self, hits: Mapping[tuple[Package, str], _Hit]) -> tuple[tuple[Finding, ...],
+                                                                         dict[tuple[Package, str], Evidence]]:
+        groups = {group for _, group in hits}
+        members = self.store.group_members(groups)
+        all_ids = set(groups)
+        for group in groups:
+            all_ids.update(members.get(group, ()))
+        for hit in hits.values():
+            all_ids.update(row.vuln_id for row, _ in hit.rows)
+        severities = self.store.severities(all_ids)
+        group_records = self.store.vulnerabilities(all_ids)
+        details = self.store.details({row.vuln_id for hit in hits.values() for row, _ in hit.rows} | groups)
+
+        findings: list[Finding] = []
+        evidence: dict[tuple[Package, str], Evidence] = {}
+        for (package, group), hit in sorted(hits.items(), key=lambda item: (item[0][0], item[0][1])):
+            matched_ids = sorted({row.vuln_id for row, _ in hit.rows})
+            ids = set(members.get(group, ())) | set(matched_ids)
+            scores = cvss_scores(s for vuln_id in sorted(ids) for s in severities.get(vuln_id, ()))
+            distro_ratings: list[tuple[str, str]] = []
+            if is_os_package(package):
+                for row, record in hit.rows:
+                    for text in (row.severity, record.severity):
+                        if text:
+                            distro_ratings.append((record.provider, text))
+            record_ratings = [(r.provider, r.severity) for r in (group_records.get(i) for i in sorted(ids))
+                              if r is not None and r.severity]
+            severity, severity_source = choose_severity(distro_ratings, scores, record_ratings)
+            ordered_records = sorted((group_records[i] for i in ids if i in group_records),
+                                     key=lambda r: (r.id != group, r.id))
+            summary = next((r.summary for r in ordered_records if r.summary), "")
+            detail_rows = [details[i] for i in [group, *matched_ids] if i in details]
+            if not summary:
+                summary = next((d.details.strip().splitlines()[0] for d in detail_rows if d.details.strip()), "")
+            primary = ordered_records[0] if ordered_records else None
+            vulnerability = Vulnerability(
+                id=group,
+                aliases=tuple(sorted(ids - {group})),
+                summary=summary,
+                severity=severity,
+                severity_source=severity_source,
+                cvss=scores,
+                published=(primary.published or "") if primary else "",
+                modified=(primary.modified or "") if primary else "",
+                references=tuple(sorted({ref for d in detail_rows for ref in d.references})),
+                cwes=tuple(sorted({cwe for d in detail_rows for cwe in d.cwes})),
+            )
+            rows = [row for row, _ in hit.rows]
+            ecosystem, _, installed = lookup_key(package)
+            findings.append(Finding(package=package, vulnerability=vulnerability,
+                                    fix=_merge_fix(ecosystem, installed, rows), matched_by=hit.matched_by,
+                                    advisory_id=matched_ids[0]))
+            evidence[(package, group)] = Evidence(
+                ecosystem=rows[0].ecosystem,
+                affected=tuple(_evidence_entry(row) for row in rows),
+            )
+        return tuple(findings), evidence
+
+
+def _evidence_entry(row: AffectedRow) -> Mapping[str, Any]:
+    entry = row.osv_affected()
+    if entry:
+        return entry
+    # Rows without a range: CPE rows carry an end bound only; distro rows without a fix affect every version.
+    events: list[dict[str, str]] = [{"introduced": "0"}]
+    if row.fixed:
+        events.append({"fixed": row.fixed[0]})
+    return {"ranges": [{"type": "ECOSYSTEM", "events": events}]}
+
+
+def _merge_fix(ecosystem: str, installed: str, rows: Sequence[AffectedRow]) -> Fix:
+    states = {row.fix_state for row in rows}
+    state = next((s for s in _STATE_ORDER if s in states), FixState.UNKNOWN)
+    if state is not FixState.FIXED:
+        return Fix(state=state)
+    fixed = [v for row in rows if row.fix_state is FixState.FIXED for v in row.fixed]
+    return Fix(state=state, versions=_newer_than(ecosystem, installed, fixed))
+
+
+def _unevaluated_key(item: Unevaluated) -> tuple[Package, str, str]:
+    return item.package, item.advisory_id, item.reason
+
+
+def cpe_product(package: Package) -> str:
+    """The CPE product a package would be listed under: its name without group or scope, lower case."""
+    name = package.name
+    for separator in (":", "/"):
+        name = name.rsplit(separator, 1)[-1]
+    return name.lower()
+
+
+def cpe_version_matches(package: Package, row: CpeRow) -> bool:
+    """Whether the package version falls in the row's bounds (or equals the version the criteria names)."""
+    eco = package.ecosystem
+    version = package.version
+    bounds = (row.version_start_including, row.version_start_excluding,
+              row.version_end_including, row.version_end_excluding)
+    if not any(bounds):
+        fields = row.criteria.split(":")
+        named = fields[5] if len(fields) > 5 else "*"
+        if named in ("*", "-", ""):
+            return False  # no version information at all: too broad to claim a match
+        return versions.compare(eco, version, named.replace("\\", "")) == 0
+    if row.version_start_including and versions.compare(eco, version, row.version_start_including) < 0:
+        return False
+    if row.version_start_excluding and versions.compare(eco, version, row.version_start_excluding) <= 0:
+        return False
+    if row.version_end_including and versions.compare(eco, version, row.version_end_including) > 0:
+        return False
+    return not (row.version_end_excluding and versions.compare(eco, version, row.version_end_excluding) >= 0)
+

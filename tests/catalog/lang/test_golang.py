@@ -1,0 +1,188 @@
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from scanner.catalog.golang import GoCataloger, parse_modinfo, stdlib_version
+from scanner.image.filesystem import MemoryFilesystem
+from tests.catalog.lang.conftest import cached, tree_filesystem, unavailable
+from tests.catalog.lang.elfbuild import ET_REL, build_elf, go_inline_buildinfo, go_pointer_elf
+
+MODINFO = (
+    "path\texample.com/app/cmd/app\n"
+    "mod\texample.com/app\tv0.3.0\th1:main=\n"
+    "dep\tgolang.org/x/text\tv0.3.7\th1:olpwvP2KacW1ZWvsR7uQhoyTYvKAupfQrRGBFM352Gk=\n"
+    "dep\tgithub.com/old/mod\tv1.0.0\th1:old=\n"
+    "=>\tgithub.com/new/mod\tv1.2.0\th1:new=\n"
+    "dep\tgithub.com/local/mod\tv0.1.0\n"
+    "=>\t../mod\t\t\n"
+    "build\tGOOS=linux\n"
+    "build\tGOARCH=arm64\n"
+    "build\tvcs.revision=0123abcd\n"
+)
+
+
+def catalog(files: dict[str, bytes], executable: bool = True) -> tuple[dict[str, dict[str, str]], tuple[str, ...]]:
+    fs = MemoryFilesystem(files=files, modes={p: 0o755 if executable else 0o644 for p in files})
+    result = GoCataloger().catalog(fs, None)
+    found = {p.name: {"version": p.version, "purl": p.purl, "location": p.locations[0], **dict(p.metadata)}
+             for p in result.packages}
+    return found, result.warnings
+
+
+def test_inline_format_main_module_deps_sums_and_replacements() -> None:
+    elf = build_elf([(".go.buildinfo", go_inline_buildinfo("go1.20.4", MODINFO))])
+    found, warnings = catalog({"usr/local/bin/app": elf})
+    assert warnings == ()
+    assert found["stdlib"]["version"] == "v1.20.4"
+    assert found["stdlib"]["purl"] == "pkg:golang/stdlib@v1.20.4"
+    assert found["example.com/app"]["main"] == "true"
+    assert found["example.com/app"]["vcs_revision"] == "0123abcd"
+    text = found["golang.org/x/text"]
+    assert text["version"] == "v0.3.7" and text["sum"].startswith("h1:olpw")
+    assert text["purl"] == "pkg:golang/golang.org/x/text@v0.3.7"
+    assert text["goarch"] == "arm64" and text["main_module"] == "example.com/app"
+    assert "github.com/old/mod" not in found
+    assert found["github.com/new/mod"]["replaces"] == "github.com/old/mod@v1.0.0"
+    assert found["github.com/local/mod"]["version"] == "(devel)"
+    assert found["github.com/local/mod"]["replaced_by"] == "../mod"
+
+
+@pytest.mark.parametrize("section_table", [True, False])
+def test_pointer_format_of_old_toolchains(section_table: bool) -> None:
+    elf = go_pointer_elf("go1.16.15", MODINFO, section_table=section_table)
+    found, warnings = catalog({"app": elf})
+    assert warnings == ()
+    assert found["stdlib"]["version"] == "v1.16.15"
+    assert found["golang.org/x/text"]["version"] == "v0.3.7"
+
+
+def test_testdata_go_source_tree_relocatable_objects_and_plain_files_are_skipped() -> None:
+    elf = build_elf([(".go.buildinfo", go_inline_buildinfo("go1.21.0", MODINFO))])
+    files = {
+        "src/pkg/testdata/bin": elf,
+        "usr/local/go/src/runtime/runtime.go": b"package runtime",
+        "usr/local/go/src/cmd/go/main.go": b"package main",
+        "usr/local/go/src/debug/elf/x.exe": elf,
+        "obj.o": build_elf([(".go.buildinfo", go_inline_buildinfo("go1.21.0", MODINFO))], e_type=ET_REL),
+    }
+    assert catalog(files)[0] == {}
+    assert catalog({"usr/bin/app": elf}, executable=False)[0] == {}
+
+
+def test_go_toolchain_binaries_outside_src_are_reported() -> None:
+    elf = build_elf([(".go.buildinfo", go_inline_buildinfo("go1.21.0", "path\tcmd/go\nbuild\tGOOS=linux\n"))])
+    found, _ = catalog({"usr/local/go/src/runtime/a.go": b"", "usr/local/go/src/cmd/go/b.go": b"",
+                        "usr/local/go/bin/go": elf})
+    assert set(found) == {"stdlib", "cmd/go"} and found["stdlib"]["main_module"] == "cmd/go"
+
+
+@pytest.mark.parametrize(("toolchain", "expected"), [
+    ("go1.19.8", "v1.19.8"), ("go1.20", "v1.20.0"), ("go1.21rc2", "v1.21.0-rc.2"),
+    ("go1.18beta1", "v1.18.0-beta.1"), ("go1.22.1 X:boringcrypto", "v1.22.1"), ("devel go1.23-abc", ""), ("", ""),
+])
+def test_stdlib_version(toolchain: str, expected: str) -> None:
+    assert stdlib_version(toolchain) == expected
+
+
+def test_unknown_toolchain_version_warns_and_keeps_modules() -> None:
+    elf = build_elf([(".go.buildinfo", go_inline_buildinfo("devel +abc", MODINFO))])
+    found, warnings = catalog({"app": elf})
+    assert "stdlib" not in found and "golang.org/x/text" in found
+    assert any("not understood" in w for w in warnings)
+
+
+@pytest.mark.parametrize("blob", [
+    b"\xff Go buildinf:\x08\x02" + bytes(16) + b"\xff" * 20,  # varint that never ends
+    b"\xff Go buildinf:\x08\x02" + bytes(16) + b"\x7f" + b"go",  # string runs past the section
+    b"\xff Go buildinf:\x08\x00" + (0x400000).to_bytes(8, "little") * 2,  # pointer to a header of garbage
+    b"\xff Go buildinf:\x03\x00" + bytes(16),  # impossible pointer size
+    b"\xff Go buildinf:\x08\x00" + (0xDEAD0000).to_bytes(8, "little") * 2,  # unmapped address
+])
+def test_hostile_buildinfo_warns(blob: bytes) -> None:
+    found, warnings = catalog({"app": build_elf([(".go.buildinfo", blob)])})
+    assert found == {} or "stdlib" not in found
+    assert len(warnings) <= 1
+
+
+def test_truncated_and_garbage_elf_warn_without_failing() -> None:
+    elf = build_elf([(".go.buildinfo", go_inline_buildinfo("go1.20.4", MODINFO))])
+    for cut in (20, 64, 200, len(elf) - 10):
+        found, warnings = catalog({"app": elf[:cut]})
+        assert found == {}
+        assert len(warnings) == 1 and warnings[0].startswith("app: ")
+    assert catalog({"x": b"\x7fELF" + os.urandom(300)})[0] == {}
+
+
+def test_modinfo_without_sentinels_and_gopath_builds() -> None:
+    info = parse_modinfo("go1.15", "path\tgithub.com/x/cmd\nbuild\t-compiler=gc\n")
+    assert info.main is None and info.main_path == "github.com/x/cmd" and info.deps == []
+
+
+def test_real_debian_gosu_executable(gosu_deb_root: Path) -> None:
+    fs = tree_filesystem(gosu_deb_root)
+    result = GoCataloger().catalog(fs, None)
+    assert result.warnings == ()
+    gosu, stdlib = sorted(result.packages, key=lambda p: p.name)
+    assert (stdlib.name, stdlib.ecosystem, stdlib.locations) == ("stdlib", "Go", ("usr/sbin/gosu",))
+    assert stdlib.version.startswith("v1.") and dict(stdlib.metadata)["main_module"] == "github.com/tianon/gosu"
+    assert (gosu.name, gosu.version, dict(gosu.metadata)["main"]) == ("github.com/tianon/gosu", "(devel)", "true")
+
+
+def _write_module(proxy: Path, path: str, version: str, package: str) -> None:
+    folder = proxy / path / "@v"
+    folder.mkdir(parents=True, exist_ok=True)
+    go_mod = f"module {path}\n\ngo 1.19\n"
+    with (folder / "list").open("a") as listing:
+        listing.write(version + "\n")
+    (folder / f"{version}.info").write_text(json.dumps({"Version": version}))
+    (folder / f"{version}.mod").write_text(go_mod)
+    with zipfile.ZipFile(folder / f"{version}.zip", "w") as archive:
+        archive.writestr(f"{path}@{version}/go.mod", go_mod)
+        archive.writestr(f"{path}@{version}/{package}.go", f'package {package}\n\nfunc Name() string {{ return "{path}" }}\n')
+
+
+def _build_go_app(work: Path) -> None:
+    if shutil.which("go") is None:
+        raise OSError("go not installed (Debian package golang-go)")
+    proxy = work / "proxy"
+    _write_module(proxy, "example.com/lib", "v1.4.0", "lib")
+    _write_module(proxy, "example.com/fork", "v1.0.1", "old")
+    _write_module(proxy, "example.com/old", "v1.0.0", "old")
+    (work / "local").mkdir()
+    (work / "local" / "go.mod").write_text("module example.com/local\n\ngo 1.19\n")
+    (work / "local" / "local.go").write_text('package local\n\nfunc Name() string { return "local" }\n')
+    app = work / "app"
+    app.mkdir()
+    (app / "go.mod").write_text(
+        "module example.com/app\n\ngo 1.19\n\nrequire (\n\texample.com/lib v1.4.0\n\texample.com/old v1.0.0\n"
+        "\texample.com/local v0.0.0\n)\n\nreplace example.com/old v1.0.0 => example.com/fork v1.0.1\n\n"
+        "replace example.com/local => ../local\n")
+    (app / "main.go").write_text('package main\n\nimport (\n\t"example.com/lib"\n\t"example.com/local"\n'
+                                 '\t"example.com/old"\n)\n\nfunc main() { println(lib.Name(), old.Name(), local.Name()) }\n')
+    env = {**os.environ, "GOPROXY": f"file://{proxy}", "GOSUMDB": "off", "GOFLAGS": "-mod=mod",
+           "GOCACHE": str(work / "cache"), "GOPATH": str(work / "gopath"), "GOTOOLCHAIN": "local"}
+    subprocess.run(["go", "build", "-o", str(work / "bin" / "app"), "."], cwd=app, env=env, check=True,
+                   capture_output=True, timeout=300)
+    subprocess.run(["chmod", "-R", "u+w", str(work / "gopath")], check=False)
+    for name in ("proxy", "local", "app", "cache", "gopath"):
+        shutil.rmtree(work / name)
+
+
+def test_real_go_toolchain_build_with_module_proxy_replacements() -> None:
+    built = cached("go-app", _build_go_app) / "bin"
+    if not (built / "app").exists():
+        unavailable("go build produced nothing")
+    found, warnings = catalog({"opt/app": (built / "app").read_bytes()})
+    assert warnings == ()
+    assert found["example.com/app"]["version"] == "(devel)" and found["example.com/app"]["main"] == "true"
+    assert found["example.com/lib"]["version"] == "v1.4.0" and found["example.com/lib"]["sum"].startswith("h1:")
+    assert found["example.com/fork"]["replaces"] == "example.com/old@v1.0.0"
+    assert found["example.com/local"]["replaced_by"] == "../local"
+    assert found["stdlib"]["version"].startswith("v1.")

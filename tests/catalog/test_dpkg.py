@@ -1,0 +1,203 @@
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scanner.catalog import catalog_filesystem
+from scanner.catalog.dpkg import DpkgCataloger, parse_control
+from scanner.image.filesystem import MemoryFilesystem
+from scanner.model import Distro
+
+OS_RELEASE = b'ID=debian\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\nPRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\n'
+
+STATUS = b"""Package: libc6
+Status: install ok installed
+Priority: optional
+Architecture: amd64
+Multi-Arch: same
+Source: glibc
+Version: 2.36-9+deb12u4
+Depends: libgcc-s1
+Maintainer: GNU Libc Maintainers <debian-glibc@lists.debian.org>
+Description: GNU C Library: Shared libraries
+ Contains the standard libraries that are used by nearly all programs on
+ the system.
+
+Package: libattr1
+Status: install ok installed
+Architecture: amd64
+Multi-Arch: same
+Source: attr (1:2.5.1-4)
+Version: 1:2.5.1-4+b1
+Depends: libc6 (>= 2.4), python3:any
+
+Package: removed-pkg
+Status: deinstall ok config-files
+Architecture: all
+Version: 1.0
+
+Package: gone-pkg
+Status: purge ok not-installed
+Architecture: all
+Version: 2.0
+
+Package: python3-yaml
+Status: hold ok installed
+Architecture: amd64
+Source: pyyaml
+Version: 6.0-3+b2
+
+Package: no-version
+Status: install ok installed
+
+Package: weird-source
+Status: install ok installed
+Architecture: all
+Version: 1.0
+Source: a b c
+
+Package: bash
+Status: install ok installed
+Architecture: amd64
+Version: 5.2.15-2+b7
+Source: bash (5.2.15-2)
+"""
+
+COPYRIGHT = b"""Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
+
+Files: *
+Copyright: 2001 someone
+License: GPL-2+
+ This program is free software.
+
+Files: debian/*
+License: BSD-3-clause
+
+License: GPL-2+
+ On Debian systems, see /usr/share/common-licenses/GPL-2.
+"""
+
+
+def _fs() -> MemoryFilesystem:
+    return MemoryFilesystem(
+        files={
+            "etc/os-release": OS_RELEASE,
+            "var/lib/dpkg/status": STATUS,
+            "var/lib/dpkg/info/libc6:amd64.list": b"/.\n/lib\n/lib/x86_64-linux-gnu\n/lib/x86_64-linux-gnu/libc.so.6\n",
+            "var/lib/dpkg/info/python3-yaml.list": b"/usr/lib/python3/dist-packages/PyYAML-6.0.dist-info/METADATA\n",
+            "usr/share/doc/libc6/copyright": COPYRIGHT,
+            "usr/share/doc/bash/copyright": b"Bash is under the GPL; see /usr/share/common-licenses/GPL-3.\n",
+            "usr/lib/python3/dist-packages/PyYAML-6.0.dist-info/METADATA": b"Name: PyYAML\nVersion: 6.0\n",
+            "usr/lib/x86_64-linux-gnu/libc.so.6": b"\x7fELF",
+        },
+        layer_of={"var/lib/dpkg/info/libc6:amd64.list": (0, "sha256:" + "a" * 64),
+                  "var/lib/dpkg/info/python3-yaml.list": (2, "sha256:" + "c" * 64),
+                  "var/lib/dpkg/status": (2, "sha256:" + "c" * 64)},
+    )
+
+
+def _by_name(fs: MemoryFilesystem) -> dict[str, object]:
+    result = DpkgCataloger().catalog(fs, Distro("debian", "12", "bookworm"))
+    return {package.name: package for package in result.packages}
+
+
+def test_fields_sources_and_states() -> None:
+    result = DpkgCataloger().catalog(_fs(), Distro("debian", "12", "bookworm"))
+    packages = {package.name: package for package in result.packages}
+    assert sorted(packages) == ["bash", "libattr1", "libc6", "python3-yaml", "weird-source"]
+    libc = packages["libc6"]
+    assert (libc.version, libc.arch, libc.source_name, libc.source_version) == ("2.36-9+deb12u4", "amd64", "glibc", "")
+    assert libc.ecosystem == "Debian:12"
+    assert libc.purl == "pkg:deb/debian/libc6@2.36-9%2Bdeb12u4?arch=amd64&distro=debian-12&upstream=glibc"
+    assert libc.licenses == ("BSD-3-clause", "GPL-2+")
+    assert libc.locations == ("var/lib/dpkg/status", "var/lib/dpkg/info/libc6:amd64.list",
+                              "usr/share/doc/libc6/copyright")
+    assert (libc.layer_index, libc.layer_digest) == (0, "sha256:" + "a" * 64)
+    attr = packages["libattr1"]
+    assert (attr.version, attr.source_name, attr.source_version) == ("1:2.5.1-4+b1", "attr", "1:2.5.1-4")
+    assert attr.match_source_version == "1:2.5.1-4"
+    assert attr.purl.endswith("&upstream=attr%401:2.5.1-4")
+    bash = packages["bash"]
+    assert (bash.source_name, bash.source_version, bash.match_source_name) == ("", "5.2.15-2", "bash")
+    assert bash.licenses == ("GPL-3",)
+    assert (bash.layer_index, bash.layer_digest) == (2, "sha256:" + "c" * 64)  # no .list: the status file's layer
+    assert packages["weird-source"].source_name == ""
+    assert result.warnings == (
+        "var/lib/dpkg/status: paragraph 6: skipped, no Version field",
+        "var/lib/dpkg/status: paragraph 7 (weird-source): unreadable Source field 'a b c' ignored",
+    )
+    assert result.owned_paths["lib/x86_64-linux-gnu/libc.so.6"] == "libc6"
+    assert "" not in result.owned_paths
+
+
+def test_distroless_status_d_with_md5sums() -> None:
+    fs = MemoryFilesystem(files={
+        "var/lib/dpkg/status.d/libssl3": b"Package: libssl3\nVersion: 3.0.11-1~deb12u2\nArchitecture: arm64\n"
+                                          b"Source: openssl\n",
+        "var/lib/dpkg/status.d/libssl3.md5sums": b"0123  usr/lib/aarch64-linux-gnu/libssl.so.3\n",
+        "var/lib/dpkg/status.d/libssl3.preinst": b"#!/bin/sh\n",
+        "var/lib/dpkg/status.d/base": b"Package: base-files\nVersion: 12.4+deb12u5\nArchitecture: arm64\n",
+        "usr/lib/aarch64-linux-gnu/libssl.so.3": b"\x7fELF",
+    }, layer_of={"usr/lib/aarch64-linux-gnu/libssl.so.3": (1, "sha256:" + "b" * 64)})
+    catalog = catalog_filesystem(fs, [DpkgCataloger()])
+    assert catalog.distro == Distro("debian", "12", "bookworm", "Debian GNU/Linux 12")
+    packages = {package.name: package for package in catalog.packages}
+    assert sorted(packages) == ["base-files", "libssl3"]
+    ssl = packages["libssl3"]
+    assert ssl.ecosystem == "Debian:12"
+    assert ssl.locations == ("var/lib/dpkg/status.d/libssl3", "var/lib/dpkg/status.d/libssl3.md5sums")
+    assert ssl.layer_index == 1
+    assert catalog.warnings == ()
+
+
+def test_no_dpkg_database_gives_nothing() -> None:
+    result = DpkgCataloger().catalog(MemoryFilesystem(files={"etc/os-release": OS_RELEASE}), None)
+    assert result.packages == () and result.warnings == ()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=2000))
+def test_hostile_status_never_crashes(data: bytes) -> None:
+    fs = MemoryFilesystem(files={"var/lib/dpkg/status": data, "var/lib/dpkg/info/x.list": data})
+    result = DpkgCataloger().catalog(fs, None)
+    assert all(package.name and package.version for package in result.packages)
+
+
+def test_control_parser_keeps_first_line_of_fields() -> None:
+    paragraphs = list(parse_control("A: 1\n b\n\n\n#c\nB: 2\n", "f"))
+    assert [(p.fields, p.number) for p in paragraphs] == [({"A": "1"}, 1), ({"B": "2"}, 2)]
+
+
+def _host_filesystem() -> MemoryFilesystem:
+    root = Path("/var/lib/dpkg")
+    files = {"var/lib/dpkg/status": (root / "status").read_bytes()}
+    for path in (root / "info").glob("*.list"):
+        files[f"var/lib/dpkg/info/{path.name}"] = path.read_bytes()
+    return MemoryFilesystem(files=files)
+
+
+def test_this_machines_dpkg_database_matches_dpkg_query() -> None:
+    if shutil.which("dpkg-query") is None or not Path("/var/lib/dpkg/status").is_file():
+        if os.environ.get("CI") == "true":
+            pytest.fail("dpkg-query missing in CI")
+        pytest.skip("not a Debian machine")
+    output = subprocess.run(
+        ["dpkg-query", "-W", "-f", "${Package}\t${Version}\t${Architecture}\t${source:Package}\t"
+         "${source:Version}\t${db:Status-Status}\n"],
+        check=True, capture_output=True, text=True).stdout
+    expected = set()
+    for line in output.splitlines():
+        name, version, arch, source, source_version, state = line.split("\t")
+        if state not in ("not-installed", "config-files"):
+            expected.add((name, version, arch, source, source_version))
+    result = DpkgCataloger().catalog(_host_filesystem(), None)
+    found = {(p.name, p.version, p.arch, p.match_source_name, p.match_source_version) for p in result.packages}
+    assert found == expected
+    assert result.warnings == ()
+    assert len(result.owned_paths) > 1000

@@ -1,0 +1,199 @@
+"""Import and load: the happy paths, upgrades, overrides, the bundle cache, re-verification at load."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from scanner.db import errors, trust
+from scanner.db.audit import verify_log
+from scanner.db.install import (
+    freshness_summary,
+    import_bundle,
+    installed_directory,
+    installed_info,
+    load_database,
+)
+from scanner.db.state import STATE_DIR_ENV, StateDir, load_rollback, resolve_state_dir
+from scanner.db.verify import ChannelRecord, FreshnessPolicy
+from scanner.errors import DatabaseError
+from tests.db.bundles import NOW, Signer, sqlite_database, write_bundle
+from tests.db.conftest import snapshot
+
+
+def events(state: StateDir) -> list[str]:
+    return [json.loads(line)["event"] for line in state.audit_log.read_text().splitlines()]
+
+
+def test_import_installs_a_readable_database_and_records_everything(
+        state: StateDir, signer: Signer, tmp_path: Path) -> None:
+    bundle = write_bundle(tmp_path / "v1.bundle", signer, raw=sqlite_database(25), version=1)
+    result = import_bundle(bundle, state_dir=state.root, now=NOW)
+    database = result.database
+    assert result.previous is None
+    assert database.key_ids == (signer.key_id,)
+    assert database.manifest.bundle_version == 1 and database.age.bundle == timedelta(hours=2)
+    assert database.age.providers == {"osv": timedelta(hours=3)}
+    connection = sqlite3.connect(f"file:{database.path}?mode=ro&immutable=1", uri=True)
+    assert connection.execute("SELECT count(*) FROM vulnerabilities").fetchone() == (25,)
+    connection.close()
+    assert load_rollback(state) == {"stable": ChannelRecord(1, database.manifest_sha256)}
+    assert events(state) == ["trust-add", "import"]
+    assert [p.name for p in state.databases.iterdir()] == [database.path.parent.name]
+    assert "stable v1" in freshness_summary(database) and "osv 3 hours 0 minutes" in freshness_summary(database)
+
+
+def test_upgrade_replaces_and_removes_the_previous_database(state: StateDir, signer: Signer, tmp_path: Path) -> None:
+    import_bundle(write_bundle(tmp_path / "v1.bundle", signer, version=1), state_dir=state.root, now=NOW)
+    old_directory = installed_directory(state)
+    result = import_bundle(write_bundle(tmp_path / "v2.bundle", signer, version=2, raw=sqlite_database(3)),
+                           state_dir=state.root, now=NOW)
+    assert result.previous is not None and result.previous.bundle_version == 1
+    assert installed_directory(state) == result.database.path.parent != old_directory
+    assert old_directory is not None and not old_directory.exists()
+    assert load_rollback(state)["stable"].bundle_version == 2
+
+
+def test_reimporting_the_same_bundle_is_accepted(state: StateDir, signer: Signer, tmp_path: Path) -> None:
+    bundle = write_bundle(tmp_path / "v1.bundle", signer, version=1)
+    first = import_bundle(bundle, state_dir=state.root, now=NOW)
+    second = import_bundle(bundle, state_dir=state.root, now=NOW)
+    assert first.database.manifest_sha256 == second.database.manifest_sha256
+
+
+def test_channels_are_independent(state: StateDir, signer: Signer, tmp_path: Path) -> None:
+    import_bundle(write_bundle(tmp_path / "a.bundle", signer, version=9), state_dir=state.root, now=NOW)
+    import_bundle(write_bundle(tmp_path / "b.bundle", signer, version=1, channel="testing"),
+                  state_dir=state.root, now=NOW)
+    assert {c: r.bundle_version for c, r in load_rollback(state).items()} == {"stable": 9, "testing": 1}
+
+
+def test_downgrade_override_is_audited_and_moves_the_record(state: StateDir, signer: Signer, tmp_path: Path) -> None:
+    import_bundle(write_bundle(tmp_path / "v5.bundle", signer, version=5), state_dir=state.root, now=NOW)
+    result = import_bundle(write_bundle(tmp_path / "v4.bundle", signer, version=4), state_dir=state.root, now=NOW,
+                           allow_downgrade=True)
+    assert result.database.overrides == ("downgrade",)
+    assert load_rollback(state)["stable"].bundle_version == 4
+    assert events(state)[-2:] == ["import", "override"]
+
+
+def test_expired_override_persists_for_that_database_only(state: StateDir, signer: Signer, tmp_path: Path) -> None:
+    expired = write_bundle(tmp_path / "old.bundle", signer, expires=NOW - timedelta(days=1))
+    with pytest.raises(errors.ExpiredError, match="expired on 2026-11-28T12:00:00Z; carry in a newer one"):
+        import_bundle(expired, state_dir=state.root, now=NOW)
+    result = import_bundle(expired, state_dir=state.root, now=NOW, allow_expired=True)
+    assert result.database.overrides == ("expired",)
+    database = load_database(state_dir=state.root, now=NOW)
+    assert any("expired" in warning for warning in database.warnings)
+    assert events(state)[-1] == "override"
+    # A database imported fresh that expires later is stopped at load.
+    fresh = write_bundle(tmp_path / "new.bundle", signer, version=2, expires=NOW + timedelta(days=1))
+    import_bundle(fresh, state_dir=state.root, now=NOW)
+    with pytest.raises(errors.ExpiredError):
+        load_database(state_dir=state.root, now=NOW + timedelta(days=2))
+    assert load_database(state_dir=state.root, now=NOW + timedelta(days=2), allow_expired=True).overrides == (
+        "expired",)
+
+
+def test_age_policy_warns_by_default_and_per_provider(state: StateDir, signer: Signer, tmp_path: Path) -> None:
+    import_bundle(write_bundle(tmp_path / "b.bundle", signer), state_dir=state.root, now=NOW)
+    assert load_database(state_dir=state.root, now=NOW).warnings == ()
+    later = NOW + timedelta(days=8)
+    warnings = load_database(state_dir=state.root, now=later).warnings
+    assert len(warnings) == 2 and all("stale data" in w for w in warnings)
+    policy = FreshnessPolicy(max_age=None, provider_max_age={"osv": timedelta(hours=1)})
+    (warning,) = load_database(state_dir=state.root, now=NOW, policy=policy).warnings
+    assert "provider osv data captured 3 hours 0 minutes ago (maximum 1 hour 0 minutes)" in warning
+    with pytest.raises(errors.StaleDataError):
+        load_database(state_dir=state.root, now=NOW, policy=FreshnessPolicy(
+            max_age=timedelta(hours=1), fail=True))
+
+
+def test_no_database_is_a_loud_error(tmp_path: Path) -> None:
+    with pytest.raises(DatabaseError, match="no vulnerability database installed; import one with"):
+        load_database(state_dir=tmp_path / "nothing")
+    assert installed_info(tmp_path / "nothing") is None
+
+
+def test_database_altered_after_import_is_refused(state: StateDir, signer: Signer, tmp_path: Path) -> None:
+    database = import_bundle(write_bundle(tmp_path / "b.bundle", signer), state_dir=state.root, now=NOW).database
+    os.chmod(database.path, 0o644)
+    with open(database.path, "r+b") as handle:
+        handle.seek(100)
+        handle.write(b"\xff")
+    with pytest.raises(errors.InstalledDatabaseError, match="altered after import"):
+        load_database(state_dir=state.root, now=NOW)
+    assert events(state)[-1] == "refusal"
+
+
+def test_removing_the_signing_key_stops_the_installed_database(
+        state: StateDir, signer: Signer, tmp_path: Path) -> None:
+    import_bundle(write_bundle(tmp_path / "b.bundle", signer), state_dir=state.root, now=NOW)
+    trust.remove_key(state, signer.key_id[:8], NOW)
+    with pytest.raises(errors.NoTrustedKeysError):
+        load_database(state_dir=state.root, now=NOW)
+
+
+def test_bundle_used_directly_is_verified_and_cached_without_moving_the_record(
+        state: StateDir, signer: Signer, tmp_path: Path) -> None:
+    import_bundle(write_bundle(tmp_path / "v3.bundle", signer, version=3), state_dir=state.root, now=NOW)
+    before = snapshot(state)
+    newer = write_bundle(tmp_path / "v4.bundle", signer, version=4)
+    first = load_database(state_dir=state.root, bundle=newer, now=NOW)
+    assert first.path.parent == state.cache / first.bundle_sha256
+    second = load_database(state_dir=state.root, bundle=newer, now=NOW)
+    assert second == first
+    assert snapshot(state) == before  # the installed database and the rollback record did not move
+    older = write_bundle(tmp_path / "v2.bundle", signer, version=2)
+    with pytest.raises(errors.RollbackError):
+        load_database(state_dir=state.root, bundle=older, now=NOW)
+    for version in (5, 6):
+        load_database(state_dir=state.root, bundle=write_bundle(tmp_path / f"v{version}.bundle", signer,
+                                                                version=version), now=NOW)
+    assert len(list(state.cache.iterdir())) == 2
+
+
+def test_tampered_cache_entry_is_refused(state: StateDir, signer: Signer, tmp_path: Path) -> None:
+    bundle = write_bundle(tmp_path / "b.bundle", signer)
+    database = load_database(state_dir=state.root, bundle=bundle, now=NOW)
+    os.chmod(database.path, 0o644)
+    database.path.write_bytes(sqlite_database(2))
+    with pytest.raises(errors.InstalledDatabaseError):
+        load_database(state_dir=state.root, bundle=bundle, now=NOW)
+
+
+def test_stray_staging_directories_do_not_break_imports(state: StateDir, signer: Signer, tmp_path: Path) -> None:
+    (state.databases / ".staging-crashed").mkdir(parents=True)
+    (state.databases / ".staging-crashed" / "vulns.sqlite").write_bytes(b"partial")
+    (state.databases / "7-orphan").mkdir()
+    import_bundle(write_bundle(tmp_path / "b.bundle", signer), state_dir=state.root, now=NOW)
+    assert len(list(state.databases.iterdir())) == 1
+
+
+def test_state_directory_resolution(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv(STATE_DIR_ENV, raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert resolve_state_dir() == tmp_path / "xdg" / "airgap-scanner"
+    monkeypatch.setenv("XDG_DATA_HOME", "relative/ignored")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert resolve_state_dir() == tmp_path / "home" / ".local" / "share" / "airgap-scanner"
+    monkeypatch.setenv(STATE_DIR_ENV, str(tmp_path / "env"))
+    assert resolve_state_dir() == tmp_path / "env"
+    assert resolve_state_dir(tmp_path / "option") == tmp_path / "option"
+
+
+def test_corrupt_rollback_record_is_refused_not_reset(state: StateDir, signer: Signer, tmp_path: Path) -> None:
+    state.rollback_file.write_text("{not json")
+    with pytest.raises(errors.StateError, match=r"rollback\.json is corrupt"):
+        import_bundle(write_bundle(tmp_path / "b.bundle", signer), state_dir=state.root, now=NOW)
+
+
+def test_audit_chain_stays_valid_across_the_lifecycle(state: StateDir, signer: Signer, tmp_path: Path) -> None:
+    import_bundle(write_bundle(tmp_path / "b.bundle", signer), state_dir=state.root, now=NOW)
+    load_database(state_dir=state.root, now=NOW + timedelta(days=40), allow_expired=True)
+    assert verify_log(state.audit_log).records == 3

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from dbbuilder.sources import PROVIDERS
+from dbbuilder.sources.base import Record, SkipLog, input_files
+
+FEEDS = Path(__file__).resolve().parents[4] / "shared" / "data" / "feeds"
+
+
+@pytest.fixture
+def feeds() -> Path:
+    if not FEEDS.is_dir():
+        pytest.fail(f"shared test data missing: {FEEDS}")
+    return FEEDS
+
+
+def read_all(provider: str, paths: Sequence[Path], strict: bool = False) -> tuple[list[Record], SkipLog]:
+    """Every record the provider reads from `paths`, and its skip log."""
+    reader = PROVIDERS[provider]
+    skips = SkipLog(provider, strict=strict)
+    return list(reader.read(input_files(paths, reader.accepts), skips)), skips
+
+
+def by_id(records: Sequence[Record]) -> dict[str, Record]:
+    return {record.id: record for record in records}

@@ -1,0 +1,349 @@
+"""`scanner scan` end to end on real data: a bundle compiled from ../shared/data/feeds, real images, SBOMs.
+
+The bundle is built once per session from the PyPI, npm and Maven OSV feeds, the NVD pages and the
+Debian DSA list (trimmed to the packages the images carry, to keep the build fast), signed with a
+throw-away key the test trusts. OSV PyPI records that list affected versions are ground truth.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import zipfile
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from dbbuilder.bundle.keys import generate_key_pair, load_private_key
+from dbbuilder.bundle.manifest import BundleIdentity
+from dbbuilder.bundle.writer import write_bundle
+from dbbuilder.compile import compile_database
+from scanner.cli import app
+from tests.catalog.lang.conftest import _run, cached, lodash_package, log4j_deb_root, wheels_site
+from tests.image.builders import Entry, ImageSpec, docker_archive, file
+
+__all__ = ["lodash_package", "log4j_deb_root", "wheels_site"]  # session fixtures shared with the catalog tests
+
+FEEDS = Path(__file__).resolve().parents[2] / "shared" / "data" / "feeds"
+DEMO_IMAGE = Path(__file__).resolve().parents[1] / "bundles" / "demo-image.tar"
+DEBIAN_PACKAGES = {"openssl", "zlib", "expat", "pyyaml", "python-urllib3", "pillow", "apache-log4j1.2",
+                   "apache-log4j2", "node-lodash"}
+SITE = "usr/local/lib/python3.11/site-packages/"
+
+
+def _trimmed_dsa_list(target: Path) -> Path:
+    """The DSA list restricted to the source packages the test images carry."""
+    blocks: list[str] = []
+    keep = False
+    for line in (FEEDS / "debian" / "DSA" / "list").read_text().splitlines():
+        if line.startswith("["):
+            parts = line.split()
+            keep = len(parts) > 4 and parts[4] in DEBIAN_PACKAGES
+        if keep:
+            blocks.append(line)
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "list").write_text("\n".join(blocks) + "\n")
+    return target / "list"
+
+
+@pytest.fixture(scope="session")
+def environment(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    work = tmp_path_factory.mktemp("e2e")
+    database = work / "vulns.sqlite"
+    compile_database(database, osv=[FEEDS / "osv" / "PyPI", FEEDS / "osv" / "npm", FEEDS / "osv" / "Maven"],
+                     nvd=[FEEDS / "nvd"], debian=[_trimmed_dsa_list(work / "debian" / "DSA")])
+    keys = generate_key_pair(work, "test-key")
+    built = datetime.now(UTC).replace(microsecond=0)
+    bundle = work / "test.bundle"
+    write_bundle(bundle, database, BundleIdentity("e2e", 1, built, built + timedelta(days=30)),
+                 [load_private_key(keys.private_key)])
+    state = work / "state"
+    result = CliRunner().invoke(app, ["--state-dir", str(state), "trust", "add", str(keys.public_key)])
+    assert result.exit_code == 0, result.output
+    return {"bundle": bundle, "state": state, "database": database, "work": work}
+
+
+def scanner(environment: dict[str, Path], *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, ["--state-dir", str(environment["state"]), *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def scan_json(environment: dict[str, Path], target: Path, *extra: str) -> dict[str, Any]:
+    code, out, err = scanner(environment, "scan", str(target), "--db", str(environment["bundle"]), "-o", "json",
+                             *extra)
+    assert code == 0, err
+    document: dict[str, Any] = json.loads(out)
+    return document
+
+
+def found(document: dict[str, Any]) -> dict[str, set[str]]:
+    by_package: dict[str, set[str]] = defaultdict(set)
+    for finding in document["findings"]:
+        by_package[finding["package"]["name"]].add(finding["vulnerability"]["id"])
+    return dict(by_package)
+
+
+# --- the shipped demo image ------------------------------------------------------------------------
+
+DEMO_EXPECTED = {
+    "Pillow": {"CVE-2022-22815", "CVE-2022-22816", "CVE-2022-22817", "CVE-2022-24303"},
+    "urllib3": {"CVE-2019-11236", "CVE-2019-11324", "CVE-2020-26137", "CVE-2021-33503"},
+    "lodash": {"CVE-2020-8203", "CVE-2021-23337", "CVE-2020-28500"},
+    "org.apache.logging.log4j:log4j-core": {"CVE-2021-44228", "CVE-2021-45046", "CVE-2021-45105"},
+    "libssl1.1": {"CVE-2022-0778", "CVE-2022-2068", "CVE-2023-0286"},
+    "zlib1g": {"CVE-2022-37434"},
+    "libexpat1": {"CVE-2022-40674", "CVE-2022-43680"},
+}
+
+
+def test_demo_image_findings_by_id(environment: dict[str, Path]) -> None:
+    document = scan_json(environment, DEMO_IMAGE)
+    findings = found(document)
+    for package, ids in DEMO_EXPECTED.items():
+        assert ids <= findings.get(package, set()), package
+    assert "PyYAML" not in findings  # python3-yaml's copy belongs to Debian: skipped by default
+    assert document["summary"]["skipped_os_owned"] >= 1
+    assert document["image"]["tags"] == ["airgap-demo/app:1.0"]
+    assert document["database"]["channel"] == "e2e" and len(document["database"]["key_ids"]) == 1
+    assert all(f["package"]["layer"] for f in document["findings"])
+    log4shell = next(f for f in document["findings"] if f["vulnerability"]["id"] == "CVE-2021-44228")
+    assert log4shell["vulnerability"]["severity"] == "critical" and log4shell["fix"]["state"] == "fixed"
+    remediation = {r["package"]["name"]: r for r in document["remediation"]}
+    assert remediation["lodash"]["upgrade_to"] == "4.17.21"
+
+
+def test_fail_on_exit_code_and_atomic_file(environment: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "report.sarif"
+    code, _, _ = scanner(environment, "scan", str(DEMO_IMAGE), "--db", str(environment["bundle"]),
+                         "-o", "sarif", "--file", str(out), "--fail-on", "critical")
+    assert code == 1
+    assert json.loads(out.read_text())["version"] == "2.1.0"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.sarif"]
+
+
+def test_only_fixed_ignore_and_vex(environment: dict[str, Path], tmp_path: Path) -> None:
+    ignore = tmp_path / "ignore.yaml"
+    ignore.write_text("- id: GHSA-jfh8-c2jp-5v3q\n  reason: JNDI lookups disabled\n  expires: 2099-01-01\n")
+    vex = tmp_path / "vex.json"
+    vex.write_text(json.dumps({"@context": "https://openvex.dev/ns/v0.2.0", "statements": [
+        {"vulnerability": {"name": "CVE-2020-28500"}, "products": [{"@id": "pkg:npm/lodash@4.17.15"}],
+         "status": "not_affected", "justification": "vulnerable_code_not_in_execute_path"}]}))
+    document = scan_json(environment, DEMO_IMAGE, "--ignore", str(ignore), "--vex", str(vex), "--only-fixed")
+    suppressed = {f["vulnerability"]["id"]: f["suppressed_by"] for f in document["suppressed"]}
+    assert suppressed == {"CVE-2021-44228": "ignore: JNDI lookups disabled",
+                          "CVE-2020-28500": "vex: not_affected (vulnerable_code_not_in_execute_path)"}
+    assert all(f["fix"]["state"] == "fixed" for f in document["findings"])
+    assert document["options"]["only_fixed"] is True and document["options"]["vex_file"] == str(vex)
+
+
+def test_same_image_same_bundle_same_bytes(environment: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1796083200")
+    outputs = set()
+    for _ in range(2):
+        for output in ("json", "table", "sarif", "cyclonedx-json"):
+            code, out, _ = scanner(environment, "scan", str(DEMO_IMAGE), "--db", str(environment["bundle"]),
+                                   "-o", output)
+            assert code == 0
+            outputs.add((output, out))
+    assert len(outputs) == 4
+
+
+def test_scan_without_database_fails_loudly(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["--state-dir", str(tmp_path / "empty"), "scan", str(DEMO_IMAGE)])
+    assert result.exit_code == 7
+    assert "no vulnerabilities" not in result.output.lower()
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("args, code", [
+    (["-o", "xml"], 2), (["--fail-on", "severe"], 2), (["--ignore", "/nonexistent/ignore.yaml"], 2),
+])
+def test_bad_options_are_one_line_errors(environment: dict[str, Path], args: list[str], code: int) -> None:
+    exit_code, out, err = scanner(environment, "scan", str(DEMO_IMAGE), "--db", str(environment["bundle"]), *args)
+    assert exit_code == code and out == "" and len(err.strip().splitlines()) == 1
+
+
+def test_unreadable_targets(environment: dict[str, Path], tmp_path: Path) -> None:
+    bad_sbom = tmp_path / "bad.json"
+    bad_sbom.write_text('{"bomFormat": "CycloneDX", "components": [')
+    exit_code, _, err = scanner(environment, "scan", str(bad_sbom), "--db", str(environment["bundle"]))
+    assert exit_code == 4 and err.startswith("scanner: error: SBOM")
+    exit_code, _, _ = scanner(environment, "scan", str(tmp_path / "absent.tar"), "--db", str(environment["bundle"]))
+    assert exit_code == 3
+
+
+# --- no network -------------------------------------------------------------------------------------
+
+
+def test_a_full_scan_creates_no_socket(environment: dict[str, Path]) -> None:
+    opened: list[str] = []
+
+    def audit(event: str, args: tuple[Any, ...]) -> None:
+        if event.startswith("socket.") and watching:
+            opened.append(event)
+
+    watching = False
+    sys.addaudithook(audit)  # audit hooks cannot be removed; `watching` turns this one off afterwards
+    original_socket = socket.socket
+
+    class NoSocket(original_socket):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            opened.append("socket.socket")
+            super().__init__(*args, **kwargs)
+
+    socket.socket = NoSocket  # type: ignore[misc]
+    try:
+        watching = True
+        document = scan_json(environment, DEMO_IMAGE, "--cpe-match")
+        watching = False
+    finally:
+        socket.socket = original_socket  # type: ignore[misc]
+    assert document["findings"]
+    assert opened == []
+
+
+# --- an image with real old packages ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pillow_dist_info() -> Path:
+    """Pillow 8.4.0's dist-info, from its real manylinux wheel."""
+    def fetch(work: Path) -> None:
+        _run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
+              "--python-version", "3.10", "--platform", "manylinux_2_17_x86_64", "Pillow==8.4.0",
+              "-d", str(work / "dl")], work)
+        with zipfile.ZipFile(next((work / "dl").glob("Pillow-8.4.0-*.whl"))) as wheel:
+            for name in wheel.namelist():
+                if name.startswith("Pillow-8.4.0.dist-info/"):
+                    wheel.extract(name, work / "site")
+    return cached("pillow-8.4.0", fetch) / "site"
+
+
+def _tree(root: Path, prefix: str) -> list[Entry]:
+    return [file(prefix + path.relative_to(root).as_posix(), path.read_bytes())
+            for path in sorted(root.rglob("*")) if path.is_file() and not path.is_symlink()]
+
+
+@pytest.fixture(scope="session")
+def old_packages_image(tmp_path_factory: pytest.TempPathFactory, wheels_site: Path, lodash_package: Path,
+                       log4j_deb_root: Path, pillow_dist_info: Path) -> Path:
+    log4j = (log4j_deb_root / "usr/share/java/log4j-1.2-1.2.17.jar").read_bytes()
+    base = [file("etc/os-release", b'ID=debian\nVERSION_ID="11"\nVERSION_CODENAME=bullseye\n')]
+    app_layer = (_tree(wheels_site, SITE) + _tree(pillow_dist_info, SITE)
+                 + _tree(lodash_package, "srv/app/node_modules/lodash/")
+                 + [file("srv/app/lib/log4j-1.2.17.jar", log4j)])
+    return docker_archive(tmp_path_factory.mktemp("old") / "old.tar",
+                          ImageSpec(layers=[base, app_layer], tags=("example/old:1",), compression="gzip"))
+
+
+OLD_EXPECTED = {
+    "Pillow": DEMO_EXPECTED["Pillow"],
+    "urllib3": DEMO_EXPECTED["urllib3"],
+    "lodash": DEMO_EXPECTED["lodash"],
+    "log4j:log4j": {"CVE-2021-4104", "CVE-2022-23302", "CVE-2022-23305", "CVE-2022-23307"},
+}
+
+
+def test_real_old_packages(environment: dict[str, Path], old_packages_image: Path) -> None:
+    findings = found(scan_json(environment, old_packages_image))
+    for package, ids in OLD_EXPECTED.items():
+        assert ids <= findings.get(package, set()), package
+    assert findings["log4j:log4j"] == OLD_EXPECTED["log4j:log4j"]
+
+
+def test_diff_between_builds(environment: dict[str, Path], old_packages_image: Path, tmp_path: Path) -> None:
+    code, out, err = scanner(environment, "diff", str(DEMO_IMAGE), str(old_packages_image),
+                             "--db", str(environment["bundle"]), "-o", "json")
+    assert code == 0, err
+    document = json.loads(out)
+    added = {(f["package"]["name"], f["vulnerability"]["id"]) for f in document["added"]}
+    resolved = {(f["package"]["name"], f["vulnerability"]["id"]) for f in document["resolved"]}
+    assert ("log4j:log4j", "CVE-2022-23302") in added
+    assert ("org.apache.logging.log4j:log4j-core", "CVE-2021-44228") in resolved
+    assert ("Pillow", "CVE-2022-22817") not in added | resolved  # in both builds
+    assert document["unchanged"] >= len(DEMO_EXPECTED["Pillow"])
+
+
+# --- SBOM targets ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sbom_format", ["cyclonedx-json", "spdx-json"])
+def test_our_sbom_scans_like_the_image(environment: dict[str, Path], tmp_path: Path, sbom_format: str) -> None:
+    sbom = tmp_path / "demo.sbom.json"
+    code, _, err = scanner(environment, "sbom", str(DEMO_IMAGE), "-o", sbom_format, "--file", str(sbom))
+    assert code == 0, err
+    from_image = scan_json(environment, DEMO_IMAGE, "--include-os-owned")
+    from_sbom = scan_json(environment, sbom, "--include-os-owned")
+    assert from_sbom["image"]["kind"] == "sbom"
+
+    def pairs(document: dict[str, Any]) -> set[tuple[str, str, str]]:
+        return {(f["package"]["name"], f["package"]["version"], f["vulnerability"]["id"])
+                for f in document["findings"]}
+    assert pairs(from_sbom) == pairs(from_image)
+
+
+def _pypi_ground_truth() -> Iterator[tuple[str, str, str, list[str]]]:
+    """(record id, package, fixed boundary or "", listed versions) for every PyPI record with a versions list."""
+    for path in sorted((FEEDS / "osv" / "PyPI").glob("*.json")):
+        record = json.loads(path.read_text())
+        if record.get("withdrawn"):
+            continue
+        for affected in record.get("affected", []):
+            if affected["package"]["ecosystem"] != "PyPI" or not affected.get("versions"):
+                continue
+            fixes = [event["fixed"] for r in affected.get("ranges", []) if r["type"] == "ECOSYSTEM"
+                     for event in r["events"] if "fixed" in event]
+            yield record["id"], affected["package"]["name"], ",".join(fixes), affected["versions"]
+
+
+def _cyclonedx(packages: set[tuple[str, str]]) -> dict[str, Any]:
+    return {"bomFormat": "CycloneDX", "specVersion": "1.6", "components": [
+        {"type": "library", "name": name, "version": version, "purl": f"pkg:pypi/{name}@{version}"}
+        for name, version in sorted(packages)]}
+
+
+def test_osv_listed_versions_are_ground_truth(environment: dict[str, Path], tmp_path: Path) -> None:
+    import sqlite3
+
+    from scanner.names import normalize_package_name
+
+    with sqlite3.connect(f"file:{environment['database']}?mode=ro", uri=True) as db:
+        group_of = dict(db.execute("SELECT id, group_id FROM vulnerabilities"))
+    expected: dict[tuple[str, str], set[str]] = defaultdict(set)
+    boundaries: set[tuple[str, str]] = set()
+    names: dict[str, str] = {}
+    for record_id, package, fixes, versions in _pypi_ground_truth():
+        key = normalize_package_name("PyPI", package)
+        names.setdefault(key, package)
+        for version in versions:
+            expected[(key, version)].add(group_of[record_id])
+        boundaries.update((key, fixed) for fixed in fixes.split(",") if fixed)
+    for boundary in boundaries:
+        expected.setdefault(boundary, set())
+    sbom = tmp_path / "ground-truth.cdx.json"
+    sbom.write_text(json.dumps(_cyclonedx({(names[key], version) for key, version in expected})))
+    document = scan_json(environment, sbom)
+    actual: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for finding in document["findings"]:
+        actual[(normalize_package_name("PyPI", finding["package"]["name"]), finding["package"]["version"])].add(
+            finding["vulnerability"]["id"])
+    missing = {key: ids - actual.get(key, set()) for key, ids in expected.items() if ids - actual.get(key, set())}
+    assert not missing, f"{len(missing)} listed versions not reported, e.g. {sorted(missing.items())[:5]}"
+    # A version outside every record's list is reported only by a range another record of the same package
+    # states; on the fixed boundaries themselves the record that names the fix must be silent.
+    extra = {key: ids - expected[key] for key, ids in actual.items() if key in boundaries and ids - expected[key]}
+    fixed_by: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for record_id, package, fixes, _ in _pypi_ground_truth():
+        for fixed in fixes.split(","):
+            if fixed:
+                fixed_by[(normalize_package_name("PyPI", package), fixed)].add(group_of[record_id])
+    wrong = {key: ids & fixed_by[key] for key, ids in extra.items() if ids & fixed_by[key]}
+    assert not wrong, f"fixed versions reported as affected by the record that fixes them: {sorted(wrong.items())[:5]}"
+    assert len(expected) > 30000
+
