@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from benchmarks.lang_catalogers import timed
+from benchmarks.lang_catalogers import per_cataloger_seconds, timed
 
 PACKAGES = 5000
 FILES_PER_PACKAGE = 8
@@ -132,28 +132,47 @@ def syft_version(syft: str) -> str:
     return next((line.split()[-1] for line in output.splitlines() if line.startswith("Version:")), "?")
 
 
+def build_images(workdir: Path, rootfs: Path | None) -> dict[str, Path]:
+    images = {"synthetic 5,000 debs": workdir / "dpkg-5000.tar"}
+    if rootfs is not None:
+        images["debootstrap bookworm minbase"] = workdir / "debian-rootfs.tar"
+    for label, image in images.items():
+        if not image.exists():
+            start = time.perf_counter()
+            members = _synthetic_members() if image.name == "dpkg-5000.tar" else _rootfs_members(Path(str(rootfs)))
+            write_docker_archive(image, members, f"bench/{image.stem}:1")
+            print(f"built {label} in {time.perf_counter() - start:.1f} s")
+    return images
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/airgap-bench-os"))
     parser.add_argument("--rootfs", type=Path, help="a Debian root filesystem to image (debootstrap output)")
     parser.add_argument("--syft", default="/tmp/syftvenv/bin/syft")
+    parser.add_argument("--build-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
-    images = {"synthetic 5,000 debs": args.workdir / "dpkg-5000.tar"}
-    if not images["synthetic 5,000 debs"].exists():
-        start = time.perf_counter()
-        write_docker_archive(images["synthetic 5,000 debs"], _synthetic_members(), "bench/dpkg:5000")
-        print(f"built the synthetic image in {time.perf_counter() - start:.1f} s")
-    if args.rootfs is not None:
-        images["debootstrap bookworm minbase"] = args.workdir / "debian-rootfs.tar"
-        if not images["debootstrap bookworm minbase"].exists():
-            write_docker_archive(images["debootstrap bookworm minbase"], _rootfs_members(args.rootfs),
-                                 "bench/debian:bookworm")
+    if args.build_only:
+        build_images(args.workdir, args.rootfs)
+        return
+    # Built in a child: a parent grown by building would inflate the children's peak RSS.
+    rootfs = ["--rootfs", str(args.rootfs)] if args.rootfs else []
+    subprocess.run([sys.executable, "-m", "benchmarks.os_catalogers", "--build-only", "--workdir",
+                    str(args.workdir), *rootfs], check=True)
+    images = build_images(args.workdir, args.rootfs)
     print("| image | tool | wall time | peak RSS | deb packages | package sets |")
     print("|---|---|---|---|---|---|")
     for label, image in images.items():
         for row in compare(image, label, args.syft):
             print(row)
+    print()
+    print("| image | image read (in-process) | dpkg cataloger | apk | rpm |")
+    print("|---|---|---|---|---|")
+    for label, image in images.items():
+        seconds = per_cataloger_seconds(image)
+        print(f"| {label} | {seconds['(image read)']:.2f} s | {seconds['dpkg']:.2f} s | {seconds['apk']:.2f} s | "
+              f"{seconds['rpm']:.2f} s |")
 
 
 if __name__ == "__main__":

@@ -179,6 +179,8 @@ def trust_list(ctx: typer.Context) -> None:
     for key in policy.keys:
         typer.echo(f"{key.key_id}  {key.name}")
     typer.echo(f"threshold: {policy.threshold} of {len(policy.keys)} trusted key(s)")
+    if not policy.keys:
+        typer.echo("nothing is trusted: add a signing key with `scanner trust add PUBLIC.pem`", err=True)
 
 
 @trust_app.command("remove")

@@ -7,25 +7,28 @@ throw-away key the test trusts. OSV PyPI records that list affected versions are
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 import sys
 import zipfile
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 from dbbuilder.bundle.keys import generate_key_pair, load_private_key
 from dbbuilder.bundle.manifest import BundleIdentity
 from dbbuilder.bundle.writer import write_bundle
 from dbbuilder.compile import compile_database
-from scanner.cli import app
+from scanner.cli import main
+from scanner.db import trust
+from scanner.db.state import StateDir
 from tests.catalog.lang.conftest import _run, cached, lodash_package, log4j_deb_root, wheels_site
+from tests.catalog.lang.test_java import make_zip, pom
 from tests.image.builders import Entry, ImageSpec, docker_archive, file
 
 __all__ = ["lodash_package", "log4j_deb_root", "wheels_site"]  # session fixtures shared with the catalog tests
@@ -64,19 +67,39 @@ def environment(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     write_bundle(bundle, database, BundleIdentity("e2e", 1, built, built + timedelta(days=30)),
                  [load_private_key(keys.private_key)])
     state = work / "state"
-    result = CliRunner().invoke(app, ["--state-dir", str(state), "trust", "add", str(keys.public_key)])
-    assert result.exit_code == 0, result.output
+    trust.add_key(StateDir.resolve(state), trust.read_key_file(keys.public_key), "test", str(keys.public_key),
+                  built)
     return {"bundle": bundle, "state": state, "database": database, "work": work}
 
 
-def scanner(environment: dict[str, Path], *args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(app, ["--state-dir", str(environment["state"]), *args])
-    return result.exit_code, result.stdout, result.stderr
+Run = Callable[..., tuple[int, str, str]]
 
 
-def scan_json(environment: dict[str, Path], target: Path, *extra: str) -> dict[str, Any]:
-    code, out, err = scanner(environment, "scan", str(target), "--db", str(environment["bundle"]), "-o", "json",
-                             *extra)
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Run:
+    """The real entry point (`scanner.cli.main`): exit code, standard output, standard error."""
+    def invoke(*args: str) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["scanner", *args])
+        code = 0
+        try:
+            main()
+        except SystemExit as exited:
+            code = int(exited.code or 0)
+        out = capsys.readouterr()
+        return code, out.out, out.err
+    return invoke
+
+
+@pytest.fixture
+def scanner(run: Run, environment: dict[str, Path]) -> Run:
+    """`scanner --state-dir STATE ...` with the test bundle's key trusted."""
+    def invoke(*args: str) -> tuple[int, str, str]:
+        return run("--state-dir", str(environment["state"]), *args)
+    return invoke
+
+
+def scan_json(scanner: Run, environment: dict[str, Path], target: Path, *extra: str) -> dict[str, Any]:
+    code, out, err = scanner("scan", str(target), "--db", str(environment["bundle"]), "-o", "json", *extra)
     assert code == 0, err
     document: dict[str, Any] = json.loads(out)
     return document
@@ -102,8 +125,8 @@ DEMO_EXPECTED = {
 }
 
 
-def test_demo_image_findings_by_id(environment: dict[str, Path]) -> None:
-    document = scan_json(environment, DEMO_IMAGE)
+def test_demo_image_findings_by_id(scanner: Run, environment: dict[str, Path]) -> None:
+    document = scan_json(scanner, environment, DEMO_IMAGE)
     findings = found(document)
     for package, ids in DEMO_EXPECTED.items():
         assert ids <= findings.get(package, set()), package
@@ -118,23 +141,23 @@ def test_demo_image_findings_by_id(environment: dict[str, Path]) -> None:
     assert remediation["lodash"]["upgrade_to"] == "4.17.21"
 
 
-def test_fail_on_exit_code_and_atomic_file(environment: dict[str, Path], tmp_path: Path) -> None:
+def test_fail_on_exit_code_and_atomic_file(scanner: Run, environment: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "report.sarif"
-    code, _, _ = scanner(environment, "scan", str(DEMO_IMAGE), "--db", str(environment["bundle"]),
+    code, _, _ = scanner("scan", str(DEMO_IMAGE), "--db", str(environment["bundle"]),
                          "-o", "sarif", "--file", str(out), "--fail-on", "critical")
     assert code == 1
     assert json.loads(out.read_text())["version"] == "2.1.0"
     assert [p.name for p in tmp_path.iterdir()] == ["report.sarif"]
 
 
-def test_only_fixed_ignore_and_vex(environment: dict[str, Path], tmp_path: Path) -> None:
+def test_only_fixed_ignore_and_vex(scanner: Run, environment: dict[str, Path], tmp_path: Path) -> None:
     ignore = tmp_path / "ignore.yaml"
     ignore.write_text("- id: GHSA-jfh8-c2jp-5v3q\n  reason: JNDI lookups disabled\n  expires: 2099-01-01\n")
     vex = tmp_path / "vex.json"
     vex.write_text(json.dumps({"@context": "https://openvex.dev/ns/v0.2.0", "statements": [
         {"vulnerability": {"name": "CVE-2020-28500"}, "products": [{"@id": "pkg:npm/lodash@4.17.15"}],
          "status": "not_affected", "justification": "vulnerable_code_not_in_execute_path"}]}))
-    document = scan_json(environment, DEMO_IMAGE, "--ignore", str(ignore), "--vex", str(vex), "--only-fixed")
+    document = scan_json(scanner, environment, DEMO_IMAGE, "--ignore", str(ignore), "--vex", str(vex), "--only-fixed")
     suppressed = {f["vulnerability"]["id"]: f["suppressed_by"] for f in document["suppressed"]}
     assert suppressed == {"CVE-2021-44228": "ignore: JNDI lookups disabled",
                           "CVE-2020-28500": "vex: not_affected (vulnerable_code_not_in_execute_path)"}
@@ -142,46 +165,47 @@ def test_only_fixed_ignore_and_vex(environment: dict[str, Path], tmp_path: Path)
     assert document["options"]["only_fixed"] is True and document["options"]["vex_file"] == str(vex)
 
 
-def test_same_image_same_bundle_same_bytes(environment: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_same_image_same_bundle_same_bytes(scanner: Run, environment: dict[str, Path],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1796083200")
     outputs = set()
     for _ in range(2):
         for output in ("json", "table", "sarif", "cyclonedx-json"):
-            code, out, _ = scanner(environment, "scan", str(DEMO_IMAGE), "--db", str(environment["bundle"]),
+            code, out, _ = scanner("scan", str(DEMO_IMAGE), "--db", str(environment["bundle"]),
                                    "-o", output)
             assert code == 0
             outputs.add((output, out))
     assert len(outputs) == 4
 
 
-def test_scan_without_database_fails_loudly(tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["--state-dir", str(tmp_path / "empty"), "scan", str(DEMO_IMAGE)])
-    assert result.exit_code == 7
-    assert "no vulnerabilities" not in result.output.lower()
-    assert result.stdout == ""
+def test_scan_without_database_fails_loudly(run: Run, tmp_path: Path) -> None:
+    code, out, err = run("--state-dir", str(tmp_path / "empty"), "scan", str(DEMO_IMAGE))
+    assert code == 7 and out == ""
+    assert "no vulnerabilities" not in err.lower() and len(err.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize("args, code", [
     (["-o", "xml"], 2), (["--fail-on", "severe"], 2), (["--ignore", "/nonexistent/ignore.yaml"], 2),
 ])
-def test_bad_options_are_one_line_errors(environment: dict[str, Path], args: list[str], code: int) -> None:
-    exit_code, out, err = scanner(environment, "scan", str(DEMO_IMAGE), "--db", str(environment["bundle"]), *args)
+def test_bad_options_are_one_line_errors(scanner: Run, environment: dict[str, Path], args: list[str],
+                                         code: int) -> None:
+    exit_code, out, err = scanner("scan", str(DEMO_IMAGE), "--db", str(environment["bundle"]), *args)
     assert exit_code == code and out == "" and len(err.strip().splitlines()) == 1
 
 
-def test_unreadable_targets(environment: dict[str, Path], tmp_path: Path) -> None:
+def test_unreadable_targets(scanner: Run, environment: dict[str, Path], tmp_path: Path) -> None:
     bad_sbom = tmp_path / "bad.json"
     bad_sbom.write_text('{"bomFormat": "CycloneDX", "components": [')
-    exit_code, _, err = scanner(environment, "scan", str(bad_sbom), "--db", str(environment["bundle"]))
+    exit_code, _, err = scanner("scan", str(bad_sbom), "--db", str(environment["bundle"]))
     assert exit_code == 4 and err.startswith("scanner: error: SBOM")
-    exit_code, _, _ = scanner(environment, "scan", str(tmp_path / "absent.tar"), "--db", str(environment["bundle"]))
+    exit_code, _, _ = scanner("scan", str(tmp_path / "absent.tar"), "--db", str(environment["bundle"]))
     assert exit_code == 3
 
 
 # --- no network -------------------------------------------------------------------------------------
 
 
-def test_a_full_scan_creates_no_socket(environment: dict[str, Path]) -> None:
+def test_a_full_scan_creates_no_socket(scanner: Run, environment: dict[str, Path]) -> None:
     opened: list[str] = []
 
     def audit(event: str, args: tuple[Any, ...]) -> None:
@@ -200,7 +224,7 @@ def test_a_full_scan_creates_no_socket(environment: dict[str, Path]) -> None:
     socket.socket = NoSocket  # type: ignore[misc]
     try:
         watching = True
-        document = scan_json(environment, DEMO_IMAGE, "--cpe-match")
+        document = scan_json(scanner, environment, DEMO_IMAGE, "--cpe-match")
         watching = False
     finally:
         socket.socket = original_socket  # type: ignore[misc]
@@ -233,11 +257,15 @@ def _tree(root: Path, prefix: str) -> list[Entry]:
 @pytest.fixture(scope="session")
 def old_packages_image(tmp_path_factory: pytest.TempPathFactory, wheels_site: Path, lodash_package: Path,
                        log4j_deb_root: Path, pillow_dist_info: Path) -> Path:
-    log4j = (log4j_deb_root / "usr/share/java/log4j-1.2-1.2.17.jar").read_bytes()
+    debian_jar = (log4j_deb_root / "usr/share/java/log4j-1.2-1.2.17.jar").read_bytes()
+    with zipfile.ZipFile(io.BytesIO(debian_jar)) as jar:
+        classes = {name: jar.read(name) for name in jar.namelist()}
+    # As published on Maven Central, the jar carries its pom.properties (Debian's rebuild does not).
+    upstream_jar = make_zip({**classes, **pom("log4j", "log4j", "1.2.17")})
     base = [file("etc/os-release", b'ID=debian\nVERSION_ID="11"\nVERSION_CODENAME=bullseye\n')]
     app_layer = (_tree(wheels_site, SITE) + _tree(pillow_dist_info, SITE)
                  + _tree(lodash_package, "srv/app/node_modules/lodash/")
-                 + [file("srv/app/lib/log4j-1.2.17.jar", log4j)])
+                 + [file("srv/app/lib/log4j-1.2.17.jar", upstream_jar), file("opt/legacy/log4j-1.2.jar", debian_jar)])
     return docker_archive(tmp_path_factory.mktemp("old") / "old.tar",
                           ImageSpec(layers=[base, app_layer], tags=("example/old:1",), compression="gzip"))
 
@@ -250,15 +278,19 @@ OLD_EXPECTED = {
 }
 
 
-def test_real_old_packages(environment: dict[str, Path], old_packages_image: Path) -> None:
-    findings = found(scan_json(environment, old_packages_image))
+def test_real_old_packages(scanner: Run, environment: dict[str, Path], old_packages_image: Path) -> None:
+    document = scan_json(scanner, environment, old_packages_image)
+    findings = found(document)
     for package, ids in OLD_EXPECTED.items():
         assert ids <= findings.get(package, set()), package
     assert findings["log4j:log4j"] == OLD_EXPECTED["log4j:log4j"]
+    # The rebuilt jar without a group id is reported as not evaluated, never silently dropped.
+    [unevaluated] = document["unevaluated"]
+    assert unevaluated["package"]["name"] == "log4j" and "group id" in unevaluated["reason"]
 
 
-def test_diff_between_builds(environment: dict[str, Path], old_packages_image: Path, tmp_path: Path) -> None:
-    code, out, err = scanner(environment, "diff", str(DEMO_IMAGE), str(old_packages_image),
+def test_diff_between_builds(scanner: Run, environment: dict[str, Path], old_packages_image: Path) -> None:
+    code, out, err = scanner("diff", str(DEMO_IMAGE), str(old_packages_image),
                              "--db", str(environment["bundle"]), "-o", "json")
     assert code == 0, err
     document = json.loads(out)
@@ -274,12 +306,13 @@ def test_diff_between_builds(environment: dict[str, Path], old_packages_image: P
 
 
 @pytest.mark.parametrize("sbom_format", ["cyclonedx-json", "spdx-json"])
-def test_our_sbom_scans_like_the_image(environment: dict[str, Path], tmp_path: Path, sbom_format: str) -> None:
+def test_our_sbom_scans_like_the_image(scanner: Run, environment: dict[str, Path], tmp_path: Path,
+                                       sbom_format: str) -> None:
     sbom = tmp_path / "demo.sbom.json"
-    code, _, err = scanner(environment, "sbom", str(DEMO_IMAGE), "-o", sbom_format, "--file", str(sbom))
+    code, _, err = scanner("sbom", str(DEMO_IMAGE), "-o", sbom_format, "--file", str(sbom))
     assert code == 0, err
-    from_image = scan_json(environment, DEMO_IMAGE, "--include-os-owned")
-    from_sbom = scan_json(environment, sbom, "--include-os-owned")
+    from_image = scan_json(scanner, environment, DEMO_IMAGE, "--include-os-owned")
+    from_sbom = scan_json(scanner, environment, sbom, "--include-os-owned")
     assert from_sbom["image"]["kind"] == "sbom"
 
     def pairs(document: dict[str, Any]) -> set[tuple[str, str, str]]:
@@ -308,7 +341,7 @@ def _cyclonedx(packages: set[tuple[str, str]]) -> dict[str, Any]:
         for name, version in sorted(packages)]}
 
 
-def test_osv_listed_versions_are_ground_truth(environment: dict[str, Path], tmp_path: Path) -> None:
+def test_osv_listed_versions_are_ground_truth(scanner: Run, environment: dict[str, Path], tmp_path: Path) -> None:
     import sqlite3
 
     from scanner.names import normalize_package_name
@@ -328,7 +361,7 @@ def test_osv_listed_versions_are_ground_truth(environment: dict[str, Path], tmp_
         expected.setdefault(boundary, set())
     sbom = tmp_path / "ground-truth.cdx.json"
     sbom.write_text(json.dumps(_cyclonedx({(names[key], version) for key, version in expected})))
-    document = scan_json(environment, sbom)
+    document = scan_json(scanner, environment, sbom)
     actual: dict[tuple[str, str], set[str]] = defaultdict(set)
     for finding in document["findings"]:
         actual[(normalize_package_name("PyPI", finding["package"]["name"]), finding["package"]["version"])].add(

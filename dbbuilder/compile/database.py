@@ -34,6 +34,7 @@ from .groups import alias_groups
 
 # 4096 vs 65536 measured on the full-scale synthetic corpus (docs/performance.md, "Database build").
 DEFAULT_PAGE_SIZE = 4096
+_PAGE_SIZES = frozenset(1 << shift for shift in range(9, 17))
 BATCH_RECORDS = 2000
 EPOCH = "1970-01-01T00:00:00Z"
 
@@ -128,8 +129,13 @@ def compile_database(
     directory = out.parent if str(out.parent) else Path(".")
     if not directory.is_dir():
         raise FeedError(f"cannot write database {out}: {directory} is not a directory")
-    staging_path = _temp_path(directory, out.name, ".staging")
-    final_path = _temp_path(directory, out.name, ".partial")
+    if page_size not in _PAGE_SIZES:
+        raise ValueError(f"page_size must be a power of two from 512 to 65536, not {page_size}")
+    try:
+        staging_path = _temp_path(directory, out.name, ".staging")
+        final_path = _temp_path(directory, out.name, ".partial")
+    except OSError as error:
+        raise FeedError(f"cannot write database {out}: {error.strerror or error}") from error
     try:
         with closing(sqlite3.connect(staging_path)) as staging:
             staging.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-131072;"

@@ -86,7 +86,7 @@ def verify_log(path: Path) -> AuditSummary:
                 line = raw[:-1]
                 try:
                     record = json.loads(line)
-                except (UnicodeDecodeError, json.JSONDecodeError):
+                except (ValueError, RecursionError):  # includes UnicodeDecodeError, JSONDecodeError
                     raise AuditLogError(f"{path} line {number}: not a JSON record (edited or torn)") from None
                 if not isinstance(record, dict) or record.get("prev") != previous:
                     raise AuditLogError(

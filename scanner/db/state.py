@@ -155,7 +155,7 @@ def read_json(path: Path) -> Any | None:
         raise StateError(f"{path} is larger than {MAX_RECORD_BYTES} bytes: not a state record")
     try:
         return json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise StateError(f"{path} is corrupt (not JSON); restore it from a backup or remove it") from None
 
 

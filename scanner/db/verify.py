@@ -168,6 +168,8 @@ def _strict_json(data: bytes, what: str, error: type[ManifestError] | type[Signa
         raise error(f"{what}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
     except json.JSONDecodeError as exc:
         raise error(f"{what}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except ValueError as exc:  # e.g. an integer with more digits than Python converts
+        raise error(f"{what}: invalid JSON: {exc}") from None
     except RecursionError:
         raise error(f"{what}: JSON nested too deeply") from None
 
@@ -327,9 +329,10 @@ def parse_manifest(manifest_bytes: bytes) -> Manifest:
     if document.get("format") != bundle_format.FORMAT_NAME:
         raise FormatVersionError(
             f"not an {bundle_format.FORMAT_NAME} manifest (format {document.get('format')!r})")
-    if document.get("format_version") != bundle_format.FORMAT_VERSION:
+    version = document.get("format_version")
+    if type(version) is not int or version != bundle_format.FORMAT_VERSION:
         raise FormatVersionError(
-            f"bundle format version {document.get('format_version')!r}; this scanner reads version "
+            f"bundle format version {version!r}; this scanner reads version "
             f"{bundle_format.FORMAT_VERSION}: use a scanner release that reads it, or a bundle built for this one")
     channel = _field(document, "channel", str, where)
     if not _CHANNEL.fullmatch(channel):
@@ -378,10 +381,12 @@ def check_payload_listing(manifest: Manifest, payload_names: Iterable[str]) -> N
     """Every payload member is listed in the signed manifest, and every listed file is present."""
     present = set(payload_names)
     listed = {entry.name for entry in manifest.files}
-    for name in sorted(present - listed):
-        raise MemberNameError(f"bundle member {name} is not listed in the signed manifest")
-    for name in sorted(listed - present):
-        raise MissingMemberError(f"the signed manifest lists {name} but the bundle does not contain it")
+    if present - listed:
+        raise MemberNameError(
+            f"bundle member {', '.join(sorted(present - listed))} is not listed in the signed manifest")
+    if listed - present:
+        raise MissingMemberError(
+            f"the signed manifest lists {', '.join(sorted(listed - present))} but the bundle does not contain it")
 
 
 # --- freshness and rollback ----------------------------------------------------------------------

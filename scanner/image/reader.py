@@ -176,7 +176,11 @@ def _index_member(run: _Pass, stream: LayerStream, member: TarMember, path: str,
         if base == _OPAQUE:
             index.opaque(directory, layer)
         elif not base.startswith(_WHITEOUT + _WHITEOUT):  # other .wh..wh. names are aufs bookkeeping
-            index.whiteout(posixpath.join(directory, base[len(_WHITEOUT):]), layer)
+            name = base[len(_WHITEOUT):]
+            if name in ("", ".", ".."):
+                run.warnings.add(f"{label}: skipped whiteout {path!r} that names no file")
+            else:
+                index.whiteout(posixpath.join(directory, name), layer)
         return
     kind = member.type
     if kind == DIRECTORY or (kind in REGULAR_TYPES and not member.is_regular):  # old tars: "name/" files

@@ -8,6 +8,7 @@ lower directory removes what was below it.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import sqlite3
@@ -22,7 +23,7 @@ from scanner.image.source import FileWindow
 _KIND_CODES = {EntryKind.FILE: 0, EntryKind.DIR: 1, EntryKind.SYMLINK: 2, EntryKind.OTHER: 3}
 _KINDS = {code: kind for kind, code in _KIND_CODES.items()}
 _BATCH = 4096
-_COPY_CHUNK = 1024 * 1024
+_LOOKUP_CACHE = 65536
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,13 +194,16 @@ class SquashedFilesystem:
         self._available = sorted({*self._contents, *linked})
         self._digests = layer_digests
         self._hop_limit = hop_limit
+        # The index no longer changes: cache lookups, since resolving a path queries each of its prefixes.
+        self._row = functools.lru_cache(maxsize=_LOOKUP_CACHE)(index.row)
+        self._symlink_target = functools.lru_cache(maxsize=_LOOKUP_CACHE)(index.symlink_target)
 
     def _entry(self, row: IndexRow) -> FileEntry:
         digest = self._digests[row.layer] if row.layer < len(self._digests) else ""
         return FileEntry(row.path, row.kind, row.size, row.mode, row.target, row.layer, digest)
 
     def entry(self, path: str) -> FileEntry | None:
-        row = self._index.row(path)
+        row = self._row(path)
         if row is not None:
             return self._entry(row)
         layer = self._index.child_layer(path) if path else None
@@ -212,7 +216,7 @@ class SquashedFilesystem:
             yield self._entry(row)
 
     def resolve(self, path: str) -> str | None:
-        return resolve_path(path, self._index.symlink_target, self._hop_limit)
+        return resolve_path(path, self._symlink_target, self._hop_limit)
 
     def _content(self, path: str) -> tuple[str, Content] | None:
         target = self.resolve(path)

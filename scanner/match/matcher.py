@@ -156,6 +156,12 @@ class Matcher:
                 if ecosystem not in variants_cache:
                     variants_cache[ecosystem] = _release_variants(self.store, ecosystem)
                 ecosystems = variants_cache[ecosystem]
+            elif ecosystem == "Maven" and ":" not in name:
+                # Advisories name group:artifact; guessing a group from the artifact alone is how peers
+                # matched any "core.jar" to unrelated products, so say so instead of guessing.
+                unevaluated.append(Unevaluated(package, "", "Maven artifact without a group id; "
+                                                            "advisories name group:artifact, not checked"))
+                continue
             else:
                 ecosystems = (ecosystem,)
             normalized = normalize_package_name(ecosystem, name)

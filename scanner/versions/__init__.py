@@ -47,7 +47,9 @@ def compare(ecosystem: str, a: str, b: str) -> int:
     scheme = scheme_for(ecosystem)
     key_a = key_with(scheme, ecosystem, a)
     key_b = key_with(scheme, ecosystem, b)
-    return (key_a > key_b) - (key_a < key_b)
+    if key_a < key_b:  # one deep comparison in the usual case of different versions
+        return -1
+    return 1 if key_b < key_a else 0
 
 
 def is_valid(ecosystem: str, version: str) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Protocol
 
 
@@ -26,9 +26,31 @@ class ParsedVersion(Protocol):
     def __str__(self) -> str: ...
 
 
-@dataclass(frozen=True)
-class Scheme:
-    """One ordering of version strings. `parse` raises ValueError, with a short reason, on refusal."""
+MAX_VERSION_LENGTH = 1024  # real versions stay under ~100 characters; anything far longer is refused
 
-    name: str
-    parse: Callable[[str], ParsedVersion]
+
+class Scheme:
+    """One ordering of version strings. `parse` raises ValueError, with a short reason, on refusal.
+
+    `key` is `parse(text).key` behind a bounded LRU cache of its own: matching compares the same
+    few thousand strings again and again, and a hit costs one dictionary lookup. Schemes are
+    singletons, compared and hashed by identity.
+    """
+
+    __slots__ = ("_parse", "key", "name")
+
+    def __init__(self, name: str, parse: Callable[[str], ParsedVersion], cache_size: int = 1 << 15) -> None:
+        self.name = name
+        self._parse = parse
+        self.key = lru_cache(maxsize=cache_size)(self._uncached_key)
+
+    def parse(self, text: str) -> ParsedVersion:
+        if len(text) > MAX_VERSION_LENGTH:
+            raise ValueError(f"longer than {MAX_VERSION_LENGTH} characters")
+        return self._parse(text)
+
+    def _uncached_key(self, text: str) -> SortKey:
+        return self.parse(text).key
+
+    def __repr__(self) -> str:
+        return f"Scheme({self.name!r})"

@@ -15,9 +15,7 @@ from scanner.versions.base import Scheme
 
 _ALLOWED = re.compile(r"[A-Za-z0-9.+~:-]+")
 _RUNS = re.compile(r"(\D*)(\d*)")
-_END = ((0,), 0)
-
-Part = tuple[tuple[int, ...], int]
+_END = (0, 0)
 
 
 def _char_order(char: str) -> int:
@@ -28,21 +26,24 @@ def _char_order(char: str) -> int:
     return ord(char) + 256
 
 
-def _part_key(text: str) -> tuple[Part, ...]:
-    """Alternating (non-digit run, number) pairs; trailing empty pairs dropped, one end marker added.
+def _part_key(text: str) -> tuple[int, ...]:
+    """dpkg's alternating runs, flattened: each non-digit run as its character orders and a 0 (which
+    no character maps to, so a shorter run ends first), then the digit run's value.
 
-    Every non-digit key ends with 0, which no character maps to, so one key is never a prefix of
-    another; the end marker stands for the empty pairs dpkg compares a shorter string with.
+    Trailing empty runs are dropped and (0, 0) closes the key, standing for the empty runs dpkg
+    compares a shorter string with; a key is therefore never a proper prefix of another, and keys
+    can be concatenated (upstream then revision) without changing the order.
     """
-    parts: list[Part] = []
-    for letters, digits in _RUNS.findall(text):
-        if not letters and not digits:
-            continue
-        parts.append(((*(_char_order(c) for c in letters), 0), int(digits) if digits else 0))
-    while parts and parts[-1] == _END:
-        parts.pop()
-    parts.append(_END)
-    return tuple(parts)
+    runs = [(letters, digits) for letters, digits in _RUNS.findall(text) if letters or digits]
+    while runs and not runs[-1][0] and not runs[-1][1].strip("0"):
+        runs.pop()
+    flat: list[int] = []
+    for letters, digits in runs:
+        flat.extend(_char_order(char) for char in letters)
+        flat.append(0)
+        flat.append(int(digits) if digits else 0)
+    flat.extend(_END)
+    return tuple(flat)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,11 +53,11 @@ class DpkgVersion:
     revision: str
 
     @property
-    def key(self) -> tuple[int, tuple[Part, ...], tuple[Part, ...]]:
-        return (self.epoch, _part_key(self.upstream), _part_key(self.revision))
+    def key(self) -> tuple[int, ...]:
+        return (self.epoch, *_part_key(self.upstream), *_part_key(self.revision))
 
     def __str__(self) -> str:
-        epoch = f"{self.epoch}:" if self.epoch else ""
+        epoch = f"{self.epoch}:" if self.epoch or ":" in self.upstream else ""
         revision = f"-{self.revision}" if self.revision else ""
         return f"{epoch}{self.upstream}{revision}"
 

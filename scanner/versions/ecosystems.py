@@ -42,8 +42,6 @@ _SCHEMES: dict[str, Scheme] = {
 # Schemes that already are SemVer (or a superset of it) evaluate OSV SEMVER ranges themselves.
 _SEMVER_COMPATIBLE = {SEMVER, NPM, PUB, go.SCHEME}
 
-PARSE_CACHE_SIZE = 1 << 16
-
 
 @lru_cache(maxsize=1024)
 def scheme_for(ecosystem: str) -> Scheme:
@@ -72,21 +70,20 @@ def parse_with(scheme: Scheme, ecosystem: str, version: str) -> ParsedVersion:
         raise InvalidVersion(ecosystem, version, str(error)) from None
 
 
-@lru_cache(maxsize=PARSE_CACHE_SIZE)
-def _key_cached(scheme: Scheme, version: str) -> SortKey:
-    return scheme.parse(version).key
-
-
 def key_with(scheme: Scheme, ecosystem: str, version: str) -> SortKey:
-    """The ordering key of `version` (cached: the matcher asks for the same versions again and again)."""
+    """The ordering key of `version` (cached per scheme); InvalidVersion when it does not parse."""
     try:
-        return _key_cached(scheme, version)
+        return scheme.key(version)
     except ValueError as error:
         raise InvalidVersion(ecosystem, version, str(error)) from None
 
 
+_ALL_SCHEMES = tuple({id(scheme): scheme for scheme in _SCHEMES.values()}.values())
+
+
 def clear_cache() -> None:
-    _key_cached.cache_clear()
+    for scheme in _ALL_SCHEMES:
+        scheme.key.cache_clear()
 
 
 @dataclass(frozen=True)
@@ -98,6 +95,7 @@ class CacheStats:
 
 
 def cache_info() -> CacheStats:
-    """Hits, misses and size of the parsed-key cache (for benchmarks and tests)."""
-    info = _key_cached.cache_info()
-    return CacheStats(info.hits, info.misses, info.currsize, PARSE_CACHE_SIZE)
+    """Hits, misses and entries of the parsed-key caches, summed over schemes."""
+    infos = [scheme.key.cache_info() for scheme in _ALL_SCHEMES]
+    return CacheStats(sum(i.hits for i in infos), sum(i.misses for i in infos), sum(i.currsize for i in infos),
+                      sum(i.maxsize or 0 for i in infos))

@@ -23,6 +23,7 @@ _QUALIFIERS = ("alpha", "beta", "milestone", "rc", "snapshot", "", "sp")
 _RELEASE_INDEX = str(_QUALIFIERS.index(""))
 _ALIASES = {"ga": "", "final": "", "release": "", "cr": "rc"}
 _ABBREVIATIONS = {"a": "alpha", "b": "beta", "m": "milestone"}
+_MAX_NESTING = 100  # each nested list is a level of recursion when comparing
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,39 +107,37 @@ def _parse_item(is_digit: bool, text: str, followed_by_digit: bool = False) -> I
 
 def _items(version: str) -> list[Item]:
     root: list[Item] = []
-    current = root
     lists = [root]
+
+    def open_list() -> None:
+        if len(lists) > _MAX_NESTING:
+            raise ValueError(f"more than {_MAX_NESTING} '-' or letter/digit switches")
+        nested: list[Item] = []
+        lists[-1].append(nested)
+        lists.append(nested)
+
     is_digit = False
     start = 0
     for index, char in enumerate(version):
         if char in ".-":
-            current.append(0 if index == start else _parse_item(is_digit, version[start:index]))
+            lists[-1].append(0 if index == start else _parse_item(is_digit, version[start:index]))
             start = index + 1
             if char == "-":
-                nested: list[Item] = []
-                current.append(nested)
-                current = nested
-                lists.append(nested)
+                open_list()
         elif "0" <= char <= "9":
             if not is_digit and index > start:
-                current.append(_parse_item(False, version[start:index], followed_by_digit=True))
+                lists[-1].append(_parse_item(False, version[start:index], followed_by_digit=True))
                 start = index
-                nested = []
-                current.append(nested)
-                current = nested
-                lists.append(nested)
+                open_list()
             is_digit = True
         else:
             if is_digit and index > start:
-                current.append(_parse_item(True, version[start:index]))
+                lists[-1].append(_parse_item(True, version[start:index]))
                 start = index
-                nested = []
-                current.append(nested)
-                current = nested
-                lists.append(nested)
+                open_list()
             is_digit = False
     if len(version) > start:
-        current.append(_parse_item(is_digit, version[start:]))
+        lists[-1].append(_parse_item(is_digit, version[start:]))
     for items in reversed(lists):
         _normalize(items)
     return root

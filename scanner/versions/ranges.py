@@ -6,8 +6,8 @@ Rules, in order:
 2. Each `ECOSYSTEM` range is evaluated in the ecosystem's order, each `SEMVER` range in SemVer
    order (or the ecosystem's own when it is SemVer-based, such as Go or npm). `GIT` ranges name
    commits, which an installed package does not carry: only the `versions` list counts for them.
-3. Within a range, events are sorted by version (`introduced: "0"` first; equal versions keep
-   their order in the record) and walked: `introduced` at or below the version switches to
+3. Within a range, events are taken in version order (`introduced: "0"` first; equal versions
+   keep their order in the record) and walked: `introduced` at or below the version switches to
    affected, `fixed` at or below it switches back, `last_affected` strictly below it switches back.
    `limit` events bound the whole range: the version must be below at least one of them (a limit of
    "*" is no bound). Several introduced/fixed pairs in one range therefore work in any order.
@@ -17,6 +17,7 @@ not listed verbatim, or a range event does not parse, or an entry is malformed, 
 or list entry shows the version affected, InvalidVersion (InvalidRange for malformed entries) is
 raised naming the ecosystem and the offending string; callers report the record as not evaluable.
 A version found affected by one range is affected even if another range of the same entry is broken.
+An `ECOSYSTEM` range in an ecosystem without a known order raises UnknownEcosystem.
 """
 
 from __future__ import annotations
@@ -29,13 +30,12 @@ from scanner.versions.base import Scheme, SortKey
 from scanner.versions.ecosystems import key_with, scheme_for, semver_scheme_for
 from scanner.versions.errors import InvalidRange, InvalidVersion, UnknownEcosystem
 
-_EVENT_KINDS = ("introduced", "fixed", "last_affected", "limit")
-_LOWEST: tuple[int] = (0,)
+_EVENT_KINDS = ("introduced", "fixed", "last_affected", "limit")  # OSV allows one per event
 
 
 def is_affected(ecosystem: str, version: str, affected: Mapping[str, Any]) -> bool:
     """Whether `version` of a package in `ecosystem` falls inside the OSV `affected` entry."""
-    if not isinstance(affected, Mapping):
+    if not isinstance(affected, dict | Mapping):
         raise InvalidRange(ecosystem, f"affected entry is {type(affected).__name__}, not an object")
     listed = _sequence(ecosystem, affected.get("versions"), "versions")
     if version in listed:
@@ -55,7 +55,7 @@ def is_affected(ecosystem: str, version: str, affected: Mapping[str, Any]) -> bo
 
 
 def _range_affects(ecosystem: str, version: str, range_: object, index: int) -> bool:
-    if not isinstance(range_, Mapping):
+    if not isinstance(range_, dict | Mapping):
         raise InvalidRange(ecosystem, f"ranges[{index}] is not an object")
     range_type = range_.get("type")
     if range_type == "GIT":
@@ -67,46 +67,36 @@ def _range_affects(ecosystem: str, version: str, range_: object, index: int) -> 
     else:
         raise InvalidRange(ecosystem, f"ranges[{index}] has unknown type {range_type!r}")
     events = _sequence(ecosystem, range_.get("events"), f"ranges[{index}].events")
-    bounds, limits = _sorted_events(ecosystem, scheme, events, index)
     installed = key_with(scheme, ecosystem, version)
+    # Walking the events in version order, the last one at or below the installed version decides
+    # (last_affected only once strictly below it). So no sort is needed: keep the applicable event
+    # with the highest bound, the later one in the record on a tie (the order a stable sort keeps).
+    decided = False
+    decisive_bound: SortKey | None = None  # None: introduced "0", below every version
     state = False
-    for bound, kind in bounds:
-        if kind == "introduced":
-            if bound is None or installed >= bound:
-                state = True
-        elif kind == "fixed":
-            if installed >= bound:
-                state = False
-        elif installed > bound:  # last_affected
-            state = False
-    return state and (not limits or any(installed < limit for limit in limits))
-
-
-def _sorted_events(
-    ecosystem: str, scheme: Scheme, events: Sequence[object], index: int
-) -> tuple[list[tuple[Any, str]], list[SortKey]]:
-    """(bound key or None for introduced "0", kind) in version order, and the limit keys."""
-    bounds: list[tuple[tuple[Any, ...], Any, str]] = []
-    limits: list[SortKey] = []
+    limited = below_a_limit = False
     for position, event in enumerate(events):
         kind, value = _event(ecosystem, event, f"ranges[{index}].events[{position}]")
         if kind == "limit":
             if value != "*":
-                limits.append(key_with(scheme, ecosystem, value))
-        elif kind == "introduced" and value == "0":
-            bounds.append((_LOWEST, None, kind))
-        else:
-            bound = key_with(scheme, ecosystem, value)
-            bounds.append(((1, bound), bound, kind))
-    bounds.sort(key=lambda item: item[0])
-    return [(bound, kind) for _, bound, kind in bounds], limits
+                limited = True
+                below_a_limit = below_a_limit or installed < key_with(scheme, ecosystem, value)
+            continue
+        if kind == "introduced" and value == "0":
+            if not decided or decisive_bound is None:
+                decided, state = True, True
+            continue
+        bound = key_with(scheme, ecosystem, value)
+        applies = installed > bound if kind == "last_affected" else installed >= bound
+        if applies and (not decided or decisive_bound is None or not bound < decisive_bound):
+            decided, decisive_bound, state = True, bound, kind == "introduced"
+    return state and (not limited or below_a_limit)
 
 
 def _event(ecosystem: str, event: object, where: str) -> tuple[str, str]:
-    if isinstance(event, Mapping):
-        for kind in _EVENT_KINDS:
-            value = event.get(kind)
-            if isinstance(value, str) and value:
+    if isinstance(event, dict | Mapping):
+        for kind, value in event.items():
+            if kind in _EVENT_KINDS and isinstance(value, str) and value:
                 return kind, value
     raise InvalidRange(ecosystem, f"{where} is not one of {', '.join(_EVENT_KINDS)} with a version")
 
@@ -139,6 +129,6 @@ def _listed_keys(scheme: Scheme, ecosystem: str, listed: tuple[object, ...]) -> 
 def _sequence(ecosystem: str, value: object, where: str) -> Sequence[object]:
     if value is None:
         return ()
-    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+    if isinstance(value, list | tuple) or (isinstance(value, Sequence) and not isinstance(value, str | bytes)):
         return value
     raise InvalidRange(ecosystem, f"{where} is not a list")

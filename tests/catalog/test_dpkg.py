@@ -201,3 +201,17 @@ def test_this_machines_dpkg_database_matches_dpkg_query() -> None:
     assert found == expected
     assert result.warnings == ()
     assert len(result.owned_paths) > 1000
+
+
+def test_multi_arch_same_package_twice_each_with_its_own_list() -> None:
+    status = (b"Package: libc6\nStatus: install ok installed\nArchitecture: amd64\nMulti-Arch: same\n"
+              b"Version: 2.36-9\n\nPackage: libc6\nStatus: install ok installed\nArchitecture: i386\n"
+              b"Multi-Arch: same\nVersion: 2.36-9\n")
+    fs = MemoryFilesystem(files={
+        "var/lib/dpkg/status": status,
+        "var/lib/dpkg/info/libc6:amd64.list": b"/usr/lib/x86_64-linux-gnu/libc.so.6\n",
+        "var/lib/dpkg/info/libc6:i386.list": b"/usr/lib/i386-linux-gnu/libc.so.6\n",
+    }, layer_of={"var/lib/dpkg/info/libc6:i386.list": (4, "sha256:" + "4" * 64)})
+    result = DpkgCataloger().catalog(fs, None)
+    assert [(p.name, p.arch, p.layer_index) for p in result.packages] == [("libc6", "amd64", 0), ("libc6", "i386", 4)]
+    assert {"usr/lib/x86_64-linux-gnu/libc.so.6", "usr/lib/i386-linux-gnu/libc.so.6"} <= set(result.owned_paths)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sqlite3
 import struct
 import subprocess
 from pathlib import Path
@@ -244,3 +245,28 @@ def test_database_made_by_rpm_itself(tmp_path: Path) -> None:
     assert catalog.warnings == ()
     result = RpmCataloger().catalog(MemoryFilesystem(files=files), None)
     assert result.owned_paths["usr/share/air-one/data.txt"] == "air-one"
+
+
+def test_sqlite_write_ahead_log_left_in_the_image_is_replayed(tmp_path: Path) -> None:
+    database = tmp_path / "rpmdb.sqlite"
+    database.write_bytes(MARINER.read_bytes())
+    connection = sqlite3.connect(database)
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA wal_autocheckpoint=0")
+        blob = connection.execute("SELECT blob FROM Packages ORDER BY hnum LIMIT 1").fetchone()[0]
+        header = bytearray(blob)
+        name = parse_header(blob).name
+        header[header.index(name.encode() + b"\0")] = ord("z")  # a 130th package, only in the log
+        connection.execute("INSERT INTO Packages (hnum, blob) VALUES (9999, ?)", (bytes(header),))
+        connection.commit()
+        files = {"var/lib/rpm/rpmdb.sqlite": database.read_bytes(),
+                 "var/lib/rpm/rpmdb.sqlite-wal": Path(f"{database}-wal").read_bytes()}
+    finally:
+        connection.close()
+    assert files["var/lib/rpm/rpmdb.sqlite-wal"]
+    catalog = catalog_filesystem(MemoryFilesystem(files=files), [RpmCataloger()])
+    assert len(catalog.packages) == 130 and "z" + name[1:] in {p.name for p in catalog.packages}
+    without_log = catalog_filesystem(MemoryFilesystem(files={"var/lib/rpm/rpmdb.sqlite": files[
+        "var/lib/rpm/rpmdb.sqlite"]}), [RpmCataloger()])
+    assert len(without_log.packages) == 129

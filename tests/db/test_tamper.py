@@ -118,6 +118,9 @@ CASES: dict[str, tuple[Callable[[Parts, Signer, Signer], bytes], type[BundleErro
     "payload not zstd": (lambda p, s, o: make_parts(s, payload=b"not zstd at all" * 100,
                                                     version=INSTALLED_VERSION + 1).bundle(),
                          errors.DecompressionError),
+    "manifest lists a file the bundle lacks": (lambda p, s, o: resign(p, s, files=[
+        *json.loads(p.manifest)["files"], {**json.loads(p.manifest)["files"][0], "name": "extra.bin"}]).bundle(),
+        errors.MissingMemberError),
     "uncompressed digest wrong": (lambda p, s, o: resign(p, s, files=[{
         **json.loads(p.manifest)["files"][0], "uncompressed_sha256": "ab" * 32}]).bundle(),
         errors.UncompressedDigestError),

@@ -41,17 +41,23 @@ def test_threshold(tmp_path: Path) -> None:
         trust.set_threshold(state, 0, NOW)
 
 
-@pytest.mark.parametrize("pem", [
-    b"not a pem",
-    b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
-    ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo),
-    ed448.Ed448PrivateKey.generate().public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo),
-])
-def test_only_ed25519_public_keys_are_accepted(pem: bytes, tmp_path: Path) -> None:
+def spki(key: ec.EllipticCurvePublicKey | ed448.Ed448PublicKey) -> bytes:
+    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+# Built inside the test: parameters are compared across xdist workers, and fresh keys differ every time.
+NOT_ED25519 = {
+    "not a PEM": lambda: b"not a pem",
+    "truncated PEM": lambda: b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+    "ECDSA P-256": lambda: spki(ec.generate_private_key(ec.SECP256R1()).public_key()),
+    "Ed448": lambda: spki(ed448.Ed448PrivateKey.generate().public_key()),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(NOT_ED25519))
+def test_only_ed25519_public_keys_are_accepted(kind: str, tmp_path: Path) -> None:
     with pytest.raises(errors.TrustStoreError):
-        trust.add_key(StateDir(tmp_path), pem, "x", "x.pem", NOW)
+        trust.add_key(StateDir(tmp_path), NOT_ED25519[kind](), "x", "x.pem", NOW)
 
 
 def test_key_file_reading(tmp_path: Path) -> None:

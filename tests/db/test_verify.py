@@ -94,6 +94,19 @@ def test_manifest_fields_are_checked(change: dict[str, object], match: str) -> N
         parse_manifest(encode(document))
 
 
+@pytest.mark.parametrize("document", [b'{"format": ' + b"1" * 5000 + b"}", b"[" * 100000, b"\xff"])
+def test_hostile_json_is_a_manifest_error(document: bytes) -> None:
+    with pytest.raises(errors.ManifestError):
+        parse_manifest(document)
+
+
+def test_format_version_must_be_an_integer() -> None:
+    document = manifest_document(b"x", b"y")
+    document["format_version"] = True
+    with pytest.raises(errors.FormatVersionError):
+        parse_manifest(encode(document))
+
+
 def test_manifest_with_duplicate_keys_or_nan_is_refused() -> None:
     with pytest.raises(errors.ManifestError, match="duplicate key"):
         parse_manifest(b'{"format": "a", "format": "b"}')

@@ -100,6 +100,7 @@ def test_device_fifo_and_hardlink_to_nowhere(tmp_path: Path) -> None:
         assert fs.entry("run/fifo").kind is EntryKind.OTHER  # type: ignore[union-attr]
         assert fs.entry("bin/ghost") is None
         assert any("hard link 'bin/ghost' to a missing file" in w for w in image.warnings)
+        assert any("whiteout 'x/.wh...' that names no file" in w for w in image.warnings)
 
 
 def test_non_utf8_names_are_skipped(tmp_path: Path) -> None:

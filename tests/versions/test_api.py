@@ -121,8 +121,11 @@ def test_unknown_ecosystem(ecosystem: str) -> None:
         ("Packagist", "   "),
         ("Packagist", "..."),
         ("CRAN", "1.0a"),
-        ("PyPI", "1" * 5000),  # longer than Python's int-from-text limit
+        ("PyPI", "1" * 5000),  # longer than the length cap (and Python's int-from-text limit)
         ("Debian", "1" * 5000),
+        ("Alpine", "1." * 600),
+        ("Maven", "1-" * 200),  # nesting deep enough to exhaust recursion when comparing
+        ("Maven", "a1" * 300),
     ],
 )
 def test_invalid_versions_raise_with_ecosystem_and_string(ecosystem: str, bad: str) -> None:
@@ -132,6 +135,12 @@ def test_invalid_versions_raise_with_ecosystem_and_string(ecosystem: str, bad: s
     assert raised.value.version == bad
     assert raised.value.exit_code == 5
     assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize("ecosystem", ["Debian", "Alpine", "Red Hat", "PyPI", "Maven", "RubyGems", "Packagist"])
+def test_long_versions_within_the_cap_still_compare(ecosystem: str) -> None:
+    long_version = ".".join(["1"] * 400)
+    assert versions.compare(ecosystem, long_version, long_version + ".1") == -1
 
 
 def test_huge_numbers_compare_exactly() -> None:

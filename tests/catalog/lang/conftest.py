@@ -6,6 +6,7 @@ that cannot run (no network, no npm) skips outside CI and fails in CI, where .ci
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -13,6 +14,7 @@ import sys
 import tarfile
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -108,3 +110,85 @@ def log4j_deb_root() -> Path:
 def gosu_deb_root() -> Path:
     """Debian's gosu unpacked: a Go 1.19 executable."""
     return cached("gosu", _debian_package("gosu")) / "root"
+
+
+# The cargo-auditable format: crates with name, version, source, kind, dependency indices, root flag.
+AUDIT = {"packages": [
+    {"name": "hello", "version": "0.1.0", "source": "local", "dependencies": [1, 2], "root": True},
+    {"name": "smallvec", "version": "1.6.0", "source": "crates.io"},
+    {"name": "cc", "version": "1.0.79", "source": "crates.io", "kind": "build"},
+    {"name": "noversion", "source": "crates.io"},
+]}
+
+
+def _write_module(proxy: Path, path: str, version: str, package: str) -> None:
+    folder = proxy / path / "@v"
+    folder.mkdir(parents=True, exist_ok=True)
+    go_mod = f"module {path}\n\ngo 1.19\n"
+    with (folder / "list").open("a") as listing:
+        listing.write(version + "\n")
+    (folder / f"{version}.info").write_text(json.dumps({"Version": version}))
+    (folder / f"{version}.mod").write_text(go_mod)
+    with zipfile.ZipFile(folder / f"{version}.zip", "w") as archive:
+        archive.writestr(f"{path}@{version}/go.mod", go_mod)
+        archive.writestr(f"{path}@{version}/{package}.go", f'package {package}\n\nfunc Name() string {{ return "{path}" }}\n')
+
+
+def _build_go_app(work: Path) -> None:
+    if shutil.which("go") is None:
+        raise OSError("go not installed (Debian package golang-go)")
+    proxy = work / "proxy"
+    _write_module(proxy, "example.com/lib", "v1.4.0", "lib")
+    _write_module(proxy, "example.com/fork", "v1.0.1", "old")
+    _write_module(proxy, "example.com/old", "v1.0.0", "old")
+    (work / "local").mkdir()
+    (work / "local" / "go.mod").write_text("module example.com/local\n\ngo 1.19\n")
+    (work / "local" / "local.go").write_text('package local\n\nfunc Name() string { return "local" }\n')
+    app = work / "app"
+    app.mkdir()
+    (app / "go.mod").write_text(
+        "module example.com/app\n\ngo 1.19\n\nrequire (\n\texample.com/lib v1.4.0\n\texample.com/old v1.0.0\n"
+        "\texample.com/local v0.0.0\n)\n\nreplace example.com/old v1.0.0 => example.com/fork v1.0.1\n\n"
+        "replace example.com/local => ../local\n")
+    (app / "main.go").write_text('package main\n\nimport (\n\t"example.com/lib"\n\t"example.com/local"\n'
+                                 '\t"example.com/old"\n)\n\nfunc main() { println(lib.Name(), old.Name(), local.Name()) }\n')
+    env = {**os.environ, "GOPROXY": f"file://{proxy}", "GOSUMDB": "off", "GOFLAGS": "-mod=mod",
+           "GOCACHE": str(work / "cache"), "GOPATH": str(work / "gopath"), "GOTOOLCHAIN": "local"}
+    subprocess.run(["go", "build", "-o", str(work / "bin" / "app"), "."], cwd=app, env=env, check=True,
+                   capture_output=True, timeout=300)
+    subprocess.run(["chmod", "-R", "u+w", str(work / "gopath")], check=False)
+    for name in ("proxy", "local", "app", "cache", "gopath"):
+        shutil.rmtree(work / name)
+
+
+def _build_auditable_binary(work: Path) -> None:
+    """A real rustc-built executable with a real-format `.dep-v0` section added by objcopy.
+
+    cargo-auditable itself comes only from crates.io, which is out of reach; the section it would
+    write is the same zlib-compressed JSON, so objcopy puts exactly that into a cargo-built binary.
+    """
+    for tool in ("cargo", "objcopy"):
+        if shutil.which(tool) is None:
+            raise OSError(f"{tool} not installed")
+    subprocess.run(["cargo", "new", "-q", "--bin", "hello"], cwd=work, check=True, capture_output=True)
+    subprocess.run(["cargo", "build", "-q", "--release", "--offline"], cwd=work / "hello", check=True,
+                   capture_output=True, timeout=300)
+    (work / "deps.zlib").write_bytes(zlib.compress(json.dumps(AUDIT).encode()))
+    (work / "bin").mkdir()
+    subprocess.run(["objcopy", "--add-section", f".dep-v0={work / 'deps.zlib'}",
+                    "--set-section-flags", ".dep-v0=noload,readonly",
+                    str(work / "hello" / "target" / "release" / "hello"), str(work / "bin" / "hello")],
+                   check=True, capture_output=True)
+    shutil.rmtree(work / "hello")
+
+
+@pytest.fixture(scope="session")
+def go_app_binary() -> Path:
+    """A Go executable built by the Debian toolchain from a module with a proxy dependency and replacements."""
+    return cached("go-app", _build_go_app) / "bin" / "app"
+
+
+@pytest.fixture(scope="session")
+def rust_audit_binary() -> Path:
+    """A cargo-built Rust executable carrying a cargo-auditable `.dep-v0` section."""
+    return cached("rust-hello", _build_auditable_binary) / "bin" / "hello"

@@ -1,17 +1,13 @@
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import subprocess
-import zipfile
 from pathlib import Path
 
 import pytest
 
 from scanner.catalog.golang import GoCataloger, parse_modinfo, stdlib_version
 from scanner.image.filesystem import MemoryFilesystem
-from tests.catalog.lang.conftest import cached, tree_filesystem, unavailable
+from tests.catalog.lang.conftest import tree_filesystem
 from tests.catalog.lang.elfbuild import ET_REL, build_elf, go_inline_buildinfo, go_pointer_elf
 
 MODINFO = (
@@ -135,51 +131,8 @@ def test_real_debian_gosu_executable(gosu_deb_root: Path) -> None:
     assert (gosu.name, gosu.version, dict(gosu.metadata)["main"]) == ("github.com/tianon/gosu", "(devel)", "true")
 
 
-def _write_module(proxy: Path, path: str, version: str, package: str) -> None:
-    folder = proxy / path / "@v"
-    folder.mkdir(parents=True, exist_ok=True)
-    go_mod = f"module {path}\n\ngo 1.19\n"
-    with (folder / "list").open("a") as listing:
-        listing.write(version + "\n")
-    (folder / f"{version}.info").write_text(json.dumps({"Version": version}))
-    (folder / f"{version}.mod").write_text(go_mod)
-    with zipfile.ZipFile(folder / f"{version}.zip", "w") as archive:
-        archive.writestr(f"{path}@{version}/go.mod", go_mod)
-        archive.writestr(f"{path}@{version}/{package}.go", f'package {package}\n\nfunc Name() string {{ return "{path}" }}\n')
-
-
-def _build_go_app(work: Path) -> None:
-    if shutil.which("go") is None:
-        raise OSError("go not installed (Debian package golang-go)")
-    proxy = work / "proxy"
-    _write_module(proxy, "example.com/lib", "v1.4.0", "lib")
-    _write_module(proxy, "example.com/fork", "v1.0.1", "old")
-    _write_module(proxy, "example.com/old", "v1.0.0", "old")
-    (work / "local").mkdir()
-    (work / "local" / "go.mod").write_text("module example.com/local\n\ngo 1.19\n")
-    (work / "local" / "local.go").write_text('package local\n\nfunc Name() string { return "local" }\n')
-    app = work / "app"
-    app.mkdir()
-    (app / "go.mod").write_text(
-        "module example.com/app\n\ngo 1.19\n\nrequire (\n\texample.com/lib v1.4.0\n\texample.com/old v1.0.0\n"
-        "\texample.com/local v0.0.0\n)\n\nreplace example.com/old v1.0.0 => example.com/fork v1.0.1\n\n"
-        "replace example.com/local => ../local\n")
-    (app / "main.go").write_text('package main\n\nimport (\n\t"example.com/lib"\n\t"example.com/local"\n'
-                                 '\t"example.com/old"\n)\n\nfunc main() { println(lib.Name(), old.Name(), local.Name()) }\n')
-    env = {**os.environ, "GOPROXY": f"file://{proxy}", "GOSUMDB": "off", "GOFLAGS": "-mod=mod",
-           "GOCACHE": str(work / "cache"), "GOPATH": str(work / "gopath"), "GOTOOLCHAIN": "local"}
-    subprocess.run(["go", "build", "-o", str(work / "bin" / "app"), "."], cwd=app, env=env, check=True,
-                   capture_output=True, timeout=300)
-    subprocess.run(["chmod", "-R", "u+w", str(work / "gopath")], check=False)
-    for name in ("proxy", "local", "app", "cache", "gopath"):
-        shutil.rmtree(work / name)
-
-
-def test_real_go_toolchain_build_with_module_proxy_replacements() -> None:
-    built = cached("go-app", _build_go_app) / "bin"
-    if not (built / "app").exists():
-        unavailable("go build produced nothing")
-    found, warnings = catalog({"opt/app": (built / "app").read_bytes()})
+def test_real_go_toolchain_build_with_module_proxy_replacements(go_app_binary: Path) -> None:
+    found, warnings = catalog({"opt/app": go_app_binary.read_bytes()})
     assert warnings == ()
     assert found["example.com/app"]["version"] == "(devel)" and found["example.com/app"]["main"] == "true"
     assert found["example.com/lib"]["version"] == "v1.4.0" and found["example.com/lib"]["sum"].startswith("h1:")

@@ -30,7 +30,7 @@ def _tree(root: Path, prefix: str) -> list[Entry]:
 
 @pytest.fixture(scope="module")
 def image(tmp_path_factory: pytest.TempPathFactory, wheels_site: Path, lodash_package: Path, log4j_deb_root: Path,
-          gosu_deb_root: Path) -> Path:
+          gosu_deb_root: Path, go_app_binary: Path, rust_audit_binary: Path) -> Path:
     log4j = (log4j_deb_root / "usr/share/java/log4j-1.2-1.2.17.jar").read_bytes()
     fat = make_zip({**pom("com.example", "service", "1.0"), "BOOT-INF/lib/log4j-1.2.17.jar": log4j})
     war = make_zip({**pom("com.example", "webapp", "2.0"), "WEB-INF/lib/service-1.0.jar": fat})
@@ -48,6 +48,8 @@ def image(tmp_path_factory: pytest.TempPathFactory, wheels_site: Path, lodash_pa
              b'{"packages": [{"name": "guzzlehttp/guzzle", "version": "6.5.5"}]}'),
         file("app/app.deps.json", b'{"libraries": {"Newtonsoft.Json/12.0.1": {"type": "package"}}}'),
         file("usr/local/bundle/specifications/rake-13.0.6.gemspec", b's.name = "rake"\ns.version = "13.0.6"\n'),
+        file("usr/local/bin/go-app", go_app_binary.read_bytes(), 0o755),
+        file("usr/local/bin/hello", rust_audit_binary.read_bytes(), 0o755),
     ]
     return docker_archive(tmp_path_factory.mktemp("img") / "lang.tar",
                           ImageSpec(layers=[base, app_layer], compression="gzip"))
@@ -61,7 +63,8 @@ def test_every_ecosystem_found_with_layers_and_ownership(image: Path) -> None:
         ("Maven", "log4j:log4j", "1.2.17"), ("Maven", "com.example:webapp", "2.0"),
         ("Maven", "com.example:service", "1.0"), ("Maven", "log4j", "1.2.17"), ("Go", "stdlib", "v1.19.8"),
         ("Packagist", "guzzlehttp/guzzle", "6.5.5"), ("NuGet", "Newtonsoft.Json", "12.0.1"),
-        ("RubyGems", "rake", "13.0.6"),
+        ("RubyGems", "rake", "13.0.6"), ("Go", "example.com/lib", "v1.4.0"), ("Go", "example.com/fork", "v1.0.1"),
+        ("crates.io", "smallvec", "1.6.0"),
     }
     debian_log4j = found["Maven", "log4j:log4j", "1.2.17"]
     assert debian_log4j.owned_by == "liblog4j1.2-java" and debian_log4j.layer_index == 0
@@ -76,8 +79,11 @@ def test_scanner_sbom_reports_language_packages_in_every_format(image: Path, out
     result = CliRunner().invoke(app, ["sbom", str(image), "-o", output])
     assert result.exit_code == 0, result.output
     text = result.stdout
-    for expected in ("urllib3", "lodash", "log4j", "stdlib", "guzzle", "Newtonsoft.Json", "rake"):
+    for expected in ("urllib3", "lodash", "log4j", "stdlib", "guzzle", "Newtonsoft.Json", "rake", "example.com/lib",
+                     "smallvec"):
         assert expected in text
     if output != "table":
         json.loads(text)
-        assert "pkg:maven/com.example/service@1.0" in text and "pkg:pypi/urllib3@1.24.1" in text
+        for purl in ("pkg:maven/com.example/service@1.0", "pkg:pypi/urllib3@1.24.1", "pkg:golang/example.com/lib@v1.4.0",
+                     "pkg:cargo/smallvec@1.6.0", "pkg:npm/lodash@4.17.15", "pkg:gem/rake@13.0.6"):
+            assert purl in text

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import zlib
 from pathlib import Path
 
@@ -10,16 +8,8 @@ import pytest
 
 from scanner.catalog.rust import RustCataloger
 from scanner.image.filesystem import MemoryFilesystem
-from tests.catalog.lang.conftest import cached
+from tests.catalog.lang.conftest import AUDIT
 from tests.catalog.lang.elfbuild import build_elf
-
-# The cargo-auditable format: crates with name, version, source, kind, dependency indices, root flag.
-AUDIT = {"packages": [
-    {"name": "hello", "version": "0.1.0", "source": "local", "dependencies": [1, 2], "root": True},
-    {"name": "smallvec", "version": "1.6.0", "source": "crates.io"},
-    {"name": "cc", "version": "1.0.79", "source": "crates.io", "kind": "build"},
-    {"name": "noversion", "source": "crates.io"},
-]}
 
 
 def catalog(files: dict[str, bytes]) -> tuple[dict[str, dict[str, str]], tuple[str, ...]]:
@@ -54,29 +44,7 @@ def test_hostile_sections_warn(section: bytes) -> None:
     assert found == {} and len(warnings) == 1 and warnings[0].startswith("bin/x: ")
 
 
-def _build_auditable_binary(work: Path) -> None:
-    """A real rustc-built executable with a real-format `.dep-v0` section added by objcopy.
-
-    cargo-auditable itself comes only from crates.io, which is out of reach; the section it would
-    write is the same zlib-compressed JSON, so objcopy puts exactly that into a cargo-built binary.
-    """
-    for tool in ("cargo", "objcopy"):
-        if shutil.which(tool) is None:
-            raise OSError(f"{tool} not installed")
-    subprocess.run(["cargo", "new", "-q", "--bin", "hello"], cwd=work, check=True, capture_output=True)
-    subprocess.run(["cargo", "build", "-q", "--release", "--offline"], cwd=work / "hello", check=True,
-                   capture_output=True, timeout=300)
-    (work / "deps.zlib").write_bytes(zlib.compress(json.dumps(AUDIT).encode()))
-    (work / "bin").mkdir()
-    subprocess.run(["objcopy", "--add-section", f".dep-v0={work / 'deps.zlib'}",
-                    "--set-section-flags", ".dep-v0=noload,readonly",
-                    str(work / "hello" / "target" / "release" / "hello"), str(work / "bin" / "hello")],
-                   check=True, capture_output=True)
-    shutil.rmtree(work / "hello")
-
-
-def test_real_rust_executable_with_audit_section() -> None:
-    binary = cached("rust-hello", _build_auditable_binary) / "bin" / "hello"
-    found, warnings = catalog({"usr/local/bin/hello": binary.read_bytes()})
+def test_real_rust_executable_with_audit_section(rust_audit_binary: Path) -> None:
+    found, warnings = catalog({"usr/local/bin/hello": rust_audit_binary.read_bytes()})
     assert warnings == ()
     assert found["smallvec"]["version"] == "1.6.0" and found["hello"]["source"] == "local"

@@ -249,3 +249,5 @@ def test_page_size_is_configurable(tmp_path: Path) -> None:
     compile_database(out, page_size=65536, **small_feeds(tmp_path / "feeds"))
     with sqlite3.connect(out) as db:
         assert one(db, "PRAGMA page_size") == 65536
+    with pytest.raises(ValueError, match="page_size"):
+        compile_database(tmp_path / "other.sqlite", page_size=1000, **small_feeds(tmp_path / "feeds2"))
