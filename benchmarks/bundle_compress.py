@@ -71,6 +71,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, nargs="*", default=[1, 2])
     parser.add_argument("--database", type=Path, action="append", help="measure these databases instead")
     parser.add_argument("--skip-synthetic", action="store_true", help="only the shared feeds")
+    parser.add_argument("--no-bundle", action="store_true", help="skip the end-to-end write_bundle timing")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bundle-bench-") as scratch:
         root = Path(scratch)
@@ -86,7 +87,8 @@ def main() -> None:
                 databases.append(root / "synthetic.sqlite")
         for database in databases:
             measure(database, options.levels, options.threads)
-            full_bundle(database, root)
+            if not options.no_bundle:
+                full_bundle(database, root)
 
 
 if __name__ == "__main__":

@@ -53,7 +53,14 @@ def fail(error: ScannerError) -> NoReturn:
 
 # --- keys and bundles (dbbuilder.bundle) ----------------------------------------------------------
 
-PathList = Annotated[list[Path] | None, typer.Option(metavar="PATH")]
+OsvPaths = Annotated[list[Path] | None, typer.Option(
+    "--osv", metavar="PATH", help="OSV records: JSON/YAML trees or all.zip archives (repeatable).")]
+NvdPaths = Annotated[list[Path] | None, typer.Option(
+    "--nvd", metavar="PATH", help="NVD CVE API 2.0 pages or legacy 1.1 feeds (repeatable).")]
+DebianPaths = Annotated[list[Path] | None, typer.Option(
+    "--debian", metavar="PATH", help="Debian security tracker DSA/DLA lists or JSON export (repeatable).")]
+AlpinePaths = Annotated[list[Path] | None, typer.Option(
+    "--alpine", metavar="PATH", help="Alpine secdb JSON files or directories (repeatable).")]
 
 
 def _passphrase(path: Path | None) -> bytes | None:
@@ -119,10 +126,10 @@ def build(
         metavar="PRIVATE.pem", help="Signing key (repeat for several signatures).")],
     channel: Annotated[str, typer.Option(help="Channel name; bundle versions only go up within it.")],
     bundle_version: Annotated[int, typer.Option(help="This bundle's version on its channel (>= 1).")],
-    osv: PathList = None,
-    nvd: PathList = None,
-    debian: PathList = None,
-    alpine: PathList = None,
+    osv: OsvPaths = None,
+    nvd: NvdPaths = None,
+    debian: DebianPaths = None,
+    alpine: AlpinePaths = None,
     expires_in: Annotated[str, typer.Option(help="Validity after built_at: 12h, 30d, 2w, 1y.")] = "30d",
     passphrase_file: Annotated[Path | None, typer.Option(
         metavar="FILE", help="Passphrase for encrypted signing keys.")] = None,

@@ -10,15 +10,18 @@ from __future__ import annotations
 import io
 import json
 import socket
+import sqlite3
 import sys
 import zipfile
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from packaging.version import InvalidVersion, Version
 
 from dbbuilder.bundle.keys import generate_key_pair, load_private_key
 from dbbuilder.bundle.manifest import BundleIdentity
@@ -27,6 +30,7 @@ from dbbuilder.compile import compile_database
 from scanner.cli import main
 from scanner.db import trust
 from scanner.db.state import StateDir
+from scanner.names import normalize_package_name
 from tests.catalog.lang.conftest import _run, cached, lodash_package, log4j_deb_root, wheels_site
 from tests.catalog.lang.test_java import make_zip, pom
 from tests.image.builders import Entry, ImageSpec, docker_archive, file
@@ -321,18 +325,52 @@ def test_our_sbom_scans_like_the_image(scanner: Run, environment: dict[str, Path
     assert pairs(from_sbom) == pairs(from_image)
 
 
-def _pypi_ground_truth() -> Iterator[tuple[str, str, str, list[str]]]:
-    """(record id, package, fixed boundary or "", listed versions) for every PyPI record with a versions list."""
+@dataclass(frozen=True)
+class _Listed:
+    record_id: str
+    package: str
+    versions: tuple[str, ...]
+    events: tuple[tuple[tuple[str, str], ...], ...]  # ECOSYSTEM ranges: ((event, version), ...) each
+
+
+def _pypi_ground_truth() -> list[_Listed]:
+    """Every non-withdrawn PyPI record entry, with its affected versions where it lists them."""
+    listed: list[_Listed] = []
     for path in sorted((FEEDS / "osv" / "PyPI").glob("*.json")):
         record = json.loads(path.read_text())
         if record.get("withdrawn"):
             continue
         for affected in record.get("affected", []):
-            if affected["package"]["ecosystem"] != "PyPI" or not affected.get("versions"):
+            if affected["package"]["ecosystem"] != "PyPI":
                 continue
-            fixes = [event["fixed"] for r in affected.get("ranges", []) if r["type"] == "ECOSYSTEM"
-                     for event in r["events"] if "fixed" in event]
-            yield record["id"], affected["package"]["name"], ",".join(fixes), affected["versions"]
+            events = tuple(tuple((kind, value) for event in r["events"] for kind, value in event.items())
+                           for r in affected.get("ranges", []) if r["type"] == "ECOSYSTEM")
+            listed.append(_Listed(record["id"], affected["package"]["name"], tuple(affected.get("versions", ())),
+                                  events))
+    return listed
+
+
+def _oracle_in_range(version: str, events: tuple[tuple[str, str], ...]) -> bool | None:
+    """An independent reading of one OSV ECOSYSTEM range with `packaging` (None: not PEP 440)."""
+    try:
+        installed = Version(version)
+        bounds = [(kind, Version("0") if value == "0" else Version(value)) for kind, value in events]
+    except InvalidVersion:
+        return None
+    inside = False
+    for kind, bound in sorted(bounds, key=lambda item: item[1]):
+        if bound > installed and kind != "last_affected":
+            break
+        if kind == "introduced":
+            inside = True
+        elif kind == "fixed":
+            inside = False
+        elif kind == "last_affected":
+            inside = inside and installed <= bound
+            if bound >= installed:
+                break
+            inside = False
+    return inside
 
 
 def _cyclonedx(packages: set[tuple[str, str]]) -> dict[str, Any]:
@@ -342,41 +380,51 @@ def _cyclonedx(packages: set[tuple[str, str]]) -> dict[str, Any]:
 
 
 def test_osv_listed_versions_are_ground_truth(scanner: Run, environment: dict[str, Path], tmp_path: Path) -> None:
-    import sqlite3
+    """Every listed version is reported by every record listing it; the fixed boundaries by none of them.
 
-    from scanner.names import normalize_package_name
-
+    Beyond the lists, a finding is only allowed where the record's own ECOSYSTEM range covers the
+    version by an independent reading with `packaging` (OSV counts both; lists omit yanked releases).
+    """
     with sqlite3.connect(f"file:{environment['database']}?mode=ro", uri=True) as db:
         group_of = dict(db.execute("SELECT id, group_id FROM vulnerabilities"))
-    expected: dict[tuple[str, str], set[str]] = defaultdict(set)
-    boundaries: set[tuple[str, str]] = set()
+    entries = _pypi_ground_truth()
+    listed: dict[tuple[str, str], set[str]] = defaultdict(set)
+    by_package: dict[str, list[_Listed]] = defaultdict(list)
     names: dict[str, str] = {}
-    for record_id, package, fixes, versions in _pypi_ground_truth():
-        key = normalize_package_name("PyPI", package)
-        names.setdefault(key, package)
-        for version in versions:
-            expected[(key, version)].add(group_of[record_id])
-        boundaries.update((key, fixed) for fixed in fixes.split(",") if fixed)
-    for boundary in boundaries:
-        expected.setdefault(boundary, set())
+    for entry in entries:
+        key = normalize_package_name("PyPI", entry.package)
+        names.setdefault(key, entry.package)
+        by_package[key].append(entry)
+        for version in entry.versions:
+            listed[(key, version)].add(group_of[entry.record_id])
+    fixed_by: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for key, package_entries in by_package.items():
+        for entry in package_entries:
+            for events in entry.events:
+                for kind, value in events:
+                    if kind == "fixed":
+                        fixed_by[(key, value)].add(group_of[entry.record_id])
+    versions = set(listed) | set(fixed_by)
     sbom = tmp_path / "ground-truth.cdx.json"
-    sbom.write_text(json.dumps(_cyclonedx({(names[key], version) for key, version in expected})))
+    sbom.write_text(json.dumps(_cyclonedx({(names[key], version) for key, version in versions})))
     document = scan_json(scanner, environment, sbom)
     actual: dict[tuple[str, str], set[str]] = defaultdict(set)
     for finding in document["findings"]:
         actual[(normalize_package_name("PyPI", finding["package"]["name"]), finding["package"]["version"])].add(
             finding["vulnerability"]["id"])
-    missing = {key: ids - actual.get(key, set()) for key, ids in expected.items() if ids - actual.get(key, set())}
+
+    missing = {key: listed[key] - actual[key] for key in versions if listed[key] - actual[key]}
     assert not missing, f"{len(missing)} listed versions not reported, e.g. {sorted(missing.items())[:5]}"
-    # A version outside every record's list is reported only by a range another record of the same package
-    # states; on the fixed boundaries themselves the record that names the fix must be silent.
-    extra = {key: ids - expected[key] for key, ids in actual.items() if key in boundaries and ids - expected[key]}
-    fixed_by: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for record_id, package, fixes, _ in _pypi_ground_truth():
-        for fixed in fixes.split(","):
-            if fixed:
-                fixed_by[(normalize_package_name("PyPI", package), fixed)].add(group_of[record_id])
-    wrong = {key: ids & fixed_by[key] for key, ids in extra.items() if ids & fixed_by[key]}
-    assert not wrong, f"fixed versions reported as affected by the record that fixes them: {sorted(wrong.items())[:5]}"
-    assert len(expected) > 30000
+    unexplained = {}
+    for (key, version), groups in actual.items():
+        for group in groups - listed[(key, version)]:
+            ranges = [events for entry in by_package[key] if group_of[entry.record_id] == group
+                      for events in entry.events]
+            if not any(_oracle_in_range(version, events) for events in ranges):
+                unexplained[(key, version)] = group
+    assert not unexplained, f"findings neither listed nor in range: {sorted(unexplained.items())[:5]}"
+    on_fix = {key: actual[key] & groups - listed[key] for key, groups in fixed_by.items()
+              if actual[key] & groups - listed[key]}
+    assert not on_fix, f"fixed versions reported by the record that fixes them: {sorted(on_fix.items())[:5]}"
+    assert len(versions) > 30000 and len(document["findings"]) > 100000
 

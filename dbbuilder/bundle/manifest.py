@@ -7,7 +7,6 @@ the payload it ships, whatever produced the database.
 from __future__ import annotations
 
 import json
-import os
 import re
 import sqlite3
 from collections.abc import Mapping, Sequence
@@ -24,6 +23,7 @@ from scanner.db import bundle_format
 from scanner.db.schema import SCHEMA_VERSION
 from scanner.db.verify import format_time
 from scanner.errors import UsageError
+from scanner.report.sbom import timestamp_from_environment
 
 BUILDER_NAME = "dbbuilder"
 # The scanner's own rule for channel names (scanner.db.verify): refuse at build time what it would refuse.
@@ -60,15 +60,9 @@ def parse_duration(text: str) -> timedelta:
     return int(match.group(1)) * _DURATION_UNITS[match.group(2)]
 
 
-def build_time(environ: Mapping[str, str] = os.environ) -> datetime:
+def build_time(environ: Mapping[str, str] | None = None) -> datetime:
     """`SOURCE_DATE_EPOCH` when set (reproducible builds), else now; whole seconds, UTC."""
-    epoch = environ.get("SOURCE_DATE_EPOCH", "").strip()
-    if not epoch:
-        return datetime.now(UTC).replace(microsecond=0)
-    try:
-        return datetime.fromtimestamp(int(epoch), UTC)
-    except (ValueError, OverflowError, OSError):
-        raise UsageError(f"SOURCE_DATE_EPOCH is not a Unix time in seconds: {epoch!r}") from None
+    return timestamp_from_environment(environ) or datetime.now(UTC).replace(microsecond=0)
 
 
 def read_database_facts(database: Path) -> tuple[str, list[dict[str, Any]]]:

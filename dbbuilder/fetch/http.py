@@ -183,6 +183,7 @@ class HttpClient:
                 if error.code == 416:  # our partial file is not a prefix of the current one: start over
                     part.unlink(missing_ok=True)
                     part_meta.unlink(missing_ok=True)
+                    raise http.client.HTTPException("partial download no longer matches; restarting") from None
                 raise
             with response:
                 validators = Validators(response.headers.get("ETag"), response.headers.get("Last-Modified"))

@@ -55,19 +55,17 @@ class _Owners:
         self._resolved: dict[str, dict[str, str]] | None = None
 
     def owner(self, package: Package) -> str:
-        if not any(name != package.cataloger for name in self._exact):
-            return ""
-        found = self._lookup(self._exact, package.cataloger, package.locations)
+        if package.cataloger in self._exact or not self._exact:
+            return ""  # package databases (those that own files) are never inside one another
+        found = self._lookup(self._exact, package.locations)
         if found:
             return found
         real_locations = [self._fs.resolve(location) or location for location in package.locations]
-        return self._lookup(self._resolved_tables(), package.cataloger, real_locations)
+        return self._lookup(self._resolved_tables(), real_locations)
 
     @staticmethod
-    def _lookup(tables: Mapping[str, Mapping[str, str]], cataloger: str, locations: Sequence[str]) -> str:
-        for name, table in tables.items():
-            if name == cataloger:
-                continue  # a database never owns the packages it lists itself
+    def _lookup(tables: Mapping[str, Mapping[str, str]], locations: Sequence[str]) -> str:
+        for table in tables.values():
             for location in locations:
                 if location in table:
                     return table[location]

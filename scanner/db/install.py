@@ -188,9 +188,14 @@ def _remove_strays(parent: Path, keep: Path | None) -> None:
             shutil.rmtree(entry, ignore_errors=True)
 
 
-def _record_refusal(state: StateDir, operation: str, source: str, error: BundleError) -> None:
+def _record_refusal(state: StateDir, operation: str, source: Path, error: BundleError) -> None:
+    """Audit a refusal. The file is named by path and size only: hashing a hostile file of any size
+    just to refuse it would undo the caps (digests are in the import records)."""
+    size: int | None = None
+    with contextlib.suppress(OSError):
+        size = source.stat().st_size
     with contextlib.suppress(StateError):
-        audit.append(state, "refusal", {"operation": operation, "source": source,
+        audit.append(state, "refusal", {"operation": operation, "source": str(source), "size": size,
                                         "error": type(error).__name__, "exit_code": error.exit_code,
                                         "message": error.message})
 
@@ -243,7 +248,7 @@ def import_bundle(
             _record_overrides(state, "import", database)
             _remove_strays(state.databases, target)
     except BundleError as error:
-        _record_refusal(state, "import", str(bundle), error)
+        _record_refusal(state, "import", bundle, error)
         raise
     return ImportResult(database=database, previous=previous)
 
@@ -361,6 +366,24 @@ def _load_bundle(
     return _database(target, verified, digest, now)
 
 
+def _load_installed(
+    state: StateDir, *, now: datetime, freshness: FreshnessPolicy, allow_expired: bool
+) -> VerifiedDatabase:
+    directory = installed_directory(state)
+    if directory is None:
+        raise DatabaseError(NO_DATABASE)
+    try:
+        return _verify_directory(state, directory, now=now, freshness=freshness, rollback={},
+                                 allow_expired=allow_expired)
+    except InstalledDatabaseError:
+        # A concurrent import may have switched to a new directory and removed this one mid-read.
+        current = installed_directory(state)
+        if current is None or current == directory:
+            raise
+        return _verify_directory(state, current, now=now, freshness=freshness, rollback={},
+                                 allow_expired=allow_expired)
+
+
 def load_database(
     *,
     state_dir: Path | None = None,
@@ -383,14 +406,10 @@ def load_database(
         if bundle is not None:
             database = _load_bundle(state, bundle, now=moment, freshness=freshness, allow_expired=allow_expired)
         else:
-            directory = installed_directory(state)
-            if directory is None:
-                raise DatabaseError(NO_DATABASE)
-            database = _verify_directory(
-                state, directory, now=moment, freshness=freshness, rollback={}, allow_expired=allow_expired)
+            database = _load_installed(state, now=moment, freshness=freshness, allow_expired=allow_expired)
     except BundleError as error:
         if audit:
-            _record_refusal(state, "load", str(bundle or state.installed_pointer), error)
+            _record_refusal(state, "load", bundle or state.installed_pointer, error)
         raise
     if audit:
         _record_overrides(state, "load", database)

@@ -13,6 +13,7 @@ import urllib.parse
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -51,8 +52,12 @@ class AffectedRow:
     fixed: tuple[str, ...]
     severity: str | None
 
-    def osv_affected(self) -> dict[str, Any]:
-        """The OSV `affected` mapping (`ranges`, `versions`) that scanner.versions evaluates."""
+    @cached_property
+    def osv_affected(self) -> Mapping[str, Any]:
+        """The OSV `affected` mapping (`ranges`, `versions`) that scanner.versions evaluates.
+
+        Decoded once per row: a row is evaluated against every installed version of its package.
+        """
         entry: dict[str, Any] = {}
         if self.ranges:
             entry["ranges"] = json.loads(self.ranges)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scanner import versions
-from scanner.db.store import AffectedRow, CpeRow, VulnRecord, VulnStore
+from scanner.db.store import AffectedRow, CpeRow, DetailRow, SeverityRow, VulnRecord, VulnStore
 from scanner.match.severity import choose_severity, cvss_scores
 from scanner.model import Finding, Fix, FixState, Package, Vulnerability
 from scanner.names import normalize_package_name
@@ -78,9 +78,13 @@ def _release_variants(store: VulnStore, ecosystem: str) -> tuple[str, ...]:
 
 @dataclass
 class _Hit:
-    package: Package
     rows: list[tuple[AffectedRow, VulnRecord]] = field(default_factory=list)
     matched_by: str = "ecosystem"
+
+
+# Internal maps key packages by their position in the sorted, de-duplicated input: hashing and
+# comparing whole Package records dominated the cost on inputs with tens of thousands of packages.
+_HitKey = tuple[int, str]  # (package index, alias group)
 
 
 def lookup_key(package: Package) -> tuple[str, str, str]:
@@ -91,7 +95,7 @@ def lookup_key(package: Package) -> tuple[str, str, str]:
 
 
 def _row_affects(row: AffectedRow, version: str) -> bool:
-    affected = row.osv_affected()
+    affected = row.osv_affected
     if not affected:
         return row.fix_state in _UNRANGED_AFFECTED
     return versions.is_affected(row.ecosystem, version, affected)
@@ -137,16 +141,16 @@ class Matcher:
         hits = self._match_advisories(selected, unevaluated)
         if self.cpe_match:
             self._match_cpes(selected, hits, unevaluated)
-        findings, evidence = self._findings(hits)
+        findings, evidence = self._findings(selected, hits)
         return MatchResult(findings=findings, unevaluated=tuple(sorted(set(unevaluated), key=_unevaluated_key)),
                            skipped_os_owned=tuple(skipped), evidence=evidence)
 
-    def _match_advisories(self, packages: list[Package], unevaluated: list[Unevaluated]) -> dict[tuple[Package, str], _Hit]:
-        # ecosystem as stored -> normalised names to fetch, and package -> where to look
+    def _match_advisories(self, packages: list[Package], unevaluated: list[Unevaluated]) -> dict[_HitKey, _Hit]:
+        # ecosystem as stored -> normalised names to fetch, and per package where to look
         wanted: dict[str, set[str]] = defaultdict(set)
-        plan: list[tuple[Package, tuple[str, ...], str, str]] = []
+        plan: list[tuple[int, tuple[str, ...], str, str]] = []
         variants_cache: dict[str, tuple[str, ...]] = {}
-        for package in packages:
+        for index, package in enumerate(packages):
             ecosystem, name, version = lookup_key(package)
             if is_os_package(package):
                 if not ecosystem:
@@ -167,7 +171,7 @@ class Matcher:
             normalized = normalize_package_name(ecosystem, name)
             for eco in ecosystems:
                 wanted[eco].add(normalized)
-            plan.append((package, ecosystems, normalized, version))
+            plan.append((index, ecosystems, normalized, version))
 
         rows_by_key: dict[tuple[str, str], list[AffectedRow]] = {}
         for eco in sorted(wanted):
@@ -175,8 +179,8 @@ class Matcher:
                 rows_by_key[(eco, name)] = rows
         records = self.store.vulnerabilities(row.vuln_id for rows in rows_by_key.values() for row in rows)
 
-        hits: dict[tuple[Package, str], _Hit] = {}
-        for package, ecosystems, key_name, version in plan:
+        hits: dict[_HitKey, _Hit] = {}
+        for index, ecosystems, key_name, version in plan:
             for eco in ecosystems:
                 for row in rows_by_key.get((eco, key_name), ()):
                     record = records.get(row.vuln_id)
@@ -185,30 +189,34 @@ class Matcher:
                     try:
                         affected = _row_affects(row, version)
                     except versions.InvalidVersion as error:
-                        unevaluated.append(Unevaluated(package, row.vuln_id, f"version not understood: {error}"))
+                        unevaluated.append(Unevaluated(packages[index], row.vuln_id,
+                                                       f"version not understood: {error}"))
                         continue
                     except versions.UnknownEcosystem as error:
-                        unevaluated.append(Unevaluated(package, row.vuln_id, f"ecosystem not understood: {error}"))
+                        unevaluated.append(Unevaluated(packages[index], row.vuln_id,
+                                                       f"ecosystem not understood: {error}"))
                         continue
                     except (ValueError, TypeError) as error:  # a malformed range in the database
-                        unevaluated.append(Unevaluated(package, row.vuln_id, f"range not understood: {error}"))
+                        unevaluated.append(Unevaluated(packages[index], row.vuln_id,
+                                                       f"range not understood: {error}"))
                         continue
                     if affected:
-                        hits.setdefault((package, record.group_id), _Hit(package)).rows.append((row, record))
+                        hits.setdefault((index, record.group_id), _Hit()).rows.append((row, record))
         return hits
 
-    def _match_cpes(self, packages: list[Package], hits: dict[tuple[Package, str], _Hit],
+    def _match_cpes(self, packages: list[Package], hits: dict[_HitKey, _Hit],
                     unevaluated: list[Unevaluated]) -> None:
-        by_product: dict[str, list[Package]] = defaultdict(list)
-        for package in packages:
-            by_product[cpe_product(package)].append(package)
+        by_product: dict[str, list[int]] = defaultdict(list)
+        for index, package in enumerate(packages):
+            by_product[cpe_product(package)].append(index)
         rows = self.store.cpes(by_product)
         records = self.store.vulnerabilities(row.vuln_id for product_rows in rows.values() for row in product_rows)
         for product, product_rows in rows.items():
-            for package in by_product[product]:
+            for index in by_product[product]:
+                package = packages[index]
                 for row in product_rows:
                     record = records.get(row.vuln_id)
-                    if record is None or record.withdrawn or (package, record.group_id) in hits:
+                    if record is None or record.withdrawn or (index, record.group_id) in hits:
                         continue
                     try:
                         matched = cpe_version_matches(package, row)
@@ -219,69 +227,88 @@ class Matcher:
                         fixed = (row.version_end_excluding,) if row.version_end_excluding else ()
                         synthetic = AffectedRow(row.vuln_id, package.ecosystem, product, None, None,
                                                 FixState.FIXED if fixed else FixState.UNKNOWN, fixed, None)
-                        hits[(package, record.group_id)] = _Hit(package, [(synthetic, record)], matched_by="cpe")
+                        hits[(index, record.group_id)] = _Hit([(synthetic, record)], matched_by="cpe")
 
-    def _findings(self, hits: Mapping[tuple[Package, str], _Hit]) -> tuple[tuple[Finding, ...],
-                                                                         dict[tuple[Package, str], Evidence]]:
+    def _findings(self, packages: list[Package], hits: Mapping[_HitKey, _Hit]) -> tuple[
+            tuple[Finding, ...], dict[tuple[Package, str], Evidence]]:
         groups = {group for _, group in hits}
         members = self.store.group_members(groups)
         all_ids = set(groups)
         for group in groups:
             all_ids.update(members.get(group, ()))
-        for hit in hits.values():
-            all_ids.update(row.vuln_id for row, _ in hit.rows)
-        severities = self.store.severities(all_ids)
-        group_records = self.store.vulnerabilities(all_ids)
-        details = self.store.details({row.vuln_id for hit in hits.values() for row, _ in hit.rows} | groups)
-
+        matched_ids_all = {row.vuln_id for hit in hits.values() for row, _ in hit.rows}
+        all_ids |= matched_ids_all
+        facts = _GroupFacts(members, self.store.severities(all_ids), self.store.vulnerabilities(all_ids),
+                            self.store.details(matched_ids_all | groups))
+        entries: dict[int, Mapping[str, Any]] = {}  # id(row) -> entry: rows are shared by many findings
         findings: list[Finding] = []
         evidence: dict[tuple[Package, str], Evidence] = {}
-        for (package, group), hit in sorted(hits.items(), key=lambda item: (item[0][0], item[0][1])):
-            matched_ids = sorted({row.vuln_id for row, _ in hit.rows})
-            ids = set(members.get(group, ())) | set(matched_ids)
-            scores = cvss_scores(s for vuln_id in sorted(ids) for s in severities.get(vuln_id, ()))
-            distro_ratings: list[tuple[str, str]] = []
-            if is_os_package(package):
-                for row, record in hit.rows:
-                    for text in (row.severity, record.severity):
-                        if text:
-                            distro_ratings.append((record.provider, text))
-            record_ratings = [(r.provider, r.severity) for r in (group_records.get(i) for i in sorted(ids))
-                              if r is not None and r.severity]
-            severity, severity_source = choose_severity(distro_ratings, scores, record_ratings)
-            ordered_records = sorted((group_records[i] for i in ids if i in group_records),
-                                     key=lambda r: (r.id != group, r.id))
-            summary = next((r.summary for r in ordered_records if r.summary), "")
-            detail_rows = [details[i] for i in [group, *matched_ids] if i in details]
-            if not summary:
-                summary = next((d.details.strip().splitlines()[0] for d in detail_rows if d.details.strip()), "")
-            primary = ordered_records[0] if ordered_records else None
-            vulnerability = Vulnerability(
-                id=group,
-                aliases=tuple(sorted(ids - {group})),
-                summary=summary,
-                severity=severity,
-                severity_source=severity_source,
-                cvss=scores,
-                published=(primary.published or "") if primary else "",
-                modified=(primary.modified or "") if primary else "",
-                references=tuple(sorted({ref for d in detail_rows for ref in d.references})),
-                cwes=tuple(sorted({cwe for d in detail_rows for cwe in d.cwes})),
-            )
+        for (index, group), hit in sorted(hits.items(), key=lambda item: item[0]):
+            package = packages[index]
             rows = [row for row, _ in hit.rows]
             ecosystem, _, installed = lookup_key(package)
+            vulnerability = facts.vulnerability(group, hit, os_package=is_os_package(package))
             findings.append(Finding(package=package, vulnerability=vulnerability,
                                     fix=_merge_fix(ecosystem, installed, rows), matched_by=hit.matched_by,
-                                    advisory_id=matched_ids[0]))
-            evidence[(package, group)] = Evidence(
-                ecosystem=rows[0].ecosystem,
-                affected=tuple(_evidence_entry(row) for row in rows),
-            )
+                                    advisory_id=min(row.vuln_id for row in rows)))
+            for row in rows:
+                if id(row) not in entries:
+                    entries[id(row)] = _evidence_entry(row)
+            evidence[(package, group)] = Evidence(ecosystem=rows[0].ecosystem,
+                                                  affected=tuple(entries[id(row)] for row in rows))
         return tuple(findings), evidence
 
 
+@dataclass
+class _GroupFacts:
+    """What the database says about alias groups, turned into `Vulnerability` values (memoised)."""
+
+    members: Mapping[str, tuple[str, ...]]
+    severities: Mapping[str, list[SeverityRow]]
+    records: Mapping[str, VulnRecord]
+    details: Mapping[str, DetailRow]
+    made: dict[tuple[Any, ...], Vulnerability] = field(default_factory=dict)
+
+    def vulnerability(self, group: str, hit: _Hit, *, os_package: bool) -> Vulnerability:
+        matched_ids = tuple(sorted({row.vuln_id for row, _ in hit.rows}))
+        distro_ratings: tuple[tuple[str, str], ...] = ()
+        if os_package:
+            distro_ratings = tuple((record.provider, text) for row, record in hit.rows
+                                   for text in (row.severity, record.severity) if text)
+        key = (group, matched_ids, distro_ratings)
+        if key not in self.made:
+            self.made[key] = self._build(group, matched_ids, distro_ratings)
+        return self.made[key]
+
+    def _build(self, group: str, matched_ids: tuple[str, ...],
+               distro_ratings: tuple[tuple[str, str], ...]) -> Vulnerability:
+        ids = set(self.members.get(group, ())) | set(matched_ids)
+        scores = cvss_scores(s for vuln_id in sorted(ids) for s in self.severities.get(vuln_id, ()))
+        ordered_records = sorted((self.records[i] for i in ids if i in self.records),
+                                 key=lambda r: (r.id != group, r.id))
+        record_ratings = [(r.provider, r.severity) for r in ordered_records if r.severity]
+        severity, severity_source = choose_severity(distro_ratings, scores, record_ratings)
+        summary = next((r.summary for r in ordered_records if r.summary), "")
+        detail_rows = [self.details[i] for i in (group, *matched_ids) if i in self.details]
+        if not summary:
+            summary = next((d.details.strip().splitlines()[0] for d in detail_rows if d.details.strip()), "")
+        primary = ordered_records[0] if ordered_records else None
+        return Vulnerability(
+            id=group,
+            aliases=tuple(sorted(ids - {group})),
+            summary=summary,
+            severity=severity,
+            severity_source=severity_source,
+            cvss=scores,
+            published=(primary.published or "") if primary else "",
+            modified=(primary.modified or "") if primary else "",
+            references=tuple(sorted({ref for d in detail_rows for ref in d.references})),
+            cwes=tuple(sorted({cwe for d in detail_rows for cwe in d.cwes})),
+        )
+
+
 def _evidence_entry(row: AffectedRow) -> Mapping[str, Any]:
-    entry = row.osv_affected()
+    entry = row.osv_affected
     if entry:
         return entry
     # Rows without a range: CPE rows carry an end bound only; distro rows without a fix affect every version.

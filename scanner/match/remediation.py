@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from scanner import versions
 from scanner.match.matcher import Evidence, lookup_key, sort_versions
@@ -20,15 +21,23 @@ class Remediation:
     unfixed: tuple[str, ...]  # vulnerability ids no known version resolves
 
 
-def _still_affected(evidence: Evidence, candidate: str) -> bool:
-    """True when any entry still affects `candidate`; an entry that cannot be evaluated counts as affected."""
-    for entry in evidence.affected:
-        try:
-            if versions.is_affected(evidence.ecosystem, candidate, entry):
-                return True
-        except (versions.InvalidVersion, versions.UnknownEcosystem, ValueError, TypeError):
-            return True
-    return False
+class _AffectedCache:
+    """is_affected per (entry, candidate): entries are shared by every finding of the same record."""
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[int, str, str], bool] = {}
+
+    def entry_affects(self, ecosystem: str, entry: Mapping[str, Any], candidate: str) -> bool:
+        key = (id(entry), ecosystem, candidate)
+        if key not in self._known:
+            try:
+                self._known[key] = versions.is_affected(ecosystem, candidate, entry)
+            except (versions.InvalidVersion, versions.UnknownEcosystem, ValueError, TypeError):
+                self._known[key] = True  # cannot be evaluated: not counted as a fix
+        return self._known[key]
+
+    def still_affected(self, evidence: Evidence, candidate: str) -> bool:
+        return any(self.entry_affects(evidence.ecosystem, entry, candidate) for entry in evidence.affected)
 
 
 def remediations(findings: Iterable[Finding], evidence: Mapping[tuple[Package, str], Evidence]) -> tuple[Remediation, ...]:
@@ -37,6 +46,7 @@ def remediations(findings: Iterable[Finding], evidence: Mapping[tuple[Package, s
     Candidates are the fixed versions the findings name; the lowest candidate that leaves none of them
     affected wins, else the lowest that resolves the most.
     """
+    cache = _AffectedCache()
     by_package: dict[Package, list[Finding]] = defaultdict(list)
     for finding in findings:
         by_package[finding.package].append(finding)
@@ -50,7 +60,7 @@ def remediations(findings: Iterable[Finding], evidence: Mapping[tuple[Package, s
         for candidate in candidates:
             fixed_here = {f.vulnerability.id for f in own
                           if (package, f.vulnerability.id) in evidence
-                          and not _still_affected(evidence[(package, f.vulnerability.id)], candidate)}
+                          and not cache.still_affected(evidence[(package, f.vulnerability.id)], candidate)}
             resolved_ids |= fixed_here
             if len(fixed_here) > best_fixed:
                 best, best_fixed = candidate, len(fixed_here)

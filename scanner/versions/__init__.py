@@ -14,6 +14,7 @@ cached (bounded LRU), so comparing many versions against many ranges parses each
 
 from __future__ import annotations
 
+from scanner.errors import VersionError
 from scanner.versions.base import ParsedVersion, SortKey
 from scanner.versions.ecosystems import cache_info, clear_cache, key_with, parse_with, scheme_for
 from scanner.versions.errors import InvalidRange, InvalidVersion, UnknownEcosystem
@@ -25,6 +26,7 @@ __all__ = [
     "ParsedVersion",
     "SortKey",
     "UnknownEcosystem",
+    "VersionError",
     "cache_info",
     "canonical",
     "clear_cache",

@@ -1,7 +1,9 @@
 """Maven versions, ordered as maven-artifact 3.8's ComparableVersion orders them (OSV's reference).
 
 The lower-cased string splits into items: numbers, qualifiers and sub-lists. `.` separates items
-of one list; `-`, and a switch between letters and digits, opens a nested list. Trailing "null"
+of one list; `-`, and a switch between letters and digits, opens a nested list. (MNG-7644, in
+Maven 3.8.8 and 3.9, also opens one for a `.` before a qualifier, reading 1.x2 as 1-x-2; OSV and
+the conformance vectors do not.) Trailing "null"
 items (0, the release qualifier, empty lists) are dropped from each list, which is why
 1 == 1.0 == 1-0 == 1.0.0.final. Known qualifiers order alpha < beta < milestone < rc < snapshot <
 release < sp (a, b, m followed by a digit abbreviate the first three; ga, final and release mean the

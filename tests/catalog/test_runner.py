@@ -21,6 +21,7 @@ class FixedCataloger:
     name: str
     found: tuple[Package, ...]
     fail: bool = False
+    owned: tuple[tuple[str, str], ...] = ()
 
     @property
     def requests(self) -> tuple[FileRequest, ...]:
@@ -29,7 +30,7 @@ class FixedCataloger:
     def catalog(self, fs: Filesystem, distro: Distro | None) -> CatalogResult:
         if self.fail:
             raise RuntimeError("boom")
-        return CatalogResult(self.found)
+        return CatalogResult(self.found, dict(self.owned))
 
 
 def _pypi(location: str) -> Package:
@@ -76,3 +77,13 @@ def test_a_failing_cataloger_becomes_a_warning_and_the_rest_still_runs() -> None
     catalog = catalog_filesystem(fs, [FixedCataloger("broken", (), fail=True), DpkgCataloger()])
     assert [p.name for p in catalog.packages] == ["libc6", "python3-yaml"]
     assert catalog.warnings == ("broken: cataloger failed, its packages are missing: RuntimeError: boom",)
+
+
+def test_packages_of_a_package_database_are_never_marked_owned() -> None:
+    fs = MemoryFilesystem(files={"var/lib/dpkg/status": STATUS,
+                                 "var/lib/dpkg/info/libc6.list": b"/var/lib/rpm/rpmdb.sqlite\n"})
+    rpm_package = Package("bash", "5.1-1", "rpm", "", "pkg:rpm/bash@5.1-1", cataloger="fake-rpm",
+                          locations=("var/lib/rpm/rpmdb.sqlite",))
+    fake_rpm = FixedCataloger("fake-rpm", (rpm_package,), owned=(("usr/bin/bash", "bash"),))
+    catalog = catalog_filesystem(fs, [DpkgCataloger(), fake_rpm])
+    assert next(p for p in catalog.packages if p.type == "rpm").owned_by == ""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.db import errors, trust
+from scanner.db import errors, install, trust
 from scanner.db.audit import verify_log
 from scanner.db.install import (
     freshness_summary,
@@ -112,6 +112,16 @@ def test_age_policy_warns_by_default_and_per_provider(state: StateDir, signer: S
     with pytest.raises(errors.StaleDataError):
         load_database(state_dir=state.root, now=NOW, policy=FreshnessPolicy(
             max_age=timedelta(hours=1), fail=True))
+
+
+def test_load_follows_an_import_that_switched_mid_read(
+        state: StateDir, signer: Signer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import_bundle(write_bundle(tmp_path / "v1.bundle", signer, version=1), state_dir=state.root, now=NOW)
+    removed = installed_directory(state)
+    import_bundle(write_bundle(tmp_path / "v2.bundle", signer, version=2), state_dir=state.root, now=NOW)
+    pointers = iter([removed, installed_directory(state)])
+    monkeypatch.setattr(install, "installed_directory", lambda _: next(pointers))
+    assert load_database(state_dir=state.root, now=NOW).manifest.bundle_version == 2
 
 
 def test_no_database_is_a_loud_error(tmp_path: Path) -> None:

@@ -38,8 +38,9 @@ DIVERGENCES: dict[tuple[str, str], tuple[str | int, str]] = {
         1,
         "maven-artifact 3.8's ComparableVersion (the reference of every generated Maven vector, all of "
         "which we match) removes the release qualifier of 1-ga-1 inside its own sub-list, leaving "
-        "1-[[1]], which sorts below 1-[1]; the fixture's equality follows the token-trimming reading of "
-        "the POM reference's version order specification that osv-scalibr implements",
+        "1-[[1]], which sorts below 1-[1]: Debian's maven-artifact 3.8.7 prints '1-1 > 1-ga-1', tokens "
+        "[1, [[1]]]. The fixture's equality follows the token-trimming reading of the POM reference's "
+        "version order specification that osv-scalibr implements",
     ),
 }
 

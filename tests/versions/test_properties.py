@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from packaging.version import InvalidVersion as PackagingInvalidVersion
+from packaging.version import Version
 
 from scanner import versions
 
-from .strategies import BY_ECOSYSTEM
+from .strategies import BY_ECOSYSTEM, PEP440
 
 ECOSYSTEMS = sorted(BY_ECOSYSTEM)
 PROPERTY_SETTINGS = settings(max_examples=60, deadline=None)
@@ -31,7 +35,10 @@ def test_antisymmetric_reflexive_and_hash_consistent(ecosystem: str, data: st.Da
 @PROPERTY_SETTINGS
 @given(data=st.data())
 def test_transitive(ecosystem: str, data: st.DataObject) -> None:
-    a, b, c = (data.draw(BY_ECOSYSTEM[ecosystem]) for _ in range(3))
+    strategy = BY_ECOSYSTEM[ecosystem]
+    if ecosystem == "Maven":
+        strategy = strategy.filter(_maven_order_is_total_for)
+    a, b, c = (data.draw(strategy) for _ in range(3))
     ab, bc, ac = (versions.compare(ecosystem, x, y) for x, y in ((a, b), (b, c), (a, c)))
     if ab <= 0 and bc <= 0:
         assert ac <= 0
@@ -39,6 +46,17 @@ def test_transitive(ecosystem: str, data: st.DataObject) -> None:
             assert ac < 0
     if ab >= 0 and bc >= 0:
         assert ac >= 0
+
+
+def _maven_order_is_total_for(version: str) -> bool:
+    """ComparableVersion 3.8 (which OSV, the vectors and we follow) is not transitive for some
+    shapes: a qualifier after "." in one list (1.0.alpha > 1-sp > 1 > 1.0.alpha; Maven 3.8.8/3.9
+    changed that parse, MNG-7644), a release qualifier left inside a version ("2-ga-alpha"), or a
+    version that starts with a qualifier (0.alpha > sp > 0 > 0.alpha, which maven-artifact 3.8.7
+    itself prints). Matching the reference there is the goal, so transitivity is checked on the
+    other shapes; a search over 300,000 random triples of them found no cycle."""
+    canonical = versions.canonical("Maven", version)
+    return not canonical[0].isalpha() and not re.search(r"\.[a-z]|(^|[.-])ga([.-]|$)", canonical)
 
 
 @pytest.mark.parametrize("ecosystem", ECOSYSTEMS)
@@ -117,3 +135,23 @@ def test_equivalent_spellings(ecosystem: str, a: str, b: str) -> None:
     assert versions.compare(ecosystem, a, b) == 0
     assert versions.sort_key(ecosystem, a) == versions.sort_key(ecosystem, b)
     assert hash(versions.sort_key(ecosystem, a)) == hash(versions.sort_key(ecosystem, b))
+
+
+@settings(max_examples=300, deadline=None)
+@given(a=PEP440, b=PEP440)
+def test_pep440_agrees_with_packaging(a: str, b: str) -> None:
+    """pypa/packaging is PEP 440's reference implementation; our parser must order as it does."""
+    left, right = Version(a), Version(b)
+    assert versions.compare("PyPI", a, b) == (left > right) - (left < right)
+    assert versions.canonical("PyPI", a) == str(left)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet="0123456789.abcdeilmnoprstvwxABCRDEV!+-_ ", max_size=16))
+def test_pep440_accepts_what_packaging_accepts(text: str) -> None:
+    try:
+        Version(text)
+    except PackagingInvalidVersion:
+        assert not versions.is_valid("PyPI", text)
+    else:
+        assert versions.is_valid("PyPI", text)

@@ -182,31 +182,47 @@ def test_pypi_listed_versions_are_inside_their_ranges(osv_feeds: Path) -> None:
     assert set(beyond) == set(PYPI_LIST_BEYOND_RANGES)
 
 
-@pytest.mark.parametrize(("folder", "ecosystem"), [("Go", "Go"), ("crates.io", "crates.io")])
-def test_semver_records_with_several_introduced_events(osv_feeds: Path, folder: str, ecosystem: str) -> None:
-    """Every introduced bound is affected and every fixed bound is not (all of Go's and RustSec's
-    intervals are disjoint); a few RustSec ranges close with an empty pair, introduced X fixed X,
-    where X is rightly not affected. Ranges with several pairs must be among those checked."""
+# Range bounds in real records that do not parse in their ecosystem: evaluating the range must
+# raise InvalidVersion naming them, never answer.
+UNPARSABLE_BOUNDS = {
+    "PyPI": {"PYSEC-2019-125": "2019-09-12", "PYSEC-2021-371": "0.2.0-n653"},
+}
+OSV_FOLDERS = ["AlmaLinux", "Alpine", "Bitnami", "CRAN", "Chainguard", "Debian", "Go", "Maven", "NuGet",
+               "Packagist", "PyPI", "Rocky_Linux", "RubyGems", "Ubuntu", "crates.io", "npm"]
+
+
+@pytest.mark.parametrize("folder", OSV_FOLDERS)
+def test_real_range_bounds_evaluate_as_their_events_say(osv_feeds: Path, folder: str) -> None:
+    """In every ECOSYSTEM and SEMVER range of the real records, each introduced bound is affected
+    and each fixed bound is not. Bounds that are both introduced and fixed in one range (RustSec
+    closes some ranges with "introduced X, fixed X"; PyPI re-opens some at the version that fixed
+    an earlier pair) are left out: their answer depends on the order of equal events, which the
+    hand-made tests above pin."""
     checked = multi_pair = 0
     failures: list[str] = []
+    unparsable: dict[str, str] = {}
     for record in _records(osv_feeds / folder):
         for entry in record.get("affected", []):
+            ecosystem = entry["package"]["ecosystem"]
             for range_ in entry.get("ranges", []):
+                if range_["type"] == "GIT":
+                    continue
                 events = range_["events"]
-                if sum("introduced" in event for event in events) > 1:
-                    multi_pair += 1
-                single = {"ranges": [range_]}
+                introduced_at = {event["introduced"] for event in events if "introduced" in event}
                 fixed_at = {event["fixed"] for event in events if "fixed" in event}
+                multi_pair += len(introduced_at) > 1
                 for event in events:
                     for kind, bound in event.items():
-                        if kind not in ("introduced", "fixed") or bound == "0":
-                            continue
-                        if kind == "introduced" and bound in fixed_at:
-                            assert not versions.is_affected(ecosystem, bound, single)
+                        if kind not in ("introduced", "fixed") or bound == "0" or bound in introduced_at & fixed_at:
                             continue
                         checked += 1
-                        if versions.is_affected(ecosystem, bound, single) != (kind == "introduced"):
-                            failures.append(f"{record['id']}: {kind} {bound}")
+                        try:
+                            if versions.is_affected(ecosystem, bound, {"ranges": [range_]}) != (kind == "introduced"):
+                                failures.append(f"{record['id']}: {kind} {bound}")
+                        except versions.InvalidVersion as error:
+                            unparsable[record["id"]] = error.version
     assert not failures, failures[:20]
-    assert multi_pair > 100
-    assert checked > 1000
+    assert unparsable == UNPARSABLE_BOUNDS.get(folder, {})
+    assert checked > 0
+    if folder in ("Go", "crates.io", "PyPI"):
+        assert multi_pair > 100  # several introduced/fixed pairs in one range are common there

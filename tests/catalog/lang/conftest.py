@@ -55,8 +55,11 @@ def cached(name: str, fetch: Callable[[Path], None]) -> Path:
     work = Path(tempfile.mkdtemp(dir=CACHE))
     try:
         fetch(work)
-        if not target.exists():
+        try:
             os.replace(work, target)
+        except OSError:
+            if not target.exists():  # else a parallel worker got there first with the same content
+                raise
     except (OSError, subprocess.CalledProcessError) as error:
         unavailable(f"cannot fetch {name}: {error}")
     finally:

@@ -4,6 +4,7 @@ import base64
 import io
 import json
 import shutil
+import sqlite3
 import subprocess
 import tarfile
 from dataclasses import replace
@@ -142,3 +143,11 @@ def test_identity_is_validated(channel: str, version: int, days: int) -> None:
     built = datetime(2026, 1, 1, tzinfo=UTC)
     with pytest.raises(UsageError):
         BundleIdentity(channel, version, built, built + timedelta(days=days))
+
+
+def test_corrupt_provider_row_is_refused(tmp_path: Path, database: Path, signing_key: Ed25519PrivateKey) -> None:
+    with sqlite3.connect(database) as connection:
+        connection.execute("UPDATE providers SET skipped_reasons = '{broken' WHERE name = 'osv'")
+    with pytest.raises(BundleWriteError, match="provider osv: bad JSON"):
+        write_bundle(tmp_path / "x.bundle", database, IDENTITY, [signing_key])
+    assert not (tmp_path / "x.bundle").exists()

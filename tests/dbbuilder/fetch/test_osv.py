@@ -97,3 +97,17 @@ def test_corrupt_state_file(tmp_path: Path) -> None:
     (tmp_path / "fetch-state.json").write_text("{nope")
     with pytest.raises(FeedError, match="fetch state"):
         FetchState.load(tmp_path)
+
+
+def test_stale_partial_download_is_discarded(tmp_path: Path, feed_server: FeedServer, fake_time: FakeTime) -> None:
+    body = osv_zip("PYSEC-1")
+    feed_server.scenario.files["/PyPI/all.zip"] = body
+    directory = tmp_path / "osv" / "PyPI"
+    directory.mkdir(parents=True)
+    (directory / "all.zip.part").write_bytes(b"bytes of an older archive")
+    (directory / "all.zip.part.json").write_text('{"etag": "\\"old\\""}')
+    fetch_osv(client(fake_time), feed_server.url, tmp_path, ["PyPI"], FetchState.load(tmp_path))
+    assert (directory / "all.zip").read_bytes() == body
+    first = feed_server.scenario.requests_for("/PyPI/all.zip")[0][1]
+    assert first["If-Range"] == '"old"'
+    assert sorted(p.name for p in directory.iterdir()) == ["all.zip"]
