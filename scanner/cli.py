@@ -20,7 +20,7 @@ from rich.table import Table
 from scanner import __version__
 from scanner.catalog import catalog_image
 from scanner.db import trust
-from scanner.db.audit import record_scan, verify_log
+from scanner.db.audit import append, record_scan, verify_log
 from scanner.db.install import (
     DATABASE_FILE,
     NO_DATABASE,
@@ -30,7 +30,7 @@ from scanner.db.install import (
     installed_info,
     load_database,
 )
-from scanner.db.state import StateDir, days, load_freshness, save_freshness
+from scanner.db.state import StateDir, days, freshness_document, load_freshness, save_freshness
 from scanner.db.verify import FreshnessPolicy, format_age, format_time
 from scanner.errors import DatabaseError, ScannerError, UsageError
 from scanner.image import ImageMetadata, Limits, open_image
@@ -260,8 +260,8 @@ def db_status(ctx: typer.Context) -> None:
     try:
         database = load_database(state_dir=state_dir, audit=False)
     except ScannerError as error:
-        typer.echo(f"verification: FAILED: {error}")
-        raise typer.Exit(error.exit_code) from None
+        typer.echo("verification: FAILED")
+        fail(error)
     typer.echo(f"signed by: {', '.join(database.key_ids)}")
     typer.echo("verification: ok (signatures, freshness, database digest)")
     _print_warnings(database.warnings)
@@ -313,6 +313,7 @@ def db_policy(
         )
         with state.lock():
             save_freshness(state, policy)
+            append(state, "freshness-policy", freshness_document(policy))
     typer.echo(f"max age: {format_age(policy.max_age) if policy.max_age else 'none'}")
     for name, age in sorted(policy.provider_max_age.items()):
         typer.echo(f"max age for {name}: {format_age(age)}")

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from dbbuilder.bundle.errors import SigningKeyError
 from scanner.db.bundle_format import key_id
+from scanner.match.userfiles import read_capped
 
 PRIVATE_KEY_SUFFIX = ".pem"
 PUBLIC_KEY_SUFFIX = ".pub.pem"
@@ -90,20 +91,9 @@ def generate_key_pair(directory: Path, name: str, passphrase: bytes | None = Non
     return save_key_pair(Ed25519PrivateKey.generate(), directory, name, passphrase)
 
 
-def read_key_file(path: Path) -> bytes:
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_KEY_FILE_BYTES + 1)
-    except OSError as error:
-        raise SigningKeyError(f"{path}: cannot read key: {error.strerror or error}") from error
-    if len(data) > MAX_KEY_FILE_BYTES:
-        raise SigningKeyError(f"{path}: not a key file (larger than {MAX_KEY_FILE_BYTES} bytes)")
-    return data
-
-
 def load_private_key(path: Path, passphrase: bytes | None = None) -> Ed25519PrivateKey:
     """Load an Ed25519 PKCS#8 PEM private key, decrypting it with `passphrase` when it is encrypted."""
-    data = read_key_file(path)
+    data = read_capped(path, MAX_KEY_FILE_BYTES, "private key", SigningKeyError)
     try:
         key = serialization.load_pem_private_key(data, password=passphrase)
     except TypeError as error:
@@ -122,7 +112,7 @@ def load_private_key(path: Path, passphrase: bytes | None = None) -> Ed25519Priv
 
 def read_passphrase_file(path: Path) -> bytes:
     """The passphrase is the file's content without its final line ending; an empty one is refused."""
-    data = read_key_file(path)
+    data = read_capped(path, MAX_KEY_FILE_BYTES, "passphrase file", SigningKeyError)
     passphrase = data.removesuffix(b"\n").removesuffix(b"\r")
     if not passphrase:
         raise SigningKeyError(f"{path}: passphrase file is empty")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from scanner.catalog.base import CatalogResult, read_text, register
-from scanner.catalog.ospackages import ecosystem_of, os_purl, package_layer, upstream_qualifier
+from scanner.catalog.ospackages import control_lines, ecosystem_of, os_purl, package_layer, upstream_qualifier
 from scanner.image.filesystem import FileRequest, Filesystem, normalize_path
 from scanner.model import Distro, Package
 
@@ -23,7 +23,7 @@ def parse_installed(text: str) -> Iterator[tuple[int, dict[str, str], list[str]]
     files: list[str] = []
     directory = ""
     number = 0
-    for line in [*text.splitlines(), ""]:
+    for line in [*control_lines(text), ""]:
         if not line.strip():
             if fields or files:
                 number += 1

@@ -37,6 +37,7 @@ _REDHAT_NAMES = (
     ("rocky", "rocky"), ("alma", "almalinux"), ("centos", "centos"), ("fedora", "fedora"),
     ("red hat", "rhel"), ("oracle", "ol"), ("amazon", "amzn"),
 )
+_RELEASE_LINE_LIMIT = 256
 _BUSYBOX_VERSION = re.compile(rb"BusyBox v(\d+(?:\.\d+)+)")
 _BASE_FILES_VERSION = re.compile(r"^Version:\s*(\d+)", re.M)
 
@@ -76,13 +77,15 @@ def _from_os_release(text: str) -> Distro | None:
 
 
 def _from_redhat_release(text: str) -> Distro | None:
-    match = _REDHAT_RELEASE.match(text.strip())
+    # One line; the cap bounds the regex's backtracking on a hostile file (quadratic in the length).
+    first_line = (text.strip().splitlines() or [""])[0][:_RELEASE_LINE_LIMIT]
+    match = _REDHAT_RELEASE.match(first_line)
     if match is None:
         return None
     name = match["name"].lower()
     distro_id = next((ident for needle, ident in _REDHAT_NAMES if needle in name), name.split()[0])
     return Distro(id=distro_id, version_id=match["version"], codename=match["codename"] or "",
-                  pretty_name=text.strip().splitlines()[0])
+                  pretty_name=first_line)
 
 
 def _from_system_release_cpe(text: str) -> Distro | None:
@@ -190,7 +193,9 @@ def osv_ecosystem(distro: Distro | None) -> str | None:
     if ident == "almalinux":
         return f"AlmaLinux:{_major(version)}" if version else None
     if ident in ("rhel", "centos"):
-        return f"Red Hat:{_major(version)}" if version else "Red Hat"
+        # OSV's Red Hat releases are CPE product streams ("Red Hat:enterprise_linux:9::appstream",
+        # "...::baseos"); the matcher finds every stream of the release from this prefix.
+        return f"Red Hat:enterprise_linux:{_major(version)}" if version else None
     if ident == "opensuse-leap":
         return f"openSUSE:Leap {version}" if version else None
     if ident == "opensuse-tumbleweed":

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from scanner.catalog.base import CatalogResult, read_text, register
-from scanner.catalog.ospackages import ecosystem_of, os_purl, package_layer, upstream_qualifier
+from scanner.catalog.ospackages import control_lines, ecosystem_of, os_purl, package_layer, upstream_qualifier
 from scanner.image.filesystem import FileRequest, Filesystem, normalize_path
 from scanner.model import Distro, Package
 
@@ -43,7 +43,7 @@ def parse_control(text: str, path: str) -> Iterator[Paragraph]:
     """Paragraphs of a deb822 control file. Continuation lines are dropped: no field we read spans lines."""
     fields: dict[str, str] = {}
     number = 0
-    for line in text.splitlines():
+    for line in control_lines(text):
         if not line.strip():
             if fields:
                 number += 1
@@ -147,13 +147,13 @@ class _Run:
     def _package(self, paragraph: Paragraph) -> tuple[Package | None, list[str]]:
         fields = paragraph.fields
         where = f"{paragraph.path}: paragraph {paragraph.number}"
+        status = fields.get("Status", "").split()
+        if status and status[-1] in _ABSENT_STATES:
+            return None, []  # before the Version check: dpkg drops the Version of purged packages
         name = fields.get("Package", "").split(":", 1)[0]
         version = fields.get("Version", "")
         if not name or not version:
             self.warnings.append(f"{where}: skipped, no {'Package' if not name else 'Version'} field")
-            return None, []
-        status = fields.get("Status", "")
-        if status and status.split()[-1] in _ABSENT_STATES:
             return None, []
         arch = fields.get("Architecture", "")
         source_name, source_version = "", ""

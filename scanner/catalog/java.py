@@ -36,6 +36,7 @@ _MAVEN_LAYOUT = re.compile(
     r"(?:^|/)(?:maven-repo|repository|maven2)/(?P<group>[^/]+(?:/[^/]+)*)/(?P<artifact>[^/]+)/(?P<version>[^/]+)/"
     r"(?P=artifact)-(?P=version)(?:-[^/]*)?\.[a-z]+$"
 )
+_LAYOUT_TAIL = 1024
 # Debian's maven-repo also links the jar as <a>/debian/ and <a>/1.2.x/: names of a line, not versions
 _PLACEHOLDER_VERSION = re.compile(r"debian|(?:\d+\.)*x")
 UNKNOWN_GROUP = "unknown"
@@ -142,7 +143,8 @@ def _first(headers: Mapping[str, str], *keys: str) -> str:
 
 def _layout_coordinates(paths: Iterable[str]) -> Coordinates | None:
     for path in paths:
-        match = _MAVEN_LAYOUT.search(path)
+        # The search is quadratic in the path's segments; real layouts fit well inside the tail.
+        match = _MAVEN_LAYOUT.search(path[-_LAYOUT_TAIL:])
         if match and not _PLACEHOLDER_VERSION.fullmatch(match.group("version")):
             group = match.group("group").replace("/", ".")
             return Coordinates(group, match.group("artifact"), match.group("version"), "maven repository path", path)

@@ -27,7 +27,7 @@ ELF_EXECUTABLES = FileRequest(("**",), max_size=1024 * 1024 * 1024, magic=b"\x7f
 
 
 # pyelftools reports malformed or truncated input through all of these.
-ELF_ERRORS = (ELFError, ConstructError, ValueError, OSError, EOFError, struct.error)
+ELF_ERRORS = (ELFError, ConstructError, ValueError, OSError, EOFError, OverflowError, struct.error)
 
 
 Found = TypeVar("Found")

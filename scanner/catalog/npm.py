@@ -72,8 +72,10 @@ def _lock_entries(lock: Any) -> Iterator[tuple[str, dict[str, Any]]]:
     packages = lock.get("packages")
     if isinstance(packages, dict):
         for key, entry in packages.items():
-            if not key or not isinstance(entry, dict) or entry.get("link"):
-                continue  # "" is the project itself; links point at workspace folders
+            # Only node_modules entries come from a registry: "" is the project itself, other keys
+            # ("packages/ws") are its workspace folders, and links point at those folders.
+            if "node_modules/" not in key or not isinstance(entry, dict) or entry.get("link"):
+                continue
             yield text_field(entry, "name") or key.rpartition("node_modules/")[2], entry
         return
     yield from _lock_entries_v1(lock.get("dependencies"))

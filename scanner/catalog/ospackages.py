@@ -49,6 +49,12 @@ def upstream_qualifier(name: str, version: str, source_name: str, source_version
     return upstream
 
 
+def control_lines(text: str) -> list[str]:
+    """Lines ended by LF (or CRLF) only: `str.splitlines` also breaks at U+2028, NEL and form feeds,
+    which free-text fields may hold, and would turn one paragraph into several."""
+    return [line.removesuffix("\r") for line in text.split("\n")]
+
+
 def ecosystem_of(distro: Distro | None) -> str:
     """The OSV ecosystem for OS packages; "" when no advisory source covers the distro."""
     return osv_ecosystem(distro) or ""

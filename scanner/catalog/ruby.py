@@ -24,9 +24,11 @@ GEMSPECS = FileRequest(("**/specifications/*.gemspec", "**/specifications/defaul
 LOCKFILES = FileRequest(("**/Gemfile.lock",), max_size=16 * 1024 * 1024)
 
 _STRING = r"""(?:"(?P<dq>[^"\n]*)"|'(?P<sq>[^'\n]*)'|%q\{(?P<pq>[^}\n]*)\})"""
-_NAME = re.compile(rf"^\s*\w+\.name\s*=\s*{_STRING}", re.MULTILINE)
-_VERSION = re.compile(rf"^\s*\w+\.version\s*=\s*(?:Gem::Version\.new\(\s*)?{_STRING}", re.MULTILINE)
-_LICENSES = re.compile(r"^\s*\w+\.licenses?\s*=\s*(?P<value>.*)$", re.MULTILINE)
+# Blanks are `[ \t]`, never `\s`: a `^\s*` crosses line ends, and on a hostile file of blank lines
+# the search backtracks quadratically (hours for the 1 MiB a gemspec may be).
+_NAME = re.compile(rf"^[ \t]*\w+\.name[ \t]*=[ \t]*{_STRING}", re.MULTILINE)
+_VERSION = re.compile(rf"^[ \t]*\w+\.version[ \t]*=[ \t]*(?:Gem::Version\.new\([ \t]*)?{_STRING}", re.MULTILINE)
+_LICENSES = re.compile(r"^[ \t]*\w+\.licenses?[ \t]*=[ \t]*(?P<value>.*)$", re.MULTILINE)
 _QUOTED = re.compile(r"""["']([^"'\n]+)["']""")
 _LOCKED_SPEC = re.compile(r"    (?P<name>[^\s(]+) \((?P<version>[^)\s]+)\)")
 

@@ -5,15 +5,20 @@ and `dbbuilder verify`.
 Our own ustar header reader rather than `tarfile`: it refuses PAX and GNU extension headers (which
 `tarfile` would read whole into memory and apply), never follows a member's data it was not asked
 for, and reports each refusal with its own error. Header parsing and the layout rules are pure
-functions; `read_bundle` is the one place that reads the file.
+functions; `_scan` (headers, manifest, signatures) and `verify_bundle` (the payload) read the file, each
+byte once.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import BinaryIO
 
 from scanner.db import bundle_format
@@ -39,6 +44,7 @@ from scanner.db.verify import (
 )
 
 BLOCK = 512
+_OCTAL_DIGITS = re.compile(rb"[0-7]+")
 # After the last member: two zero blocks, then padding to a 20-block record; the worst case is one block
 # short of a record boundary, so 21 blocks. More trailing bytes than that are not padding.
 MAX_TRAILING_BYTES = 21 * BLOCK
@@ -60,29 +66,14 @@ class Member:
     offset: int  # where the member's data starts in the file
 
 
-@dataclass(frozen=True)
-class BundleFile:
-    """A bundle's layout plus the (capped) manifest and signature bytes, read but not yet verified."""
-
-    manifest_bytes: bytes
-    signatures_bytes: bytes
-    payloads: tuple[Member, ...]
-
-    def payload(self, name: str) -> Member:
-        for member in self.payloads:
-            if member.name == name:
-                return member
-        raise MissingMemberError(f"the bundle has no member {name}")
-
-
 def _octal(field: bytes, what: str, position: int) -> int:
-    if field[:1] and field[0] & 0x80:  # GNU base-256 for values that do not fit in octal
-        return int.from_bytes(field[1:], "big")
+    """A ustar number: octal digits, NUL- or space-terminated. Nothing else: Python's int(text, 8) would
+    also take a sign, a 0o prefix or underscores (a size of -1 once made the reader read the whole file),
+    and GNU base-256 numbers are not ustar."""
     text = field.split(b"\0", 1)[0].strip(b" ")
-    try:
-        return int(text, 8) if text else 0
-    except ValueError:
-        raise BundleArchiveError(f"tar header at byte {position}: {what} field is not octal") from None
+    if not _OCTAL_DIGITS.fullmatch(text):
+        raise BundleArchiveError(f"tar header at byte {position}: {what} field is not an octal number")
+    return int(text, 8)
 
 
 def parse_header(block: bytes, position: int) -> Member | None:
@@ -146,35 +137,85 @@ def _read_exact(stream: BinaryIO, offset: int, size: int) -> bytes:
     return data
 
 
-def read_layout(stream: BinaryIO) -> tuple[Member, ...]:
+def _padded(size: int) -> int:
+    return -(-size // BLOCK) * BLOCK
+
+
+@dataclass(frozen=True)
+class _Scan:
+    members: tuple[Member, ...]
+    # Every byte range read, by offset: headers, the capped members' data and padding, and the end of the
+    # archive. Each byte is read once; only the payloads' data and padding are left for later.
+    chunks: tuple[tuple[int, bytes], ...]
+
+
+def _scan(stream: BinaryIO) -> _Scan:
     file_size = os.fstat(stream.fileno()).st_size
     members: list[Member] = []
+    chunks: list[tuple[int, bytes]] = []
     position = 0
     while True:
         if position + BLOCK > file_size:
             raise TruncatedBundleError("the bundle ends without the tar end-of-archive marker")
-        member = parse_header(_read_exact(stream, position, BLOCK), position)
+        block = _read_exact(stream, position, BLOCK)
+        member = parse_header(block, position)
         if member is None:
             break
         check_member(member, members, file_size)
         members.append(member)
-        position = member.offset + -(-member.size // BLOCK) * BLOCK
+        chunks.append((position, block))
+        position = member.offset + _padded(member.size)
+        if member.name in MEMBER_CAPS:
+            chunks.append((member.offset, _read_exact(stream, member.offset, position - member.offset)))
     trailing = file_size - position
-    if trailing > MAX_TRAILING_BYTES or _read_exact(stream, position, trailing) != bytes(trailing):
+    rest = b"" if trailing > MAX_TRAILING_BYTES else _read_exact(stream, position + BLOCK, trailing - BLOCK)
+    if trailing > MAX_TRAILING_BYTES or rest != bytes(len(rest)):
         raise BundleArchiveError(f"data after the tar end-of-archive marker at byte {position}")
+    chunks.append((position, block + rest))
     check_layout(members)
-    return tuple(members)
+    return _Scan(tuple(members), tuple(chunks))
+
+
+def read_layout(stream: BinaryIO) -> tuple[Member, ...]:
+    """The members of the bundle open on `stream`, their layout checked from the headers alone."""
+    return _scan(stream).members
+
+
+@dataclass(frozen=True)
+class BundleFile:
+    """A bundle's layout plus the (capped) manifest and signature bytes, read but not yet verified."""
+
+    manifest_bytes: bytes
+    signatures_bytes: bytes
+    payloads: tuple[Member, ...]
+    head: bytes  # the file's bytes before the database's data (headers, manifest, signatures)
+    tail: bytes  # the file's bytes after the database's data and padding (the end-of-archive marker)
+
+    def payload(self, name: str) -> Member:
+        for member in self.payloads:
+            if member.name == name:
+                return member
+        raise MissingMemberError(f"the bundle has no member {name}")
+
+
+@dataclass(frozen=True)
+class VerifiedBundleFile(BundleFile):
+    sha256: str  # of the whole file, computed from the same single read that was verified
 
 
 def read_bundle(stream: BinaryIO) -> BundleFile:
     """Layout, manifest and signature bytes of the bundle open on `stream` (seekable, binary)."""
-    members = read_layout(stream)
-    by_name = {member.name: member for member in members}
+    scan = _scan(stream)
+    by_name = {member.name: member for member in scan.members}
+    data = dict(scan.chunks)
     manifest, signatures = by_name[bundle_format.MANIFEST_NAME], by_name[bundle_format.SIGNATURES_NAME]
+    database = by_name[bundle_format.DATABASE_NAME]
     return BundleFile(
-        manifest_bytes=_read_exact(stream, manifest.offset, manifest.size),
-        signatures_bytes=_read_exact(stream, signatures.offset, signatures.size),
-        payloads=tuple(m for m in members if m.name not in MEMBER_CAPS),
+        manifest_bytes=data[manifest.offset][:manifest.size],
+        signatures_bytes=data[signatures.offset][:signatures.size],
+        payloads=tuple(m for m in scan.members if m.name not in MEMBER_CAPS),
+        head=b"".join(chunk for offset, chunk in scan.chunks if offset < database.offset),
+        tail=b"".join(chunk for offset, chunk in scan.chunks if offset > database.offset),
     )
 
 
@@ -189,13 +230,18 @@ def verify_bundle(
     allow_stale: bool = False,
     allow_downgrade: bool = False,
     sink: BinaryIO | None = None,
-) -> tuple[BundleFile, VerifiedManifest]:
+    spool_dir: Path | None = None,
+) -> tuple[VerifiedBundleFile, VerifiedManifest]:
     """Verify the bundle open on `stream` end to end, writing the database to `sink` (None: discard).
 
-    Returns the bundle's signed documents (to keep beside the installed database) and the verdict.
-    Raises the first refusal in the documented order; `sink` receives bytes only after the manifest
-    was verified and the stored payload matched its signed digest, and its content is only complete
-    and correct when this returns (the caller discards it otherwise).
+    Returns the bundle's signed documents (to keep beside the installed database) with the file's sha256,
+    and the verdict. Raises the first refusal in the documented order; `sink` receives bytes only after
+    the manifest was verified and the stored payload matched its signed digest, and its content is only
+    complete and correct when this returns (the caller discards it otherwise).
+
+    Every byte of `stream` is read once: the stored payload is copied into an unlinked temporary file in
+    `spool_dir` (None: the system's) while it is hashed, and decompressed from that copy, so a source that
+    changes between reads cannot hand zstd bytes other than the verified ones.
     """
     contents = read_bundle(stream)
     verified = verify_manifest(
@@ -205,8 +251,16 @@ def verify_bundle(
     check_payload_listing(verified.manifest, [member.name for member in contents.payloads])
     member = contents.payload(bundle_format.DATABASE_NAME)
     entry = verified.manifest.file(bundle_format.DATABASE_NAME)
-    stream.seek(member.offset)
-    hash_stored_payload(stream, entry, member.size)
-    stream.seek(member.offset)
-    decompress_payload(stream, entry, sink)
-    return contents, verified
+    whole = hashlib.sha256(contents.head)
+    with tempfile.TemporaryFile(dir=spool_dir) as spool:
+        def keep(chunk: bytes) -> None:
+            whole.update(chunk)
+            spool.write(chunk)
+
+        stream.seek(member.offset)
+        hash_stored_payload(stream, entry, member.size, keep)
+        whole.update(_read_exact(stream, member.offset + member.size, _padded(member.size) - member.size))
+        whole.update(contents.tail)
+        spool.seek(0)
+        decompress_payload(spool, entry, sink)
+    return VerifiedBundleFile(**vars(contents), sha256=whole.hexdigest()), verified

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from scanner.db.errors import AuditLogError, StateError
-from scanner.db.state import StateDir
+from scanner.db.state import StateDir, fsync_directory
 from scanner.db.verify import format_time
 
 GENESIS = "0" * 64
@@ -54,6 +54,8 @@ def append(state: StateDir, event: str, fields: Mapping[str, object], now: datet
             line = json.dumps(record, sort_keys=True, separators=(",", ":")).encode()
             os.write(fd, (b"\n" if torn else b"") + line + b"\n")
             os.fsync(fd)
+            if not last and not torn:  # the log's first record: make the new file's name durable too
+                fsync_directory(state.root)
         finally:
             os.close(fd)
     except OSError as exc:

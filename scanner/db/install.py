@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from scanner.db import audit, bundle_format
-from scanner.db.archive import BundleFile, verify_bundle
+from scanner.db.archive import VerifiedBundleFile, verify_bundle
 from scanner.db.errors import BundleArchiveError, InstalledDatabaseError, StateError
 from scanner.db.state import (
     StateDir,
@@ -91,7 +91,11 @@ class ImportResult:
 
 
 def _now(now: datetime | None) -> datetime:
-    return now if now is not None else datetime.now(UTC)
+    if now is None:
+        return datetime.now(UTC)
+    if now.utcoffset() is None:  # comparing it with the manifest's aware times would raise TypeError
+        raise ValueError(f"now={now.isoformat()} has no time zone; pass an aware datetime")
+    return now
 
 
 def bundle_digest(path: Path) -> str:
@@ -142,27 +146,25 @@ def _unpack_verified(
                     contents, verified = verify_bundle(
                         handle, trust=trust, now=now, freshness=freshness, rollback=rollback,
                         allow_expired=allow_expired, allow_stale=allow_expired, allow_downgrade=allow_downgrade,
-                        sink=sink)
+                        sink=sink, spool_dir=staging)
                     sink.flush()
                     os.fsync(sink.fileno())
-                handle.seek(0)
-                digest = hashlib.file_digest(handle, "sha256").hexdigest()
-                _store_documents(staging, contents, digest, verified.overrides, now, bundle)
+                _store_documents(staging, contents, verified.overrides, now, bundle)
             except OSError as exc:
                 raise StateError(f"cannot write the database into {parent}: {exc.strerror}") from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return staging, verified, digest
+    return staging, verified, contents.sha256
 
 
 def _store_documents(
-    directory: Path, contents: BundleFile, digest: str, overrides: tuple[str, ...], now: datetime, source: Path
+    directory: Path, contents: VerifiedBundleFile, overrides: tuple[str, ...], now: datetime, source: Path
 ) -> None:
     """Keep the signed documents byte for byte beside the database, so it can be re-verified later."""
     _write_file(directory / bundle_format.MANIFEST_NAME, contents.manifest_bytes)
     _write_file(directory / bundle_format.SIGNATURES_NAME, contents.signatures_bytes)
-    origin = {"bundle_sha256": digest, "imported_at": format_time(now), "source": str(source),
+    origin = {"bundle_sha256": contents.sha256, "imported_at": format_time(now), "source": str(source),
               "overrides": list(overrides)}
     _write_file(directory / ORIGIN_FILE, (json.dumps(origin, indent=2, sort_keys=True) + "\n").encode())
     os.chmod(directory / DATABASE_FILE, 0o444)
@@ -260,20 +262,30 @@ def _database(directory: Path, verified: VerifiedManifest, digest: str, imported
         overrides=verified.overrides, imported_at=imported_at)
 
 
-def _read_bytes(path: Path) -> bytes:
+def _read_document(path: Path, cap: int) -> bytes:
+    """A signed document kept beside a database, read no further than the cap its bundle member had."""
     try:
-        return path.read_bytes()
+        with open(path, "rb") as handle:
+            data = handle.read(cap + 1)
     except FileNotFoundError:
         raise InstalledDatabaseError(f"{path} is missing: the database directory was altered; "
                                      "re-import the bundle") from None
     except OSError as exc:
         raise StateError(f"cannot read {path}: {exc.strerror}") from None
+    if len(data) > cap:
+        raise InstalledDatabaseError(f"{path} is larger than {cap} bytes: the database directory was altered; "
+                                     "re-import the bundle")
+    return data
+
+
+def _read_manifest_bytes(directory: Path) -> bytes:
+    return _read_document(directory / bundle_format.MANIFEST_NAME, bundle_format.MAX_MANIFEST_BYTES)
 
 
 def _read_manifest(directory: Path) -> Manifest | None:
     """The installed manifest, parsed without verification (for messages only); None when unreadable."""
     with contextlib.suppress(BundleError):
-        return parse_manifest(_read_bytes(directory / bundle_format.MANIFEST_NAME))
+        return parse_manifest(_read_manifest_bytes(directory))
     return None
 
 
@@ -314,8 +326,8 @@ def _verify_directory(
     """
     origin = _read_origin(directory)
     verified = verify_manifest(
-        _read_bytes(directory / bundle_format.MANIFEST_NAME),
-        _read_bytes(directory / bundle_format.SIGNATURES_NAME),
+        _read_manifest_bytes(directory),
+        _read_document(directory / bundle_format.SIGNATURES_NAME, bundle_format.MAX_SIGNATURES_BYTES),
         trust=load_trust(state), now=now, freshness=freshness, rollback=rollback,
         allow_expired=allow_expired or "expired" in origin.overrides,
         allow_stale=allow_expired or "stale" in origin.overrides)

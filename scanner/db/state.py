@@ -21,6 +21,7 @@ import contextlib
 import fcntl
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -84,6 +85,23 @@ class StateDir:
     @property
     def audit_log(self) -> Path:
         return self.root / "audit.log"
+
+    def check_private(self, *files: Path) -> None:
+        """Refuse a state directory, or one of `files` in it, that another user could write: whoever can
+        write it decides which keys are trusted and which bundle versions were seen."""
+        for path in (self.root, *files):
+            try:
+                status = os.stat(path)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise StateError(f"cannot read {path}: {exc.strerror}") from None
+            if status.st_uid not in (os.geteuid(), 0):
+                raise StateError(f"{path} belongs to user id {status.st_uid}, not to this user: use a state "
+                                 "directory of your own (--state-dir)")
+            if status.st_mode & 0o022:
+                raise StateError(f"{path} is writable by other users (mode {stat.filemode(status.st_mode)}): "
+                                 f"run `chmod go-w {path}`")
 
     def ensure(self) -> None:
         try:
@@ -211,12 +229,17 @@ def load_freshness(state: StateDir) -> FreshnessPolicy:
     )
 
 
-def save_freshness(state: StateDir, policy: FreshnessPolicy) -> None:
+def freshness_document(policy: FreshnessPolicy) -> dict[str, object]:
+    """The policy as freshness.json holds it (and as the audit log records a change)."""
     def in_days(age: timedelta) -> float:
         return age.total_seconds() / 86400
 
-    write_json_atomic(state.freshness_file, {
+    return {
         "max_age_days": None if policy.max_age is None else in_days(policy.max_age),
         "provider_max_age_days": {name: in_days(age) for name, age in sorted(policy.provider_max_age.items())},
         "on_stale": "fail" if policy.fail else "warn",
-    })
+    }
+
+
+def save_freshness(state: StateDir, policy: FreshnessPolicy) -> None:
+    write_json_atomic(state.freshness_file, freshness_document(policy))

@@ -160,20 +160,20 @@ class VulnStore:
         except sqlite3.DatabaseError as error:
             raise DatabaseError(f"vulnerability database {self.path}: query failed ({error})") from error
 
+    def _rows_in(self, sql: str, keys: Iterable[str], *leading: object) -> Iterator[tuple[Any, ...]]:
+        """Rows of `sql`, whose `{marks}` is an IN list, for every key: in batches, each key once."""
+        for chunk in _chunks(sorted(set(keys))):
+            yield from self._query(sql.format(marks=",".join("?" * len(chunk))), [*leading, *chunk])
+
     def affected(self, ecosystem: str, packages: Iterable[str]) -> dict[str, list[AffectedRow]]:
         """Rows of `ecosystem` for each normalised package name (names absent from the result: no rows)."""
-        names = sorted(set(packages))
         found: dict[str, list[AffectedRow]] = defaultdict(list)
-        for chunk in _chunks(names):
-            marks = ",".join("?" * len(chunk))
-            rows = self._query(
-                "SELECT vuln_id, ecosystem, package, ranges, versions, fix_state, fixed, severity FROM affected "
-                f"WHERE ecosystem = ? AND package IN ({marks}) ORDER BY package, vuln_id, rowid",
-                [ecosystem, *chunk],
-            )
-            for vuln_id, eco, package, ranges, versions, fix_state, fixed, severity in rows:
-                found[package].append(AffectedRow(vuln_id, eco, package, ranges, versions,
-                                                  _fix_state(fix_state), _json_list(fixed), severity))
+        for vuln_id, eco, package, ranges, versions, fix_state, fixed, severity in self._rows_in(
+            "SELECT vuln_id, ecosystem, package, ranges, versions, fix_state, fixed, severity FROM affected "
+            "WHERE ecosystem = ? AND package IN ({marks}) ORDER BY package, vuln_id, rowid", packages, ecosystem,
+        ):
+            found[package].append(AffectedRow(vuln_id, eco, package, ranges, versions, _fix_state(fix_state),
+                                              _json_list(fixed), severity))
         return dict(found)
 
     def ecosystems_like(self, prefix: str) -> tuple[str, ...]:
@@ -186,67 +186,37 @@ class VulnStore:
         return tuple(str(row[0]) for row in rows)
 
     def vulnerabilities(self, ids: Iterable[str]) -> dict[str, VulnRecord]:
-        wanted = sorted(set(ids))
-        found: dict[str, VulnRecord] = {}
-        for chunk in _chunks(wanted):
-            marks = ",".join("?" * len(chunk))
-            for row in self._query(
-                "SELECT id, provider, group_id, withdrawn, published, modified, severity, summary "
-                f"FROM vulnerabilities WHERE id IN ({marks})", chunk,
-            ):
-                found[row[0]] = VulnRecord(*row)
-        return found
+        return {row[0]: VulnRecord(*row) for row in self._rows_in(
+            "SELECT id, provider, group_id, withdrawn, published, modified, severity, summary "
+            "FROM vulnerabilities WHERE id IN ({marks})", ids)}
 
     def group_members(self, group_ids: Iterable[str]) -> dict[str, tuple[str, ...]]:
         """Every id of each alias group, sorted (the group id itself included when listed)."""
-        wanted = sorted(set(group_ids))
         members: dict[str, set[str]] = defaultdict(set)
-        for chunk in _chunks(wanted):
-            marks = ",".join("?" * len(chunk))
-            for group_id, member in self._query(
-                f"SELECT group_id, id FROM aliases WHERE group_id IN ({marks})", chunk,
-            ):
-                members[group_id].add(member)
+        for group_id, member in self._rows_in("SELECT group_id, id FROM aliases WHERE group_id IN ({marks})",
+                                              group_ids):
+            members[group_id].add(member)
         return {group: tuple(sorted(ids)) for group, ids in members.items()}
 
     def severities(self, ids: Iterable[str]) -> dict[str, list[SeverityRow]]:
-        wanted = sorted(set(ids))
         found: dict[str, list[SeverityRow]] = defaultdict(list)
-        for chunk in _chunks(wanted):
-            marks = ",".join("?" * len(chunk))
-            for row in self._query(
-                f"SELECT vuln_id, source, type, vector, score FROM severities WHERE vuln_id IN ({marks}) "
-                "ORDER BY vuln_id, source, type, vector", chunk,
-            ):
-                found[row[0]].append(SeverityRow(*row))
+        for row in self._rows_in("SELECT vuln_id, source, type, vector, score FROM severities "
+                                 "WHERE vuln_id IN ({marks}) ORDER BY vuln_id, source, type, vector", ids):
+            found[row[0]].append(SeverityRow(*row))
         return dict(found)
 
     def details(self, ids: Iterable[str]) -> dict[str, DetailRow]:
-        wanted = sorted(set(ids))
-        found: dict[str, DetailRow] = {}
-        for chunk in _chunks(wanted):
-            marks = ",".join("?" * len(chunk))
-            for vuln_id, details, refs, cwes in self._query(
-                f"SELECT vuln_id, details, refs, cwes FROM details WHERE vuln_id IN ({marks})", chunk,
-            ):
-                found[vuln_id] = DetailRow(vuln_id, details or "", _json_list(refs), _json_list(cwes))
-        return found
+        return {vuln_id: DetailRow(vuln_id, details or "", _json_list(refs), _json_list(cwes))
+                for vuln_id, details, refs, cwes in self._rows_in(
+                    "SELECT vuln_id, details, refs, cwes FROM details WHERE vuln_id IN ({marks})", ids)}
 
     def cpes(self, products: Iterable[str]) -> dict[str, list[CpeRow]]:
         """CPE match rows by lower-case product name (only used by the opt-in CPE matcher)."""
-        wanted = sorted(set(products))
         found: dict[str, list[CpeRow]] = defaultdict(list)
-        for chunk in _chunks(wanted):
-            marks = ",".join("?" * len(chunk))
-            for row in self._query(
-                "SELECT vuln_id, vendor, product, criteria, version_start_including, version_start_excluding, "
-                f"version_end_including, version_end_excluding FROM cpes WHERE product IN ({marks}) "
-                "ORDER BY product, vuln_id, criteria", chunk,
-            ):
-                found[row[2]].append(CpeRow(*row))
+        for row in self._rows_in(
+            "SELECT vuln_id, vendor, product, criteria, version_start_including, version_start_excluding, "
+            "version_end_including, version_end_excluding FROM cpes WHERE product IN ({marks}) "
+            "ORDER BY product, vuln_id, criteria", products,
+        ):
+            found[row[2]].append(CpeRow(*row))
         return dict(found)
-
-    def providers(self) -> Mapping[str, str]:
-        """Provider name -> when its data was captured."""
-        return {str(name): str(captured) for name, captured in
-                self._query("SELECT name, captured_at FROM providers ORDER BY name", [])}

@@ -49,6 +49,7 @@ def read_key_file(path: Path) -> bytes:
 
 
 def load_trust(state: StateDir) -> TrustPolicy:
+    state.check_private(state.trust_file)
     document = read_json(state.trust_file)
     if document is None:
         return TrustPolicy(keys=())

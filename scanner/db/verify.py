@@ -18,7 +18,7 @@ import binascii
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO, cast
@@ -59,8 +59,9 @@ ED25519_PUBLIC_KEY_BYTES = 32
 CLOCK_SKEW = timedelta(days=1)
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _CHANNEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-_RFC3339_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z")
-_SCHEMA = re.compile(r"(\d+)\.(\d+)\.(\d+)")
+# ASCII: \d alone also matches other scripts' digits, which int() and fromisoformat() would then accept.
+_RFC3339_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z", re.ASCII)
+_SCHEMA = re.compile(r"(\d+)\.(\d+)\.(\d+)", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -516,10 +517,13 @@ class _BoundedReader:
         return data
 
 
-def hash_stored_payload(source: BinaryIO, entry: PayloadFile, stored_size: int) -> None:
+def hash_stored_payload(
+    source: BinaryIO, entry: PayloadFile, stored_size: int, keep: Callable[[bytes], None] | None = None
+) -> None:
     """Check a payload's stored bytes (read from `source`'s current position) against the manifest.
 
-    Runs before decompression, so zstd never sees unauthenticated bytes.
+    Runs before decompression, so zstd never sees unauthenticated bytes; `keep` receives each chunk as
+    read, so the caller can decompress that copy rather than read the source a second time.
     """
     if stored_size != entry.size:
         raise PayloadSizeError(
@@ -531,6 +535,8 @@ def hash_stored_payload(source: BinaryIO, entry: PayloadFile, stored_size: int) 
         if not chunk:
             raise TruncatedBundleError(f"{entry.name}: the bundle ends {remaining} bytes early")
         digest.update(chunk)
+        if keep is not None:
+            keep(chunk)
         remaining -= len(chunk)
     if digest.hexdigest() != entry.sha256:
         raise PayloadDigestError(

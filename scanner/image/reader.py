@@ -6,6 +6,7 @@ import posixpath
 import re
 import shutil
 import tempfile
+import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -324,6 +325,14 @@ def _plan_link_targets(run: _Pass, fs: SquashedFilesystem, contents: dict[str, C
     return linked
 
 
+def _remove_spool(spool_dir: Path, index: SquashIndex | None, store: ContentStore | None) -> None:
+    if index is not None:
+        index.close()
+    if store is not None:
+        store.close()
+    shutil.rmtree(spool_dir, ignore_errors=True)
+
+
 class Image:
     """An opened image: metadata, squashed filesystem and the warnings of reading it. Close it (or use `with`)."""
 
@@ -332,14 +341,11 @@ class Image:
         self.metadata = metadata
         self.filesystem = filesystem
         self.warnings = warnings
-        self._spool_dir = spool_dir
-        self._index = index
-        self._store = store
+        # Also runs when an unclosed Image is collected or the interpreter exits: no stray spool files.
+        self._cleanup = weakref.finalize(self, _remove_spool, spool_dir, index, store)
 
     def close(self) -> None:
-        self._index.close()
-        self._store.close()
-        shutil.rmtree(self._spool_dir, ignore_errors=True)
+        self._cleanup()
 
     def __enter__(self) -> Image:
         return self
@@ -390,11 +396,7 @@ def open_image(
         filesystem = SquashedFilesystem(index, store, contents, linked, digests, limits.symlink_hops)
         return Image(_metadata(plan, layers), filesystem, run.warnings.result(), spool_dir, index, store)
     except BaseException:
-        if index is not None:
-            index.close()
-        if store is not None:
-            store.close()
-        shutil.rmtree(spool_dir, ignore_errors=True)
+        _remove_spool(spool_dir, index, store)
         raise
     finally:
         source.close()

@@ -23,7 +23,7 @@ from scanner.image.source import FileWindow
 _KIND_CODES = {EntryKind.FILE: 0, EntryKind.DIR: 1, EntryKind.SYMLINK: 2, EntryKind.OTHER: 3}
 _KINDS = {code: kind for kind, code in _KIND_CODES.items()}
 _BATCH = 4096
-_LOOKUP_CACHE = 65536
+_LOOKUP_CACHE = 16384
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,8 +23,8 @@ from scanner.errors import ImageError
 BLOCK = 512
 _ZERO_BLOCK = bytes(BLOCK)
 _READ_SIZE = 1024 * 1024
-_MAX_CHUNK = 4 * 1024 * 1024
-_QUEUE_DEPTH = 4
+_MAX_CHUNK = 1024 * 1024
+_QUEUE_DEPTH = 8
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _CHECKSUM_SPACES = b" " * 8

@@ -25,6 +25,7 @@ from packageurl import PackageURL
 
 from scanner import versions
 from scanner.errors import UsageError
+from scanner.match.userfiles import read_capped
 from scanner.model import Finding, FixState, Package
 from scanner.names import ecosystem_family, normalize_package_name
 from scanner.report.sbom import timestamp_from_environment
@@ -90,13 +91,7 @@ def _text(value: object, where: str, key: str) -> str:
 
 
 def _load_structured(path: Path, what: str) -> Any:
-    try:
-        with path.open("rb") as handle:
-            raw = handle.read(_MAX_FILTER_FILE + 1)
-    except OSError as error:
-        raise UsageError(f"{what} {path}: cannot read ({error.strerror})") from error
-    if len(raw) > _MAX_FILTER_FILE:
-        raise UsageError(f"{what} {path}: larger than {_MAX_FILTER_FILE} bytes")
+    raw = read_capped(path, _MAX_FILTER_FILE, what, UsageError)
     try:
         return yaml.safe_load(raw.decode("utf-8"))
     except (UnicodeDecodeError, yaml.YAMLError) as error:

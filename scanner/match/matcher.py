@@ -179,6 +179,7 @@ class Matcher:
                 rows_by_key[(eco, name)] = rows
         records = self.store.vulnerabilities(row.vuln_id for rows in rows_by_key.values() for row in rows)
 
+        matched_by = ["distro" if is_os_package(package) else "ecosystem" for package in packages]
         hits: dict[_HitKey, _Hit] = {}
         for index, ecosystems, key_name, version in plan:
             for eco in ecosystems:
@@ -201,7 +202,8 @@ class Matcher:
                                                        f"range not understood: {error}"))
                         continue
                     if affected:
-                        hits.setdefault((index, record.group_id), _Hit()).rows.append((row, record))
+                        hit = hits.setdefault((index, record.group_id), _Hit(matched_by=matched_by[index]))
+                        hit.rows.append((row, record))
         return hits
 
     def _match_cpes(self, packages: list[Package], hits: dict[_HitKey, _Hit],

@@ -53,14 +53,13 @@ def remediations(findings: Iterable[Finding], evidence: Mapping[tuple[Package, s
     result: list[Remediation] = []
     for package in sorted(by_package):
         own = by_package[package]
-        ecosystem = next((evidence[(package, f.vulnerability.id)].ecosystem for f in own
-                          if (package, f.vulnerability.id) in evidence), lookup_key(package)[0])
+        backed = [(f.vulnerability.id, found) for f in own
+                  if (found := evidence.get((package, f.vulnerability.id))) is not None]
+        ecosystem = backed[0][1].ecosystem if backed else lookup_key(package)[0]
         candidates = sort_versions(ecosystem, (v for f in own for v in f.fix.versions))
         best, best_fixed, resolved_ids = "", 0, set[str]()
         for candidate in candidates:
-            fixed_here = {f.vulnerability.id for f in own
-                          if (package, f.vulnerability.id) in evidence
-                          and not cache.still_affected(evidence[(package, f.vulnerability.id)], candidate)}
+            fixed_here = {vuln_id for vuln_id, found in backed if not cache.still_affected(found, candidate)}
             resolved_ids |= fixed_here
             if len(fixed_here) > best_fixed:
                 best, best_fixed = candidate, len(fixed_here)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from packageurl import PackageURL
 
 from scanner.catalog.distro import osv_ecosystem
 from scanner.errors import TargetError
+from scanner.match.userfiles import read_capped
 from scanner.model import Distro, Package
 from scanner.names import normalize_package_name
 
@@ -32,7 +33,9 @@ PURL_TYPE_ECOSYSTEMS: Mapping[str, str] = {
 }
 _OS_TYPES = frozenset({"deb", "apk", "rpm"})
 _SRPM = re.compile(r"^(?P<name>.+)-(?P<version>[^-]+)-(?P<release>[^-]+)\.src\.rpm$")
-_TRIVY_BUILT_FROM = re.compile(r"^built package from:\s*(?P<name>\S+)\s+(?P<version>\S+)")
+# SPDX sourceInfo: Trivy's "built package from: NAME VERSION", ours "built from source package NAME VERSION"
+_BUILT_FROM = re.compile(r"^built (?:package from:|from source package)\s*(?P<name>\S+)\s+(?P<version>\S+)")
+_OURS = "airgap-scanner:"  # our SBOMs' property prefix (scanner/report/cyclonedx.py, spdx.py comments)
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,9 @@ def _source_of(purl: PackageURL, properties: Mapping[str, str], source_info: str
         if epoch and epoch != "0":
             version = f"{epoch}:{version}"
         return name, version
-    built = _TRIVY_BUILT_FROM.match(source_info)
+    if properties.get(_OURS + "source-name"):
+        return properties[_OURS + "source-name"], properties.get(_OURS + "source-version", "")
+    built = _BUILT_FROM.match(source_info)
     if built:
         return built["name"], built["version"]
     return "", ""
@@ -93,11 +98,32 @@ def _display_name(purl: PackageURL) -> str:
 
 
 def _layer_of(properties: Mapping[str, str]) -> str:
-    for key in ("syft:location:0:layerID", "aquasecurity:trivy:LayerDigest", "aquasecurity:trivy:LayerDiffID",
-                "airgap-scanner:layer_digest"):
+    for key in (_OURS + "layer-digest", "syft:location:0:layerID", "aquasecurity:trivy:LayerDigest",
+                "aquasecurity:trivy:LayerDiffID"):
         if properties.get(key):
             return properties[key]
     return ""
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """What an SBOM says about a component beyond its PURL, from its properties (or an SPDX comment)."""
+
+    properties: Mapping[str, str]  # the first value of each name
+    locations: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, pairs: Sequence[tuple[str, str]]) -> _Facts:
+        first: dict[str, str] = {}
+        for name, value in pairs:
+            first.setdefault(name, value)
+        return cls(first, tuple(value for name, value in pairs if name == _OURS + "location"))
+
+    def package_fields(self) -> dict[str, Any]:
+        """Layer, locations and owner, as the Package fields our own SBOMs carry them."""
+        index = self.properties.get(_OURS + "layer-index", "")
+        return {"layer_digest": _layer_of(self.properties), "layer_index": int(index) if index.isdigit() else None,
+                "locations": self.locations, "owned_by": self.properties.get(_OURS + "owned-by", "")}
 
 
 class _Reader:
@@ -108,7 +134,7 @@ class _Reader:
         self.unsupported: dict[str, int] = {}
         self.without_purl = 0
 
-    def package(self, purl_text: str, name_hint: str, version_hint: str, properties: Mapping[str, str],
+    def package(self, purl_text: str, name_hint: str, version_hint: str, facts: _Facts,
                 source_info: str = "") -> Package | None:
         try:
             purl = PackageURL.from_string(purl_text)
@@ -125,12 +151,12 @@ class _Reader:
             if qualifiers.get("epoch") and ":" not in version:
                 version = f"{qualifiers['epoch']}:{version}"
             ecosystem = osv_ecosystem(distro) or ""
-            source_name, source_version = _source_of(purl, properties, source_info)
+            source_name, source_version = _source_of(purl, facts.properties, source_info)
             return Package(name=str(purl.name), version=version, type=purl.type, ecosystem=ecosystem,
                            purl=purl_text, cataloger=f"sbom:{self.format}", arch=qualifiers.get("arch", ""),
                            source_name=source_name if source_name != purl.name else "",
                            source_version=source_version if source_version != version else "",
-                           layer_digest=_layer_of(properties))
+                           **facts.package_fields())
         language_ecosystem = PURL_TYPE_ECOSYSTEMS.get(purl.type)
         if language_ecosystem is None:
             self.unsupported[purl.type] = self.unsupported.get(purl.type, 0) + 1
@@ -140,7 +166,7 @@ class _Reader:
                           == normalize_package_name(language_ecosystem, name)):
             name = name_hint  # PURLs lower-case some names (pypi); keep the spelling the SBOM shows
         return Package(name=name, version=version, type=purl.type, ecosystem=language_ecosystem,
-                       purl=purl_text, cataloger=f"sbom:{self.format}", layer_digest=_layer_of(properties))
+                       purl=purl_text, cataloger=f"sbom:{self.format}", **facts.package_fields())
 
     def final_warnings(self) -> tuple[str, ...]:
         notes = list(self.warnings)
@@ -151,14 +177,26 @@ class _Reader:
         return tuple(notes)
 
 
-def _properties(raw: Any) -> dict[str, str]:
+def _cyclonedx_facts(raw: Any) -> _Facts:
     if not isinstance(raw, list):
-        return {}
-    found: dict[str, str] = {}
-    for item in raw:
-        if isinstance(item, dict) and isinstance(item.get("name"), str) and isinstance(item.get("value"), str):
-            found.setdefault(item["name"], item["value"])
-    return found
+        return _Facts({})
+    return _Facts.of([(item["name"], item["value"]) for item in raw if isinstance(item, dict)
+                      and isinstance(item.get("name"), str) and isinstance(item.get("value"), str)])
+
+
+def _spdx_facts(comment: object) -> _Facts:
+    """Our SPDX packages' comment: "cataloger=dpkg; layer=0 sha256:...; location=...; owned-by=..."."""
+    if not isinstance(comment, str):
+        return _Facts({})
+    pairs: list[tuple[str, str]] = []
+    for fact in comment.split("; "):
+        key, _, value = fact.partition("=")
+        if key == "layer":
+            index, _, digest = value.partition(" ")
+            pairs += [(_OURS + "layer-index", index), (_OURS + "layer-digest", digest)]
+        elif key in ("location", "owned-by"):
+            pairs.append((_OURS + key, value))
+    return _Facts.of(pairs)
 
 
 def _cyclonedx_components(raw: Any, depth: int = 0) -> Iterator[dict[str, Any]]:
@@ -187,7 +225,8 @@ def _read_cyclonedx(document: dict[str, Any]) -> tuple[str, _Reader, list[Packag
         if not isinstance(purl, str) or not purl:
             reader.without_purl += 1
             continue
-        found = reader.package(purl, str(component.get("name") or ""), str(component.get("version") or ""), _properties(component.get("properties")))
+        found = reader.package(purl, str(component.get("name") or ""), str(component.get("version") or ""),
+                               _cyclonedx_facts(component.get("properties")))
         if found is not None:
             packages.append(found)
     name = str(subject.get("name") or "") if isinstance(subject, dict) else ""
@@ -217,7 +256,8 @@ def _read_spdx(document: dict[str, Any]) -> tuple[str, _Reader, list[Package]]:
         if not purl:
             reader.without_purl += 1
             continue
-        found = reader.package(purl, str(package.get("name") or ""), str(package.get("versionInfo") or ""), {}, str(package.get("sourceInfo") or ""))
+        found = reader.package(purl, str(package.get("name") or ""), str(package.get("versionInfo") or ""),
+                               _spdx_facts(package.get("comment")), str(package.get("sourceInfo") or ""))
         if found is not None:
             packages.append(found)
     return str(document.get("name") or ""), reader, packages
@@ -233,13 +273,7 @@ def looks_like_sbom(path: Path) -> bool:
 
 
 def read_sbom(path: Path) -> SbomTarget:
-    try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_SBOM_BYTES + 1)
-    except OSError as error:
-        raise TargetError(f"SBOM {path}: cannot read ({error.strerror})") from error
-    if len(raw) > MAX_SBOM_BYTES:
-        raise TargetError(f"SBOM {path}: larger than {MAX_SBOM_BYTES} bytes")
+    raw = read_capped(path, MAX_SBOM_BYTES, "SBOM", TargetError)
     try:
         document = json.loads(raw)
     except (UnicodeDecodeError, ValueError, RecursionError) as error:

@@ -8,6 +8,7 @@ SARIF `suppressions` entry, so dashboards show them as dismissed with the reason
 from __future__ import annotations
 
 import hashlib
+import urllib.parse
 from typing import Any
 
 from scanner.match.scan import ScanReport
@@ -55,9 +56,10 @@ def _rule(finding: Finding) -> dict[str, Any]:
 
 def _location(finding: Finding, report: ScanReport) -> dict[str, Any]:
     package = finding.package
-    uri = package.locations[0] if package.locations else report.target.name
+    path = package.locations[0].split("!/", 1)[0] if package.locations else report.target.name
     return {
-        "physicalLocation": {"artifactLocation": {"uri": uri.split("!/", 1)[0]}},
+        # An image path (or the target's name) as a relative URI reference: spaces and the like escaped.
+        "physicalLocation": {"artifactLocation": {"uri": urllib.parse.quote(path, safe="/:@!$&'()*+,;=")}},
         "logicalLocations": [{"name": package.purl or package.name, "kind": "package"}],
     }
 

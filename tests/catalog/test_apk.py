@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scanner.catalog import catalog_filesystem
-from scanner.catalog.apk import ApkCataloger
+from scanner.catalog.apk import ApkCataloger, parse_installed
 from scanner.image.filesystem import MemoryFilesystem
 from scanner.model import Distro
 
@@ -66,3 +66,11 @@ def test_wolfi_namespace() -> None:
 def test_hostile_database_never_crashes(data: bytes) -> None:
     result = ApkCataloger().catalog(MemoryFilesystem(files={"lib/apk/db/installed": data}), None)
     assert all(package.name and package.version for package in result.packages)
+
+
+def test_only_line_feeds_end_lines() -> None:
+    text = "P:a\r\nV:1\r\nT:odd\u2028\u2028description\r\nF:usr/bin\r\nR:a\r\n\r\nP:b\nV:2\n"
+    assert list(parse_installed(text)) == [
+        (1, {"P": "a", "V": "1", "T": "odd\u2028\u2028description"}, ["usr/bin", "usr/bin/a"]),
+        (2, {"P": "b", "V": "2"}, []),
+    ]

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from scanner.catalog.distro import detect_distro, osv_ecosystem, parse_os_release
@@ -38,9 +40,9 @@ def test_debian_testing_without_version_id_uses_codename() -> None:
 @pytest.mark.parametrize(("files", "expected_id", "expected_version", "ecosystem"), [
     ({"etc/alpine-release": b"3.18.4\n"}, "alpine", "3.18.4", "Alpine:v3.18"),
     ({"etc/redhat-release": b"Rocky Linux release 9.2 (Blue Onyx)\n"}, "rocky", "9.2", "Rocky Linux:9"),
-    ({"etc/redhat-release": b"CentOS Linux release 7.9.2009 (Core)\n"}, "centos", "7.9.2009", "Red Hat:7"),
-    ({"etc/redhat-release": b"Red Hat Enterprise Linux release 8.8 (Ootpa)\n"}, "rhel", "8.8", "Red Hat:8"),
-    ({"etc/system-release-cpe": b"cpe:/o:redhat:enterprise_linux:8::baseos\n"}, "rhel", "8", "Red Hat:8"),
+    ({"etc/redhat-release": b"CentOS Linux release 7.9.2009 (Core)\n"}, "centos", "7.9.2009", "Red Hat:enterprise_linux:7"),
+    ({"etc/redhat-release": b"Red Hat Enterprise Linux release 8.8 (Ootpa)\n"}, "rhel", "8.8", "Red Hat:enterprise_linux:8"),
+    ({"etc/system-release-cpe": b"cpe:/o:redhat:enterprise_linux:8::baseos\n"}, "rhel", "8", "Red Hat:enterprise_linux:8"),
     ({"etc/debian_version": b"11.7\n"}, "debian", "11", "Debian:11"),
     ({"etc/debian_version": b"bookworm/sid\n"}, "debian", "12", "Debian:12"),
     ({"var/lib/dpkg/status.d/base": b"Package: base-files\nVersion: 11.1+deb11u7\n"}, "debian", "11", "Debian:11"),
@@ -52,6 +54,17 @@ def test_fallback_release_files(files: dict[str, bytes], expected_id: str, expec
     assert distro is not None
     assert (distro.id, distro.version_id) == (expected_id, expected_version)
     assert osv_ecosystem(distro) == ecosystem
+
+
+def test_hostile_redhat_release_is_read_in_bounded_time() -> None:
+    # Before the first-line cap, the release regex backtracked quadratically: minutes for 64 KiB.
+    started = time.monotonic()
+    hostile = b"a" + b" " * 60000 + b"b\n"
+    assert detect_distro(MemoryFilesystem(files={"etc/redhat-release": hostile})) is None
+    assert time.monotonic() - started < 5
+    long_line = b"Rocky Linux release 9.2 (Blue Onyx)" + b" x" * 1000 + b"\nsecond line\n"
+    distro = detect_distro(MemoryFilesystem(files={"etc/redhat-release": long_line}))
+    assert distro is not None and (distro.id, distro.version_id, distro.codename) == ("rocky", "9.2", "Blue Onyx")
 
 
 def test_nothing_identifies_the_distro() -> None:
@@ -74,6 +87,8 @@ def test_unreadable_os_release_falls_back() -> None:
     (Distro("opensuse-tumbleweed", "20240101"), "openSUSE:Tumbleweed"),
     (Distro("sles", "15.3"), "SUSE:Linux Enterprise Server 15 SP3"),
     (Distro("sles", "15"), "SUSE:Linux Enterprise Server 15"),
+    (Distro("rhel", "9.4"), "Red Hat:enterprise_linux:9"),
+    (Distro("rhel", ""), None),
     (Distro("fedora", "39"), None),
     (Distro("ubuntu", ""), None),
 ])

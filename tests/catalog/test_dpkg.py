@@ -47,6 +47,11 @@ Status: purge ok not-installed
 Architecture: all
 Version: 2.0
 
+Package: purged-pkg
+Status: purge ok not-installed
+Priority: optional
+Section: libs
+
 Package: python3-yaml
 Status: hold ok installed
 Architecture: amd64
@@ -129,8 +134,8 @@ def test_fields_sources_and_states() -> None:
     assert (bash.layer_index, bash.layer_digest) == (2, "sha256:" + "c" * 64)  # no .list: the status file's layer
     assert packages["weird-source"].source_name == ""
     assert result.warnings == (
-        "var/lib/dpkg/status: paragraph 6: skipped, no Version field",
-        "var/lib/dpkg/status: paragraph 7 (weird-source): unreadable Source field 'a b c' ignored",
+        "var/lib/dpkg/status: paragraph 7: skipped, no Version field",
+        "var/lib/dpkg/status: paragraph 8 (weird-source): unreadable Source field 'a b c' ignored",
     )
     assert result.owned_paths["lib/x86_64-linux-gnu/libc.so.6"] == "libc6"
     assert "" not in result.owned_paths
@@ -172,6 +177,13 @@ def test_hostile_status_never_crashes(data: bytes) -> None:
 def test_control_parser_keeps_first_line_of_fields() -> None:
     paragraphs = list(parse_control("A: 1\n b\n\n\n#c\nB: 2\n", "f"))
     assert [(p.fields, p.number) for p in paragraphs] == [({"A": "1"}, 1), ({"B": "2"}, 2)]
+
+
+def test_only_line_feeds_end_lines() -> None:
+    # A Description holding U+2028 or NEL is still one paragraph; CRLF files read like LF ones.
+    text = "Package: a\r\nDescription: x\r\n y\u2028\u2028z \x85\x85\r\nVersion: 1\r\n\r\nPackage: b\nVersion: 2\n"
+    assert [p.fields for p in parse_control(text, "f")] == [
+        {"Package": "a", "Description": "x", "Version": "1"}, {"Package": "b", "Version": "2"}]
 
 
 def _host_filesystem() -> MemoryFilesystem:

@@ -171,6 +171,21 @@ def test_sqlite_refuses_other_files() -> None:
     assert names == [] and warnings[0].startswith("rpm: var/lib/rpm/rpmdb.sqlite: not read: unreadable:")
 
 
+@pytest.mark.parametrize("schema", [
+    # Rows without end: reading this view would never return (and would fill memory).
+    "CREATE VIEW Packages AS WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) "
+    "SELECT x AS hnum, zeroblob(8) AS blob FROM n",
+    "CREATE TABLE Other (hnum INTEGER, blob BLOB)",
+])
+def test_sqlite_reads_only_a_plain_packages_table(tmp_path: Path, schema: str) -> None:
+    path = tmp_path / "rpmdb.sqlite"
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        connection.execute(schema)
+        connection.commit()
+    with pytest.raises(DatabaseFormatError, match="no plain Packages table"):
+        sqlite.read_blobs(path.read_bytes(), [], "x")
+
+
 @settings(max_examples=12, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 2**20), st.integers(0, 255)), min_size=1, max_size=20))
 def test_random_damage_to_real_databases_never_crashes(damage: list[tuple[int, int]]) -> None:

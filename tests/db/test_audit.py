@@ -59,3 +59,10 @@ def test_torn_tail_is_closed_and_reported(tmp_path: Path) -> None:
         audit.verify_log(state.audit_log)
     last = json.loads(state.audit_log.read_bytes().splitlines()[-1])
     assert last["event"] == "scan"
+
+
+def test_the_first_record_makes_the_log_file_durable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    synced: list[Path] = []
+    monkeypatch.setattr(audit, "fsync_directory", synced.append)
+    state = filled(tmp_path, count=3)
+    assert synced == [state.root]

@@ -71,8 +71,9 @@ def test_db_verify_and_status_fail_after_tampering(run, signer: Signer, tmp_path
     database.write_bytes(b"x" * 10)
     code, _, err = run("db", "verify")
     assert code == 37 and "altered after import" in err
-    code, out, _ = run("db", "status")
+    code, out, err = run("db", "status")
     assert code == 37 and "verification: FAILED" in out
+    assert err.startswith("scanner: error: database ") and err.count("\n") == 1
 
 
 def test_policies(run, signer: Signer, other_signer: Signer, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -90,6 +91,9 @@ def test_policies(run, signer: Signer, other_signer: Signer, tmp_path: Path) -> 
     assert run("db", "policy", "--provider-max-age", "nvd")[0] == 2
     assert run("db", "policy", "--max-age", "-1")[0] == 39
     assert run("db", "policy", "--no-max-age")[1].startswith("max age: none")
+    changes = [line for line in (tmp_path / "state" / "audit.log").read_text().splitlines()
+               if '"freshness-policy"' in line]
+    assert len(changes) == 2 and '"max_age_days":null' in changes[-1]
 
 
 def test_bad_inputs_are_one_line_errors(run, tmp_path: Path, signer: Signer) -> None:  # type: ignore[no-untyped-def]

@@ -141,6 +141,19 @@ def test_database_altered_after_import_is_refused(state: StateDir, signer: Signe
     assert events(state)[-1] == "refusal"
 
 
+def test_an_oversized_installed_manifest_is_not_read_whole(state: StateDir, signer: Signer, tmp_path: Path) -> None:
+    database = import_bundle(write_bundle(tmp_path / "b.bundle", signer), state_dir=state.root, now=NOW).database
+    manifest = database.path.parent / "manifest.json"
+    manifest.write_bytes(manifest.read_bytes() + b" " * (2 * 1024 * 1024))
+    with pytest.raises(errors.InstalledDatabaseError, match="larger than 1048576 bytes"):
+        load_database(state_dir=state.root, now=NOW)
+
+
+def test_a_naive_now_is_refused_up_front(state: StateDir) -> None:
+    with pytest.raises(ValueError, match="no time zone"):
+        load_database(state_dir=state.root, now=NOW.replace(tzinfo=None))
+
+
 def test_removing_the_signing_key_stops_the_installed_database(
         state: StateDir, signer: Signer, tmp_path: Path) -> None:
     import_bundle(write_bundle(tmp_path / "b.bundle", signer), state_dir=state.root, now=NOW)

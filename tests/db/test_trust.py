@@ -76,3 +76,15 @@ def test_edited_trust_store_is_refused(tmp_path: Path, signer: Signer, other_sig
     state.trust_file.write_text(text)
     with pytest.raises(errors.StateError, match="does not match its public key"):
         trust.load_trust(state)
+
+
+@pytest.mark.parametrize("shared", ["root", "trust.json"])
+def test_a_trust_store_others_can_write_is_refused(tmp_path: Path, signer: Signer, shared: str) -> None:
+    state = StateDir(tmp_path / "s")
+    trust.add_key(state, signer.public_pem, "release", "a.pem", NOW)
+    target = state.root if shared == "root" else state.trust_file
+    target.chmod(target.stat().st_mode | 0o002)
+    with pytest.raises(errors.StateError, match="writable by other users"):
+        trust.load_trust(state)
+    target.chmod(target.stat().st_mode & ~0o022)
+    assert trust.load_trust(state).keys

@@ -123,6 +123,8 @@ def test_schema_rules() -> None:
         check_schema("0.9.0")
     with pytest.raises(errors.SchemaVersionError, match=r"MODEL\.REVISION\.ADDITION"):
         check_schema("one")
+    with pytest.raises(errors.SchemaVersionError, match=r"MODEL\.REVISION\.ADDITION"):
+        check_schema("\u0661.0.0")  # ARABIC-INDIC DIGIT ONE: int() reads it as 1
 
 
 def test_rollback_rules(signer: Signer) -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 import shutil
 from pathlib import Path
 
@@ -191,6 +192,11 @@ def test_close_removes_spool_directory(tmp_path: Path, monkeypatch: pytest.Monke
     path = docker_archive(tmp_path / "image.tar", ImageSpec([[file("a.jar", b"PK" + bytes(4096))]]))
     with open_image(path, requests=[FileRequest(("*.jar",))], limits=Limits(spool_threshold=10)):
         assert len(list(spool_root.iterdir())) == 1
+    assert list(spool_root.iterdir()) == []
+    forgotten = open_image(path)
+    assert len(list(spool_root.iterdir())) == 1
+    del forgotten
+    gc.collect()
     assert list(spool_root.iterdir()) == []
 
 

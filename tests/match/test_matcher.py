@@ -188,3 +188,16 @@ def test_store_is_read_only(store: VulnStore) -> None:
 
     with pytest.raises(sqlite3.OperationalError):
         store._db.execute("DELETE FROM affected")
+
+
+def test_maven_artifact_without_group_is_reported_not_guessed(store: VulnStore) -> None:
+    jar = Package(name="log4j", version="1.2.17", type="maven", ecosystem="Maven", purl="pkg:maven/log4j@1.2.17")
+    result = Matcher(store, cpe_match=False).match([jar])
+    assert result.findings == ()
+    [item] = result.unevaluated
+    assert "group id" in item.reason
+
+
+def test_os_findings_say_distro(store: VulnStore) -> None:
+    result = Matcher(store).match([deb("libssl1.1", "1.1.1k-1+deb11u1", source="openssl"), pypi("Pillow", "8.4.0")])
+    assert {(f.package.type, f.matched_by) for f in result.findings} == {("deb", "distro"), ("pypi", "ecosystem")}

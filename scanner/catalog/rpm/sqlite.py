@@ -22,13 +22,23 @@ _FORMAT_VERSION_OFFSET = 18
 _QUERY = "SELECT hnum, blob FROM Packages ORDER BY hnum"
 
 
+def _packages_rows(connection: sqlite3.Connection) -> list[tuple[object, object]]:
+    """The rows of the Packages table. The schema comes from the image: a view or virtual table
+    named Packages could compute rows without end, so only a plain table is read."""
+    schema = connection.execute(
+        "SELECT type, sql FROM sqlite_master WHERE name = 'Packages' COLLATE NOCASE").fetchall()
+    if len(schema) != 1 or schema[0][0] != "table" or str(schema[0][1]).upper().startswith("CREATE VIRTUAL"):
+        raise DatabaseFormatError("no plain Packages table")
+    return connection.execute(_QUERY).fetchall()
+
+
 def _rows_in_memory(data: bytes) -> list[tuple[object, object]]:
     image = bytearray(data)
     image[_FORMAT_VERSION_OFFSET:_FORMAT_VERSION_OFFSET + 2] = b"\x01\x01"
     connection = sqlite3.connect(":memory:")
     try:
         connection.deserialize(bytes(image))
-        return connection.execute(_QUERY).fetchall()
+        return _packages_rows(connection)
     finally:
         connection.close()
 
@@ -40,7 +50,7 @@ def _rows_with_log(data: bytes, wal: bytes) -> list[tuple[object, object]]:
         Path(f"{database}-wal").write_bytes(wal)
         connection = sqlite3.connect(database)
         try:
-            return connection.execute(_QUERY).fetchall()
+            return _packages_rows(connection)
         finally:
             connection.close()
 

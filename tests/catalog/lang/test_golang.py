@@ -116,6 +116,16 @@ def test_truncated_and_garbage_elf_warn_without_failing() -> None:
     assert catalog({"x": b"\x7fELF" + os.urandom(300)})[0] == {}
 
 
+def test_program_header_offset_beyond_any_file_warns() -> None:
+    # pyelftools seeks to e_phoff as given: 2**63 raised OverflowError, which failed the whole cataloger.
+    elf = bytearray(build_elf([(".go.buildinfo", go_inline_buildinfo("go1.20.4", MODINFO))], section_table=False))
+    elf[32:40] = (2**63).to_bytes(8, "little")
+    found, warnings = catalog({"app": bytes(elf), "ok": build_elf([(".go.buildinfo", go_inline_buildinfo(
+        "go1.20.4", MODINFO))])})
+    assert found["stdlib"]["location"] == "ok"
+    assert len(warnings) == 1 and warnings[0].startswith("app: ")
+
+
 def test_modinfo_without_sentinels_and_gopath_builds() -> None:
     info = parse_modinfo("go1.15", "path\tgithub.com/x/cmd\nbuild\t-compiler=gc\n")
     assert info.main is None and info.main_path == "github.com/x/cmd" and info.deps == []

@@ -2,10 +2,17 @@ from __future__ import annotations
 
 import hashlib
 import io
+import time
 import zipfile
 from pathlib import Path
 
-from scanner.catalog.java import JavaCataloger, is_archive_name, parse_manifest, parse_properties
+from scanner.catalog.java import (
+    JavaCataloger,
+    _layout_coordinates,
+    is_archive_name,
+    parse_manifest,
+    parse_properties,
+)
 from scanner.catalog.ziparchive import ArchiveLimits, walk_archive
 from scanner.image.filesystem import MemoryFilesystem
 from scanner.model import Package
@@ -79,6 +86,14 @@ def test_maven_repository_layout_gives_the_group() -> None:
     path = "root/.m2/repository/org/springframework/spring-core/5.3.17/spring-core-5.3.17.jar"
     [package] = run({path: jar})[0]
     assert package.name == "org.springframework:spring-core" and package.version == "5.3.17"
+
+
+def test_deeply_repeated_repository_path_is_read_in_bounded_time() -> None:
+    # The layout search is quadratic in path segments: 10,000 of them took over a minute before the tail cap.
+    started = time.monotonic()
+    found = _layout_coordinates(["repository/" * 10_000 + "org/example/lib/1.0/lib-1.0.jar"])
+    assert time.monotonic() - started < 5
+    assert found is not None and (found.artifact, found.version) == ("lib", "1.0")
 
 
 def test_real_debian_log4j_jar_and_its_maven_repo_links(log4j_deb_root: Path) -> None:

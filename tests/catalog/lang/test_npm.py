@@ -66,7 +66,7 @@ LOCK_V3 = {"lockfileVersion": 3, "packages": {
     "node_modules/minimist": {"version": "1.2.5", "license": "MIT"},
     "node_modules/@scope/x": {"version": "0.1.0", "dev": True},
     "node_modules/a/node_modules/minimist": {"version": "0.0.8"},
-    "packages/ws": {"version": "1.0.0"},
+    "packages/ws": {"name": "ws", "version": "1.0.0"},
     "node_modules/ws": {"resolved": "packages/ws", "link": True},
 }}
 
@@ -77,7 +77,7 @@ def test_lockfiles_v1_and_v3_where_no_tree_is_installed() -> None:
     found, warnings = run(fs)
     assert warnings == ()
     assert set(found) == {("qs", "6.5.2"), ("express", "4.16.0"), ("qs", "6.5.1"), ("real-name", "1.2.3"),
-                          ("minimist", "1.2.5"), ("@scope/x", "0.1.0"), ("minimist", "0.0.8"), ("packages/ws", "1.0.0")}
+                          ("minimist", "1.2.5"), ("@scope/x", "0.1.0"), ("minimist", "0.0.8")}
     assert dict(found["qs", "6.5.1"].metadata)["dev"] == "true"
     assert dict(found["qs", "6.5.2"].metadata)["integrity"] == "sha512-x"
 

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
 from scanner.catalog.base import Cataloger
 from scanner.catalog.dotnet import DotnetCataloger
 from scanner.catalog.php import PhpCataloger
-from scanner.catalog.ruby import RubyCataloger
+from scanner.catalog.ruby import RubyCataloger, parse_gemspec
 from scanner.image.filesystem import MemoryFilesystem
 
 GEMSPEC = b'''# -*- encoding: utf-8 -*-
@@ -73,6 +74,15 @@ def test_ruby_installed_gemspecs_and_default_gems() -> None:
     assert nokogiri["purl"] == "pkg:gem/nokogiri@1.13.10" and nokogiri["ecosystem"] == "RubyGems"
     assert nokogiri["licenses"] == ("MIT", "Apache-2.0")
     assert found["rake", "0.8.7"]["licenses"] == ("MIT",)
+
+
+def test_ruby_gemspec_of_blank_lines_is_read_in_bounded_time() -> None:
+    # `^\s*` patterns took minutes on 20,000 blank lines (quadratic); a gemspec may be 1 MiB.
+    started = time.monotonic()
+    assert parse_gemspec("\n" * 200_000) == ("", "", [])
+    assert time.monotonic() - started < 5
+    crlf = '\r\n\r\n  s.name = "rake".freeze\r\n\ts.version = "13.0.6"\r\n  s.licenses = ["MIT".freeze]\r\n'
+    assert parse_gemspec(crlf) == ("rake", "13.0.6", ["MIT"])
 
 
 def test_ruby_gemfile_lock() -> None:
