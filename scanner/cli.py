@@ -199,7 +199,7 @@ def trust_remove(
 @trust_app.command("policy")
 def trust_policy(
     ctx: typer.Context,
-    threshold: Annotated[int | None, typer.Option(min=1, help="Signatures required from distinct trusted keys.")]
+    threshold: Annotated[int | None, typer.Option(help="Signatures required from distinct trusted keys.")]
     = None,
 ) -> None:
     """Show or set the signature threshold (k of n trusted keys)."""

@@ -7,6 +7,7 @@ the matcher produces `Finding`. Nothing here does I/O.
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass, field
 
 
@@ -75,9 +76,14 @@ class Distro:
         return f"{self.id}-{self.version_id}" if self.version_id else self.id
 
 
-@dataclass(frozen=True, order=True)
+@functools.total_ordering
+@dataclass(frozen=True)
 class Package:
-    """One installed package found in an image (or read from an SBOM)."""
+    """One installed package found in an image (or read from an SBOM).
+
+    Ordered field by field like `order=True` would, except that a missing `layer_index` sorts before
+    every layer: the generated order raised TypeError comparing None with an int.
+    """
 
     name: str  # as declared by the package (display form)
     version: str  # full version; epoch included where the format has one ("1:2.3-4")
@@ -94,6 +100,19 @@ class Package:
     locations: tuple[str, ...] = ()  # image paths the package record came from
     owned_by: str = ""  # the OS package whose files include this package's files ("" when none)
     metadata: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+
+    def _order_key(self) -> tuple[object, ...]:
+        return (self.name, self.version, self.type, self.ecosystem, self.purl, self.cataloger, self.arch,
+                self.source_name, self.source_version, self.licenses,
+                (0, 0) if self.layer_index is None else (1, self.layer_index),
+                self.layer_digest, self.locations, self.owned_by)
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, Package):
+            return NotImplemented
+        if self.name != other.name:  # the usual case, without building the keys
+            return self.name < other.name
+        return self._order_key() < other._order_key()
 
     @property
     def match_source_name(self) -> str:

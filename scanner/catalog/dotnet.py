@@ -3,6 +3,8 @@
 `libraries` maps "Name/Version" to the library's type. NuGet packages (`package`) and the runtime
 packs of self-contained applications (`runtimepack`) are reported; `project` entries are the
 application and its own projects, not something a NuGet advisory can describe, and are skipped.
+A runtime pack's key carries a `runtimepack.` prefix that is not part of its NuGet id
+(`runtimepack.Microsoft.NETCore.App.Runtime.linux-x64`): advisories name the pack without it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from scanner.model import Distro, Package
 
 DEPS_FILES = FileRequest(("**/*.deps.json",), max_size=64 * 1024 * 1024)
 _REPORTED_TYPES = {"package", "runtimepack"}
+_RUNTIME_PACK_PREFIX = "runtimepack."
 
 
 def deps_libraries(document: object) -> list[tuple[str, str, dict[str, object]]]:
@@ -26,7 +29,10 @@ def deps_libraries(document: object) -> list[tuple[str, str, dict[str, object]]]
     found = []
     for key, entry in libraries.items():
         name, _, version = key.rpartition("/")
-        if name and version and isinstance(entry, dict) and text_field(entry, "type") in _REPORTED_TYPES:
+        kind = text_field(entry, "type")
+        if kind == "runtimepack":
+            name = name.removeprefix(_RUNTIME_PACK_PREFIX)
+        if name and version and isinstance(entry, dict) and kind in _REPORTED_TYPES:
             found.append((name, version, entry))
     return found
 

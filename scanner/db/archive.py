@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from scanner.db import bundle_format
 from scanner.db.errors import (
@@ -219,6 +219,26 @@ def read_bundle(stream: BinaryIO) -> BundleFile:
     )
 
 
+class _ReadErrors:
+    """Reports the source's read errors (a failing USB stick) as the bundle's, never as the state directory's."""
+
+    def __init__(self, source: BinaryIO) -> None:
+        self.source = source
+
+    def fileno(self) -> int:
+        return self.source.fileno()
+
+    def seek(self, offset: int) -> int:
+        return self.source.seek(offset)
+
+    def read(self, size: int) -> bytes:
+        try:
+            return self.source.read(size)
+        except OSError as exc:
+            raise BundleArchiveError(
+                f"cannot read the bundle near byte {self.source.tell()}: {exc.strerror or exc}") from None
+
+
 def verify_bundle(
     stream: BinaryIO,
     *,
@@ -243,6 +263,7 @@ def verify_bundle(
     `spool_dir` (None: the system's) while it is hashed, and decompressed from that copy, so a source that
     changes between reads cannot hand zstd bytes other than the verified ones.
     """
+    stream = cast(BinaryIO, _ReadErrors(stream))  # it has all this module calls: fileno, seek, read
     contents = read_bundle(stream)
     verified = verify_manifest(
         contents.manifest_bytes, contents.signatures_bytes, trust=trust, now=now, freshness=freshness,

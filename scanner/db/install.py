@@ -27,7 +27,7 @@ import secrets
 import shutil
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -46,6 +46,7 @@ from scanner.db.state import (
 )
 from scanner.db.trust import load_trust
 from scanner.db.verify import (
+    CLOCK_SKEW,
     ChannelRecord,
     DataAge,
     FreshnessPolicy,
@@ -325,6 +326,11 @@ def _verify_directory(
     the audit log); expiry that happens after a normal import still stops it.
     """
     origin = _read_origin(directory)
+    clock: tuple[str, ...] = ()
+    if now < origin.imported_at - CLOCK_SKEW:
+        # A clock set back makes an expired bundle look valid again: say so at every use.
+        clock = (f"the clock reads {format_time(now)}, before this database was imported "
+                 f"({format_time(origin.imported_at)}): check the clock, expiry and age depend on it",)
     verified = verify_manifest(
         _read_manifest_bytes(directory),
         _read_document(directory / bundle_format.SIGNATURES_NAME, bundle_format.MAX_SIGNATURES_BYTES),
@@ -344,7 +350,8 @@ def _verify_directory(
         raise InstalledDatabaseError(
             f"database {path} no longer matches its signed manifest ({problem}): it was altered after "
             "import; re-import the bundle")
-    return _database(directory, verified, origin.bundle_sha256, origin.imported_at)
+    return _database(directory, replace(verified, warnings=(*clock, *verified.warnings)), origin.bundle_sha256,
+                     origin.imported_at)
 
 
 def _load_bundle(

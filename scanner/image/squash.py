@@ -12,7 +12,7 @@ import functools
 import io
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -185,11 +185,11 @@ class ContentStore:
 class SquashedFilesystem:
     """The `Filesystem` of an image read by `scanner.image.open_image`."""
 
-    def __init__(self, index: SquashIndex, store: ContentStore, contents: Mapping[str, Content],
+    def __init__(self, index: SquashIndex, store: ContentStore, contents: dict[str, Content],
                  linked: Iterable[str], layer_digests: tuple[str, ...], hop_limit: int) -> None:
         self._index = index
         self._store = store
-        self._contents = dict(contents)
+        self._contents = contents  # owned from now on: built fresh by the reader for this filesystem
         # Paths catalogers may be handed: captured files and requested symlinks to captured files.
         self._available = sorted({*self._contents, *linked})
         self._digests = layer_digests

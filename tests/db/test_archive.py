@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import itertools
@@ -89,5 +90,28 @@ def test_extension_headers_are_refused(tmp_path: Path, tar_format: int, name: st
         archive.addfile(info, io.BytesIO(b"{}"))
     path = tmp_path / "extended.bundle"
     path.write_bytes(out.getvalue())
-    with open(path, "rb") as handle, pytest.raises(errors.MemberTypeError, match="header|long name"):
+    with open(path, "rb") as handle, pytest.raises(errors.MemberTypeError, match=r"header|long name"):
         read_bundle(handle)
+
+
+class FailingFile(io.FileIO):
+    """A file whose reads fail past `broken_at`, like a damaged USB stick."""
+
+    def __init__(self, path: Path, broken_at: int) -> None:
+        super().__init__(path, "rb")
+        self.broken_at = broken_at
+
+    def read(self, size: int = -1) -> bytes:
+        if self.tell() + max(size, 0) > self.broken_at:
+            raise OSError(errno.EIO, "Input/output error")
+        return super().read(size)
+
+
+def test_a_read_error_is_the_bundles_not_the_state_directorys(tmp_path: Path) -> None:
+    signer = Signer()
+    path = tmp_path / "good.bundle"
+    path.write_bytes(make_parts(signer).bundle())
+    trust = TrustPolicy(keys=(TrustedKey(signer.key_id, "release", signer.raw_public),))
+    with FailingFile(path, broken_at=path.stat().st_size - 12000) as handle, pytest.raises(
+            errors.BundleArchiveError, match="cannot read the bundle near byte .*: Input/output error"):
+        verify_bundle(handle, trust=trust, now=NOW, freshness=FreshnessPolicy(), rollback={}, spool_dir=tmp_path)

@@ -141,6 +141,13 @@ def test_database_altered_after_import_is_refused(state: StateDir, signer: Signe
     assert events(state)[-1] == "refusal"
 
 
+def test_a_clock_set_back_before_the_import_is_reported(state: StateDir, signer: Signer, tmp_path: Path) -> None:
+    import_bundle(write_bundle(tmp_path / "b.bundle", signer), state_dir=state.root, now=NOW)
+    assert not load_database(state_dir=state.root, now=NOW + timedelta(hours=1)).warnings
+    warning = load_database(state_dir=state.root, now=NOW - timedelta(hours=25)).warnings[0]
+    assert warning.startswith("the clock reads 2026-11-28T11:00:00Z, before this database was imported")
+
+
 def test_an_oversized_installed_manifest_is_not_read_whole(state: StateDir, signer: Signer, tmp_path: Path) -> None:
     database = import_bundle(write_bundle(tmp_path / "b.bundle", signer), state_dir=state.root, now=NOW).database
     manifest = database.path.parent / "manifest.json"

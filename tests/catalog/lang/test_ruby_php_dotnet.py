@@ -142,7 +142,10 @@ def test_dotnet_deps_json() -> None:
                                               "app/other.deps.json": b'{"libraries": []}'})
     assert warnings == ("app/other.deps.json: no libraries object",)
     assert set(found) == {("Newtonsoft.Json", "12.0.1"),
-                          ("runtimepack.Microsoft.NETCore.App.Runtime.linux-x64", "6.0.10")}
+                          ("Microsoft.NETCore.App.Runtime.linux-x64", "6.0.10")}
+    # GitHub's advisories name runtime packs by NuGet id, without the deps.json "runtimepack." prefix.
+    runtime = found["Microsoft.NETCore.App.Runtime.linux-x64", "6.0.10"]
+    assert runtime["purl"] == "pkg:nuget/Microsoft.NETCore.App.Runtime.linux-x64@6.0.10"
     newtonsoft = found["Newtonsoft.Json", "12.0.1"]
     assert newtonsoft["purl"] == "pkg:nuget/Newtonsoft.Json@12.0.1" and newtonsoft["ecosystem"] == "NuGet"
     assert newtonsoft["sha512"] == "sha512-abc"
