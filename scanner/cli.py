@@ -120,10 +120,9 @@ def _inspect_table(metadata: ImageMetadata) -> None:
 
 @app.command()
 def inspect(
-    image_path: Annotated[Path, typer.Argument(metavar="IMAGE",
-                                               help="docker save tarball, OCI archive or OCI layout directory.")],
+    image: Annotated[Path, typer.Argument(help="docker save tarball, OCI archive or OCI layout directory.")],
     output: Annotated[InspectFormat, typer.Option("--output", "-o", help="table or json.")] = InspectFormat.table,
-    image: Annotated[str | None, typer.Option(
+    image_name: Annotated[str | None, typer.Option(
         "--image", metavar="NAME:TAG", help="Which image of a multi-image archive.")] = None,
     platform: Annotated[str | None, typer.Option(
         "--platform", metavar="OS/ARCH[/VARIANT]", help="Which platform of a multi-platform index.")] = None,
@@ -133,7 +132,7 @@ def inspect(
     """Print an image's metadata: format, tags, image id, platform and layers."""
     cap = _size_option(max_uncompressed_size)
     limits = Limits() if cap is None else Limits(max_uncompressed_bytes=cap)
-    with open_image(image_path, image=image, platform=platform, limits=limits) as opened:
+    with open_image(image, image=image_name, platform=platform, limits=limits) as opened:
         metadata, warnings = opened.metadata, opened.warnings
     _print_warnings(warnings)
     if output is InspectFormat.json:

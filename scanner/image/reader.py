@@ -184,9 +184,10 @@ def _index_member(run: _Pass, stream: LayerStream, member: TarMember, path: str,
                 index.whiteout(posixpath.join(directory, name), layer)
         return
     kind = member.type
-    if kind == DIRECTORY or (kind in REGULAR_TYPES and not member.is_regular):  # old tars: "name/" files
+    regular = member.is_regular
+    if kind == DIRECTORY or (not regular and kind in REGULAR_TYPES):  # old tars: "name/" files
         index.add(path, EntryKind.DIR, 0, member.mode, "", "", layer)
-    elif member.is_regular and not member.sparse:
+    elif regular and not member.sparse:
         index.add(path, EntryKind.FILE, member.size, member.mode, "", "", layer)
         wanted = run.matcher.wanted(path, bool(member.mode & 0o111))
         if wanted:

@@ -113,5 +113,5 @@ def test_a_read_error_is_the_bundles_not_the_state_directorys(tmp_path: Path) ->
     path.write_bytes(make_parts(signer).bundle())
     trust = TrustPolicy(keys=(TrustedKey(signer.key_id, "release", signer.raw_public),))
     with FailingFile(path, broken_at=path.stat().st_size - 12000) as handle, pytest.raises(
-            errors.BundleArchiveError, match="cannot read the bundle near byte .*: Input/output error"):
+            errors.BundleArchiveError, match=r"cannot read the bundle near byte \d+: Input/output error"):
         verify_bundle(handle, trust=trust, now=NOW, freshness=FreshnessPolicy(), rollback={}, spool_dir=tmp_path)

@@ -263,7 +263,7 @@ def test_entry_count_cap(tmp_path: Path) -> None:
     (gzip.compress(b"x" * 1000, mtime=0), "gzip-compressed; decompress it first"),
     (b"hello", "not a tar archive"),
     (bytes(range(256)) * 8, r"bad tar header checksum|unreadable"),
-])
+], ids=["missing", "gzip", "short", "garbage"])
 def test_not_an_image(tmp_path: Path, content: bytes, message: str) -> None:
     path = tmp_path / "thing"
     if content:
