@@ -33,6 +33,7 @@ from scanner.db.state import StateDir
 from scanner.db.store import VulnStore
 from scanner.match.matcher import Matcher
 from scanner.match.scan import read_target
+from scanner.model import Package, Severity
 from scanner.names import normalize_package_name
 from tests.catalog.lang.conftest import _run, cached, lodash_package, log4j_deb_root, wheels_site
 from tests.catalog.lang.test_java import make_zip, pom
@@ -146,6 +147,19 @@ def test_demo_image_findings_by_id(scanner: Run, environment: dict[str, Path]) -
     assert log4shell["vulnerability"]["severity"] == "critical" and log4shell["fix"]["state"] == "fixed"
     remediation = {r["package"]["name"]: r for r in document["remediation"]}
     assert remediation["lodash"]["upgrade_to"] == "4.17.21"
+
+
+def test_multi_cve_dsa_is_reported_per_cve(environment: dict[str, Path]) -> None:
+    """DSA-5103-1 fixes CVE-2021-4160 and CVE-2022-0778 in bullseye's openssl 1.1.1k-1+deb11u2."""
+    libssl = Package(name="libssl1.1", version="1.1.1k-1+deb11u1", type="deb", ecosystem="Debian:11",
+                     purl="pkg:deb/debian/libssl1.1@1.1.1k-1%2Bdeb11u1", source_name="openssl")
+    with VulnStore(environment["database"]) as store:
+        findings = {f.vulnerability.id: f for f in Matcher(store).match([libssl]).findings}
+    assert not [vuln_id for vuln_id in findings if vuln_id.startswith("DSA-")]
+    for cve in ("CVE-2021-4160", "CVE-2022-0778"):
+        assert "DSA-5103-1" in findings[cve].vulnerability.aliases, cve
+        assert "1.1.1k-1+deb11u2" in findings[cve].fix.versions
+    assert findings["CVE-2022-0778"].vulnerability.severity is Severity.HIGH  # NVD: CVSS 3.1 7.5
 
 
 def test_fail_on_exit_code_and_atomic_file(scanner: Run, environment: dict[str, Path], tmp_path: Path) -> None:

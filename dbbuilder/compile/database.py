@@ -30,7 +30,7 @@ from scanner.errors import FeedError
 
 from ..sources import PROVIDERS
 from ..sources.base import Record, SkipLog, compact_json, input_files, inputs_sha256, rfc3339
-from .groups import alias_groups
+from .groups import alias_groups, is_cve
 
 # 4096 vs 65536 measured on the full-scale synthetic corpus (docs/performance.md, "Database build").
 DEFAULT_PAGE_SIZE = 4096
@@ -254,18 +254,22 @@ def _stage_vulnerabilities(staging: sqlite3.Connection) -> None:
     # Both queries run in id order: the links of each id are read alongside its versions.
     links = groupby(staging.cursor().execute("""
         SELECT DISTINCT k.id, l.kind, l.target FROM s_links l JOIN s_keep k ON k.seq = l.seq
-        WHERE l.kind != 'alias' ORDER BY k.id, l.kind, l.target
+        ORDER BY k.id, l.kind, l.target
     """), key=lambda row: row[0])
     pending = next(links, None)
     merged = []
     for vuln_id, group in groupby(versions, key=lambda row: row[0]):
         while pending is not None and pending[0] < vuln_id:
             pending = next(links, None)
-        linked: dict[str, list[str]] = {"upstream": [], "related": []}
+        linked: dict[str, list[str]] = {"alias": [], "upstream": [], "related": []}
         if pending is not None and pending[0] == vuln_id:
             for _, kind, target in pending[1]:
                 linked[kind].append(target)
             pending = next(links, None)
+        if len({i for i in (vuln_id, *linked["alias"], *linked["upstream"]) if is_cve(i)}) > 1:
+            # A record naming several CVEs joins none of their groups: keep its aliases with its upstream
+            # ids, where the scanner finds the CVEs it covers (scanner/match/matcher.py).
+            linked["upstream"] = sorted({*linked["upstream"], *linked["alias"]})
         merged.append(_merge_versions(vuln_id, list(group), linked))
         if len(merged) >= BATCH_RECORDS:
             staging.executemany("INSERT INTO s_vulns VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", merged)

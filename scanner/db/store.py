@@ -93,6 +93,8 @@ class DetailRow:
     details: str
     references: tuple[str, ...]
     cwes: tuple[str, ...]
+    upstream: tuple[str, ...] = ()  # ids the record derives from (a multi-CVE advisory's CVEs)
+    related: tuple[str, ...] = ()  # related ids (a per-CVE distro record's DSA/USN)
 
 
 @dataclass(frozen=True)
@@ -206,9 +208,20 @@ class VulnStore:
         return dict(found)
 
     def details(self, ids: Iterable[str]) -> dict[str, DetailRow]:
-        return {vuln_id: DetailRow(vuln_id, details or "", _json_list(refs), _json_list(cwes))
-                for vuln_id, details, refs, cwes in self._rows_in(
-                    "SELECT vuln_id, details, refs, cwes FROM details WHERE vuln_id IN ({marks})", ids)}
+        return {vuln_id: DetailRow(vuln_id, details or "", _json_list(refs), _json_list(cwes), _json_list(upstream),
+                                   _json_list(related))
+                for vuln_id, details, refs, cwes, upstream, related in self._rows_in(
+                    "SELECT vuln_id, details, refs, cwes, upstream, related FROM details WHERE vuln_id IN ({marks})",
+                    ids)}
+
+    def group_ids(self, ids: Iterable[str]) -> dict[str, str]:
+        """The alias group of each id: its record's group, else the group an `aliases` row puts it in, else itself."""
+        wanted = set(ids)
+        found = {vuln_id: str(group) for vuln_id, group in self._rows_in(
+            "SELECT id, group_id FROM vulnerabilities WHERE id IN ({marks})", wanted)}
+        found.update({vuln_id: str(group) for vuln_id, group in self._rows_in(
+            "SELECT id, group_id FROM aliases WHERE id IN ({marks})", wanted - set(found))})
+        return {vuln_id: found.get(vuln_id, vuln_id) for vuln_id in wanted}
 
     def cpes(self, products: Iterable[str]) -> dict[str, list[CpeRow]]:
         """CPE match rows by lower-case product name (only used by the opt-in CPE matcher)."""

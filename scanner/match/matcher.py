@@ -63,6 +63,10 @@ def is_os_package(package: Package) -> bool:
     return package.type in OS_PACKAGE_TYPES
 
 
+def is_cve(vuln_id: str) -> bool:
+    return vuln_id.startswith("CVE-")
+
+
 def _release_variants(store: VulnStore, ecosystem: str) -> tuple[str, ...]:
     """Every ecosystem spelling in the database that means this release (exact, with suffixes, Pro)."""
     family, _, release = ecosystem.partition(":")
@@ -78,8 +82,10 @@ def _release_variants(store: VulnStore, ecosystem: str) -> tuple[str, ...]:
 
 @dataclass
 class _Hit:
-    rows: list[tuple[AffectedRow, VulnRecord]] = field(default_factory=list)
+    rows: list[tuple[AffectedRow, VulnRecord]] = field(default_factory=list)  # records of the group itself
     matched_by: str = "ecosystem"
+    # Rows of an advisory covering several CVEs (a DSA, a USN), expanded into this CVE's group.
+    advisory_rows: list[tuple[AffectedRow, VulnRecord]] = field(default_factory=list)
 
 
 # Internal maps key packages by their position in the sorted, de-duplicated input: hashing and
@@ -181,11 +187,15 @@ class Matcher:
 
         matched_by = ["distro" if is_os_package(package) else "ecosystem" for package in packages]
         hits: dict[_HitKey, _Hit] = {}
+        decided: set[_HitKey] = set()  # (package, group) pairs some record of the group itself speaks about
         for index, ecosystems, key_name, version in plan:
             for eco in ecosystems:
                 for row in rows_by_key.get((eco, key_name), ()):
                     record = records.get(row.vuln_id)
-                    if record is None or record.withdrawn or row.fix_state is FixState.NOT_AFFECTED:
+                    if record is None or record.withdrawn:
+                        continue
+                    decided.add((index, record.group_id))
+                    if row.fix_state is FixState.NOT_AFFECTED:
                         continue
                     try:
                         affected = _row_affects(row, version)
@@ -204,7 +214,50 @@ class Matcher:
                     if affected:
                         hit = hits.setdefault((index, record.group_id), _Hit(matched_by=matched_by[index]))
                         hit.rows.append((row, record))
+        self._expand_advisories(packages, hits, decided)
         return hits
+
+    def _expand_advisories(self, packages: list[Package], hits: dict[_HitKey, _Hit], decided: set[_HitKey]) -> None:
+        """Turn a hit on an advisory that covers CVEs (a DSA or USN naming several) into one hit per CVE group.
+
+        Such an advisory is in no CVE's alias group (docs/database.md, rule 4); the CVEs it covers are the
+        ids its `upstream` names (the builder keeps a multi-CVE record's `aliases` there too) and, for
+        distro advisories, its `related` ids. An id counts when its alias group is a CVE's. When records of
+        the CVE's own group have rows for the package but did not match, they decide: the advisory adds
+        nothing for that CVE (the per-CVE data says this version is not affected).
+        """
+        candidates = {record.id for (_, group), hit in hits.items() if not is_cve(group)
+                      for _, record in hit.rows if record.group_id == group}
+        if not candidates:
+            return
+        details = self.store.details(candidates)
+        groups = self.store.group_ids(vuln_id for detail in details.values()
+                                      for vuln_id in (*detail.upstream, *detail.related))
+
+        def covered(record: VulnRecord, distro: bool) -> set[str]:
+            detail = details.get(record.id)
+            if detail is None:
+                return set()
+            linked = (*detail.upstream, *detail.related) if distro else detail.upstream
+            return {groups[vuln_id] for vuln_id in linked if is_cve(groups[vuln_id])}
+
+        for group_key in sorted(key for key in hits if not is_cve(key[1])):
+            index, hit = group_key[0], hits[group_key]
+            kept: list[tuple[AffectedRow, VulnRecord]] = []
+            for row, record in hit.rows:
+                cve_groups = covered(record, distro=hit.matched_by == "distro")
+                if not cve_groups:
+                    kept.append((row, record))
+                    continue
+                for cve_group in sorted(cve_groups):
+                    target = (index, cve_group)
+                    if target in decided and target not in hits:
+                        continue
+                    hits.setdefault(target, _Hit(matched_by=hit.matched_by)).advisory_rows.append((row, record))
+            if kept:
+                hit.rows = kept
+            else:
+                del hits[group_key]
 
     def _match_cpes(self, packages: list[Package], hits: dict[_HitKey, _Hit],
                     unevaluated: list[Unevaluated]) -> None:
@@ -238,16 +291,17 @@ class Matcher:
         all_ids = set(groups)
         for group in groups:
             all_ids.update(members.get(group, ()))
-        matched_ids_all = {row.vuln_id for hit in hits.values() for row, _ in hit.rows}
+        matched_ids_all = {row.vuln_id for hit in hits.values() for row, _ in (*hit.rows, *hit.advisory_rows)}
         all_ids |= matched_ids_all
-        facts = _GroupFacts(members, self.store.severities(all_ids), self.store.vulnerabilities(all_ids),
-                            self.store.details(matched_ids_all | groups))
+        details = self.store.details(matched_ids_all | groups)
+        facts = _GroupFacts(members, self.store.severities(all_ids), self.store.vulnerabilities(all_ids), details,
+                            self._fixing_advisories(hits, members, details))
         entries: dict[int, Mapping[str, Any]] = {}  # id(row) -> entry: rows are shared by many findings
         findings: list[Finding] = []
         evidence: dict[tuple[Package, str], Evidence] = {}
         for (index, group), hit in sorted(hits.items(), key=lambda item: item[0]):
             package = packages[index]
-            rows = [row for row, _ in hit.rows]
+            rows = _fix_rows(hit)
             ecosystem, _, installed = lookup_key(package)
             vulnerability = facts.vulnerability(group, hit, os_package=is_os_package(package))
             findings.append(Finding(package=package, vulnerability=vulnerability,
@@ -260,6 +314,44 @@ class Matcher:
                                                   affected=tuple(entries[id(row)] for row in rows))
         return tuple(findings), evidence
 
+    def _fixing_advisories(self, hits: Mapping[_HitKey, _Hit], members: Mapping[str, tuple[str, ...]],
+                           details: Mapping[str, DetailRow]) -> dict[str, tuple[str, ...]]:
+        """Per CVE group, the distro advisories (DSA, USN ...) a matched per-CVE record names in `related`
+        that cover the CVE themselves (name one of the group's ids in their `upstream` or `related`)."""
+        candidates: dict[str, set[str]] = defaultdict(set)
+        for (_, group), hit in hits.items():
+            if hit.matched_by != "distro" or not is_cve(group):
+                continue
+            for row, _ in hit.rows:
+                detail = details.get(row.vuln_id)
+                if detail is not None:
+                    candidates[group].update(i for i in detail.related if not is_cve(i))
+        if not candidates:
+            return {}
+        advisories = self.store.details(set().union(*candidates.values()))
+        found: dict[str, tuple[str, ...]] = {}
+        for group, ids in candidates.items():
+            names = {group, *members.get(group, ())}
+            found[group] = tuple(sorted(i for i in ids if i in advisories
+                                        and names & {*advisories[i].upstream, *advisories[i].related}))
+        return found
+
+
+def _fix_rows(hit: _Hit) -> list[AffectedRow]:
+    """The rows a finding's fix and remediation come from.
+
+    The group's own (per-CVE) records when one of them names a fixed version, or when no advisory was
+    expanded into the group; else an expanded advisory's rows (the advisory's fix for the release stands
+    when the per-CVE record has none); else all rows, so that the most actionable state is kept.
+    """
+    own = [row for row, _ in hit.rows]
+    advisory = [row for row, _ in hit.advisory_rows]
+    if not advisory or any(row.fix_state is FixState.FIXED for row in own):
+        return own
+    if not own or any(row.fix_state is FixState.FIXED for row in advisory):
+        return advisory
+    return own + advisory
+
 
 @dataclass
 class _GroupFacts:
@@ -269,35 +361,42 @@ class _GroupFacts:
     severities: Mapping[str, list[SeverityRow]]
     records: Mapping[str, VulnRecord]
     details: Mapping[str, DetailRow]
+    fixing_advisories: Mapping[str, tuple[str, ...]]  # CVE group -> distro advisories naming it (related)
     made: dict[tuple[Any, ...], Vulnerability] = field(default_factory=dict)
 
     def vulnerability(self, group: str, hit: _Hit, *, os_package: bool) -> Vulnerability:
         matched_ids = tuple(sorted({row.vuln_id for row, _ in hit.rows}))
+        advisory_ids = tuple(sorted({row.vuln_id for row, _ in hit.advisory_rows}
+                                    | set(self.fixing_advisories.get(group, ()))))
+        # An expanded advisory's rating is for all of its CVEs together: only the group's own records rate it.
         distro_ratings: tuple[tuple[str, str], ...] = ()
         if os_package:
             distro_ratings = tuple((record.provider, text) for row, record in hit.rows
                                    for text in (row.severity, record.severity) if text)
-        key = (group, matched_ids, distro_ratings)
+        key = (group, matched_ids, advisory_ids, distro_ratings)
         if key not in self.made:
-            self.made[key] = self._build(group, matched_ids, distro_ratings)
+            self.made[key] = self._build(group, matched_ids, advisory_ids, distro_ratings)
         return self.made[key]
 
-    def _build(self, group: str, matched_ids: tuple[str, ...],
+    def _build(self, group: str, matched_ids: tuple[str, ...], advisory_ids: tuple[str, ...],
                distro_ratings: tuple[tuple[str, str], ...]) -> Vulnerability:
-        ids = set(self.members.get(group, ())) | set(matched_ids)
+        ids = {group, *self.members.get(group, ()), *matched_ids}
         scores = cvss_scores(s for vuln_id in sorted(ids) for s in self.severities.get(vuln_id, ()))
         ordered_records = sorted((self.records[i] for i in ids if i in self.records),
                                  key=lambda r: (r.id != group, r.id))
         record_ratings = [(r.provider, r.severity) for r in ordered_records if r.severity]
         severity, severity_source = choose_severity(distro_ratings, scores, record_ratings)
         summary = next((r.summary for r in ordered_records if r.summary), "")
-        detail_rows = [self.details[i] for i in (group, *matched_ids) if i in self.details]
+        detail_rows = [self.details[i] for i in (group, *matched_ids, *advisory_ids) if i in self.details]
         if not summary:
             summary = next((d.details.strip().splitlines()[0] for d in detail_rows if d.details.strip()), "")
+        if not summary:
+            summary = next((self.records[i].summary or "" for i in advisory_ids
+                            if i in self.records and self.records[i].summary), "")
         primary = ordered_records[0] if ordered_records else None
         return Vulnerability(
             id=group,
-            aliases=tuple(sorted(ids - {group})),
+            aliases=tuple(sorted((ids | set(advisory_ids)) - {group})),
             summary=summary,
             severity=severity,
             severity_source=severity_source,

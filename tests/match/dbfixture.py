@@ -38,8 +38,11 @@ class Rows:
 
 
 def group_of(record_id: str, aliases: Iterable[str]) -> str:
+    """The group id, as the compiler would give it; a record naming several CVEs is a group of its own."""
     ids = sorted({record_id, *aliases})
     cves = [i for i in ids if i.startswith("CVE-")]
+    if len(cves) > 1:
+        return record_id
     return cves[0] if cves else ids[0]
 
 
@@ -53,13 +56,19 @@ def osv_rows(record: Mapping[str, Any], provider: str = "osv") -> Rows:
     rows.vulnerabilities.append((record_id, provider, group, record.get("withdrawn"), record.get("published"),
                                  record.get("modified"), (severity_text or "").lower() or None,
                                  record.get("summary")))
-    for member in sorted({record_id, *aliases}):
-        rows.aliases.append((group, member))
+    several_cves = group == record_id and len([i for i in aliases if i.startswith("CVE-")]) > 1
+    if not several_cves:
+        for member in sorted({record_id, *aliases}):
+            rows.aliases.append((group, member))
     for severity in record.get("severity") or []:
         if severity.get("type", "").startswith("CVSS_"):
             rows.severities.append((record_id, provider, severity["type"], severity["score"], None))
+    # Like the compiler: a record naming several CVEs keeps its aliases with its upstream ids.
+    upstream = sorted(set(aliases)) if several_cves else record.get("upstream", [])
     rows.details.append((record_id, record.get("details", ""), compact([r["url"] for r in record.get("references", [])]),
-                         compact(db_specific.get("cwe_ids", []) if isinstance(db_specific, dict) else [])))
+                         compact(db_specific.get("cwe_ids", []) if isinstance(db_specific, dict) else []),
+                         compact(upstream) if upstream else None,
+                         compact(record["related"]) if record.get("related") else None))
     for affected in record.get("affected", []):
         package = affected["package"]
         ranges = [r for r in affected.get("ranges", []) if r.get("type") in ("ECOSYSTEM", "SEMVER")]
@@ -85,7 +94,8 @@ def write_db(path: Path, rows: Rows, meta: Mapping[str, str] | None = None) -> P
     db.executemany("INSERT OR IGNORE INTO aliases VALUES (?,?)", rows.aliases)
     db.executemany("INSERT INTO affected VALUES (?,?,?,?,?,?,?,?)", rows.affected)
     db.executemany("INSERT INTO severities VALUES (?,?,?,?,?)", rows.severities)
-    db.executemany("INSERT OR IGNORE INTO details (vuln_id, details, refs, cwes) VALUES (?,?,?,?)", rows.details)
+    db.executemany("INSERT OR IGNORE INTO details (vuln_id, details, refs, cwes, upstream, related) "
+                   "VALUES (?,?,?,?,?,?)", rows.details)
     db.executemany("INSERT INTO cpes VALUES (?,?,?,?,?,?,?,?)", rows.cpes)
     db.commit()
     db.close()
