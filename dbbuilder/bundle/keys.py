@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from dbbuilder.bundle.errors import SigningKeyError
 from scanner.db.bundle_format import key_id
-from scanner.match.userfiles import read_capped
+from scanner.fileio import read_capped
 
 PRIVATE_KEY_SUFFIX = ".pem"
 PUBLIC_KEY_SUFFIX = ".pub.pem"

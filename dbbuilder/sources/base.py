@@ -22,6 +22,7 @@ import cvss
 import yaml
 
 from scanner.errors import FeedError
+from scanner.fileio import FileReadError, read_regular_file
 from scanner.model import FixState, Severity
 from scanner.names import normalize_package_name
 
@@ -287,15 +288,13 @@ def parse_document(data: bytes, name: str) -> Any:
 
 
 def read_capped(path: Path, limit: int) -> bytes:
-    """The file's bytes; RecordError("file too large") beyond `limit`, ("unreadable file") on I/O errors."""
+    """The file's bytes; RecordError("file too large") beyond `limit`, ("unreadable file") otherwise."""
     try:
-        with path.open("rb") as stream:
-            data = stream.read(limit + 1)
-    except OSError as error:
-        raise RecordError("unreadable file", error.strerror or str(error)) from error
-    if len(data) > limit:
-        raise RecordError("file too large", f"over {limit} bytes")
-    return data
+        return read_regular_file(path, limit)
+    except FileReadError as error:
+        if error.reason == "too large":
+            raise RecordError("file too large", f"over {limit} bytes") from error
+        raise RecordError("unreadable file", error.detail or error.reason) from error
 
 
 _JSON = json.JSONDecoder()

@@ -20,6 +20,7 @@ from scanner.db.bundle_format import key_id
 from scanner.db.errors import PolicyError, StateError, TrustStoreError
 from scanner.db.state import StateDir, read_json, write_json_atomic
 from scanner.db.verify import ED25519_PUBLIC_KEY_BYTES, TrustedKey, TrustPolicy, format_time
+from scanner.fileio import read_capped
 
 MAX_KEY_FILE_BYTES = 64 * 1024
 # A prefix shorter than this could match keys the operator did not mean.
@@ -38,14 +39,7 @@ def raw_public_key(pem: bytes, source: str) -> bytes:
 
 
 def read_key_file(path: Path) -> bytes:
-    try:
-        with open(path, "rb") as handle:
-            pem = handle.read(MAX_KEY_FILE_BYTES + 1)
-    except OSError as exc:
-        raise TrustStoreError(f"{path}: cannot read key file: {exc.strerror}") from None
-    if len(pem) > MAX_KEY_FILE_BYTES:
-        raise TrustStoreError(f"{path}: larger than {MAX_KEY_FILE_BYTES} bytes, not a public key")
-    return pem
+    return read_capped(path, MAX_KEY_FILE_BYTES, "public key file", TrustStoreError)
 
 
 def load_trust(state: StateDir) -> TrustPolicy:

@@ -11,6 +11,7 @@ import enum
 import io
 import posixpath
 import re
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -67,7 +68,8 @@ def _glob_to_regex(pattern: str) -> str:
 
 def patterns_regex(patterns: Iterable[str]) -> re.Pattern[str]:
     """One compiled regex matching a path against any of the globs (whole path, `match` from the start)."""
-    return re.compile("|".join(f"(?:{_glob_to_regex(p)})" for p in patterns) + r"\Z")
+    # The alternation is grouped so that \Z anchors every pattern, not only the last one.
+    return re.compile("(?:" + "|".join(f"(?:{_glob_to_regex(p)})" for p in patterns) + r")\Z")
 
 
 @dataclass(frozen=True)
@@ -88,15 +90,23 @@ class FileRequest:
     def _regex(self) -> re.Pattern[str]:
         return patterns_regex(self.patterns)
 
-    def matches_path(self, path: str) -> bool:
-        return self._regex.match(path) is not None
+    @cached_property
+    def _tails(self) -> tuple[str, ...]:
+        """The literal end of each pattern (after its last wildcard): a matching path ends with one."""
+        return tuple(re.split(r"[*?]", pattern)[-1] for pattern in self.patterns)
 
-    def matches(self, entry: FileEntry) -> bool:
+    def matches_path(self, path: str) -> bool:
+        # str.endswith rejects most paths far faster than the regex, whose `**/` may backtrack.
+        return path.endswith(self._tails) and self._regex.match(path) is not None
+
+    def matches_kind(self, entry: FileEntry) -> bool:
+        """The entry's kind and mode suit the request (its path is not looked at)."""
         if entry.kind is not EntryKind.FILE and entry.kind is not EntryKind.SYMLINK:
             return False
-        if self.executable_only and entry.kind is EntryKind.FILE and not entry.is_executable:
-            return False
-        return self.matches_path(entry.path)
+        return not (self.executable_only and entry.kind is EntryKind.FILE and not entry.is_executable)
+
+    def matches(self, entry: FileEntry) -> bool:
+        return self.matches_kind(entry) and self.matches_path(entry.path)
 
 
 def normalize_path(name: str) -> str | None:
@@ -117,37 +127,56 @@ def normalize_path(name: str) -> str | None:
     return "/".join(parts) if parts else None
 
 
+def link_depth(symlink_paths: Iterable[str]) -> int:
+    """The most components any of these symlink paths has: no longer prefix can be a symlink."""
+    return max((path.count("/") + 1 for path in symlink_paths), default=0)
+
+
 def resolve_path(
     path: str,
     symlink_target: Callable[[str], str | None],
     hop_limit: int = SYMLINK_HOP_LIMIT,
+    max_link_depth: int | None = None,
 ) -> str | None:
     """Follow symlinks inside the image root only.
 
     `symlink_target(p)` returns the stored target of p when p is a symlink, else None.
     Absolute targets are taken relative to the image root, ".." never climbs above it, and
-    more than `hop_limit` hops (a loop) gives None. Every directory component is resolved too.
+    more than `hop_limit` hops (a loop) gives None. Every directory component is resolved too,
+    except those deeper than `max_link_depth` components (when given: see `link_depth`), which
+    cannot be symlinks and are not looked up.
     """
     hops = 0
     pending = [p for p in path.split("/") if p not in ("", ".")]
     pending.reverse()
     resolved: list[str] = []
+    # "/".join(resolved) as far as lookups go (depth_limit components), kept up to date one component
+    # at a time: a path of n components costs n short steps, not n joins of everything before.
+    prefix = ""
+    depth_limit = sys.maxsize if max_link_depth is None else max_link_depth
     while pending:
         part = pending.pop()
         if part == "..":
             if resolved:
+                if len(resolved) <= depth_limit:
+                    prefix = prefix.rpartition("/")[0]
                 resolved.pop()
             continue
-        candidate = "/".join([*resolved, part])
+        if len(resolved) >= depth_limit:
+            resolved.append(part)
+            continue
+        candidate = f"{prefix}/{part}" if resolved else part
         target = symlink_target(candidate)
         if target is None:
             resolved.append(part)
+            prefix = candidate
             continue
         hops += 1
         if hops > hop_limit:
             return None
         if target.startswith("/"):
             resolved = []
+            prefix = ""
         pending.extend(reversed([p for p in target.split("/") if p not in ("", ".")]))
     return "/".join(resolved)
 
@@ -221,7 +250,7 @@ class MemoryFilesystem:
                 yield found
 
     def resolve(self, path: str) -> str | None:
-        return resolve_path(path, self.symlinks.get)
+        return resolve_path(path, self.symlinks.get, max_link_depth=link_depth(self.symlinks))
 
     def captured(self, request: FileRequest) -> Iterator[str]:
         for path in sorted(self._all_paths()):

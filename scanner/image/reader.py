@@ -33,6 +33,7 @@ from scanner.image.tarstream import (
 _OPAQUE = ".wh..wh..opq"
 _WHITEOUT = ".wh."
 _COPY_CHUNK = 1024 * 1024
+_ROW_BATCH = 4096
 
 
 class _Warnings:
@@ -298,10 +299,14 @@ def _reread_layer(run: _Pass, layer: int, ref: LayerRef, wanted: dict[str, tuple
 def _valid_contents(run: _Pass) -> dict[str, Content]:
     """Captures that survived the squash: the final entry is the very file that was read."""
     valid: dict[str, Content] = {}
-    for path, (layer, content) in run.contents.items():
-        row = run.index.row(path)
-        if row is not None and row.kind is EntryKind.FILE and row.layer == layer:
-            valid[path] = content
+    captures = list(run.contents.items())
+    for start in range(0, len(captures), _ROW_BATCH):  # batched queries, and a bounded batch of rows at a time
+        batch = captures[start:start + _ROW_BATCH]
+        rows = run.index.rows_of(path for path, _ in batch)
+        for path, (layer, content) in batch:
+            row = rows.get(path)
+            if row is not None and row.kind is EntryKind.FILE and row.layer == layer:
+                valid[path] = content
     return valid
 
 

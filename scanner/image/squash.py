@@ -24,6 +24,7 @@ _KIND_CODES = {EntryKind.FILE: 0, EntryKind.DIR: 1, EntryKind.SYMLINK: 2, EntryK
 _KINDS = {code: kind for kind, code in _KIND_CODES.items()}
 _BATCH = 4096
 _LOOKUP_CACHE = 16384
+_PREFETCH_CHARS = 4 * 1024 * 1024  # prefixes fetched in one batch of resolutions
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,9 @@ class SquashIndex:
         self._pending: list[tuple[str, int, int, int, str, str, int]] = []
         self._pending_files: list[str] = []
         self._layer = 0
+        # The most components of any symlink path ever added: deeper prefixes need no lookup. Symlinks
+        # deleted later only make it an overestimate, which is safe.
+        self.link_depth = 0
 
     def add(self, path: str, kind: EntryKind, size: int, mode: int, target: str, hardlink: str,
             layer: int) -> None:
@@ -68,6 +72,8 @@ class SquashIndex:
         self._pending.append((path, _KIND_CODES[kind], size, mode, target, hardlink, layer))
         if kind is not EntryKind.DIR:
             self._pending_files.append(path)
+            if kind is EntryKind.SYMLINK:
+                self.link_depth = max(self.link_depth, path.count("/") + 1)
         if len(self._pending) >= _BATCH:
             self.flush()
 
@@ -105,6 +111,27 @@ class SquashIndex:
         found = self._db.execute("SELECT * FROM entries WHERE path = ?", (path,)).fetchone()
         return None if found is None else _to_row(found)
 
+    def rows_of(self, paths: Iterable[str]) -> dict[str, IndexRow]:
+        """The rows of those `paths` that exist: one query per batch instead of one per path."""
+        self.flush()
+        found: dict[str, IndexRow] = {}
+        for batch in _batches(paths):
+            for values in self._db.execute(
+                    "SELECT * FROM entries WHERE path IN (SELECT value FROM json_each(?))", (json.dumps(batch),)):
+                row = _to_row(values)
+                found[row.path] = row
+        return found
+
+    def symlink_targets(self, paths: Iterable[str]) -> dict[str, str]:
+        """Stored targets of those `paths` that are symlinks, batched like `rows_of`."""
+        self.flush()
+        found: dict[str, str] = {}
+        for batch in _batches(paths):
+            found.update(self._db.execute(
+                "SELECT path, target FROM entries WHERE kind = 2 AND path IN (SELECT value FROM json_each(?))",
+                (json.dumps(batch),)))
+        return found
+
     def child_layer(self, path: str) -> int | None:
         """The layer of some entry under `path`: a directory the archive never listed itself."""
         low, high = _below(path)
@@ -126,6 +153,17 @@ class SquashIndex:
 
     def close(self) -> None:
         self._db.close()
+
+
+def _batches(paths: Iterable[str]) -> Iterator[list[str]]:
+    batch: list[str] = []
+    for path in paths:
+        batch.append(path)
+        if len(batch) >= _BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _to_row(found: tuple[str, int, int, int, str, str, int]) -> IndexRow:
@@ -195,15 +233,68 @@ class SquashedFilesystem:
         self._digests = layer_digests
         self._hop_limit = hop_limit
         # The index no longer changes: cache lookups, since resolving a path queries each of its prefixes.
+        # The caches hold no reference to self (no cycle keeps a closed image's filesystem alive).
         self._row = functools.lru_cache(maxsize=_LOOKUP_CACHE)(index.row)
         self._symlink_target = functools.lru_cache(maxsize=_LOOKUP_CACHE)(index.symlink_target)
+        self._resolve = functools.lru_cache(maxsize=_LOOKUP_CACHE)(functools.partial(
+            resolve_path, symlink_target=self._symlink_target, hop_limit=hop_limit,
+            max_link_depth=index.link_depth))
+
+    @functools.cached_property
+    def _known(self) -> dict[str, tuple[FileEntry | None, str | None]]:
+        """Entry and resolved path of every available path, fetched in batches on first use.
+
+        Catalogers ask about these paths over and over (`captured`, then `read_bytes` and `entry` of
+        each): answering from memory saves several SQLite queries per call. Its size follows the
+        number of captured files, which the capture budget bounds, not the number of files in the image.
+        """
+        known: dict[str, tuple[FileEntry | None, str | None]] = {}
+        for start in range(0, len(self._available), _BATCH):
+            paths = self._available[start:start + _BATCH]
+            rows = self._index.rows_of(paths)
+            links = self._prefix_links(paths)
+
+            def symlink_target(candidate: str, links: dict[str, str | None] = links) -> str | None:
+                return links[candidate] if candidate in links else self._symlink_target(candidate)
+
+            for path in paths:
+                row = rows.get(path)
+                target = resolve_path(path, symlink_target, self._hop_limit, self._index.link_depth)
+                known[path] = (None if row is None else self._entry(row), path if target == path else target)
+        return known
+
+    def _prefix_links(self, paths: list[str]) -> dict[str, str | None]:
+        """For the prefixes of `paths` that resolution may look up: symlink target or None.
+
+        Bounded by a character budget, so that hostile deep paths cannot make it large: prefixes
+        beyond it are simply looked up one at a time during resolution.
+        """
+        depth = self._index.link_depth
+        prefixes: set[str] = set()
+        budget = _PREFETCH_CHARS
+        for path in paths:
+            prefix = ""
+            for part in path.split("/", depth)[:depth]:
+                prefix = f"{prefix}/{part}" if prefix else part
+                if prefix not in prefixes:
+                    prefixes.add(prefix)
+                    budget -= len(prefix)
+                    if budget < 0:
+                        break
+            if budget < 0:
+                break
+        targets = self._index.symlink_targets(prefixes)
+        return {prefix: targets.get(prefix) for prefix in prefixes}
 
     def _entry(self, row: IndexRow) -> FileEntry:
         digest = self._digests[row.layer] if row.layer < len(self._digests) else ""
         return FileEntry(row.path, row.kind, row.size, row.mode, row.target, row.layer, digest)
 
     def entry(self, path: str) -> FileEntry | None:
-        row = self._row(path)
+        known = self._known.get(path)
+        if known is not None and known[0] is not None:
+            return known[0]
+        row = self._row(path) if known is None else None
         if row is not None:
             return self._entry(row)
         layer = self._index.child_layer(path) if path else None
@@ -216,27 +307,24 @@ class SquashedFilesystem:
             yield self._entry(row)
 
     def resolve(self, path: str) -> str | None:
-        return resolve_path(path, self._symlink_target, self._hop_limit)
+        return self._resolve(path)
 
     def _content(self, path: str) -> tuple[str, Content] | None:
-        target = self.resolve(path)
+        known = self._known.get(path)
+        target = self.resolve(path) if known is None else known[1]
         if target is None:
             return None
         content = self._contents.get(target)
         return None if content is None else (target, content)
 
     def captured(self, request: FileRequest) -> Iterator[str]:
-        for path in self._available:
-            if not request.matches_path(path):
-                continue  # cheap test first: most captured paths belong to other requests
-            entry = self.entry(path)
-            if entry is None or not request.matches(entry):
+        known = self._known
+        for path in filter(request.matches_path, self._available):  # most belong to other requests
+            entry, target = known[path]
+            if entry is None or not request.matches_kind(entry) or target is None:
                 continue
-            found = self._content(path)
-            if found is None:
-                continue
-            target, content = found
-            if content.size > request.max_size:
+            content = self._contents.get(target)
+            if content is None or content.size > request.max_size:
                 continue
             if request.magic and not self._store.read(content, len(request.magic)).startswith(request.magic):
                 continue

@@ -25,7 +25,7 @@ from packageurl import PackageURL
 
 from scanner import versions
 from scanner.errors import UsageError
-from scanner.match.userfiles import read_capped
+from scanner.fileio import read_capped
 from scanner.model import Finding, FixState, Package
 from scanner.names import ecosystem_family, normalize_package_name
 from scanner.report.sbom import timestamp_from_environment

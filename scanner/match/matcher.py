@@ -21,7 +21,7 @@ from typing import Any
 from scanner import versions
 from scanner.db.store import AffectedRow, CpeRow, DetailRow, SeverityRow, VulnRecord, VulnStore
 from scanner.match.severity import choose_severity, cvss_scores
-from scanner.model import Finding, Fix, FixState, Package, Vulnerability
+from scanner.model import Finding, Fix, FixState, Package, Severity, Vulnerability
 from scanner.names import normalize_package_name
 
 OS_PACKAGE_TYPES = frozenset({"deb", "apk", "rpm"})
@@ -100,10 +100,18 @@ def lookup_key(package: Package) -> tuple[str, str, str]:
     return package.ecosystem, package.name, package.version
 
 
+class _NoEvaluableRange(ValueError):
+    """A row with neither a range nor a version list, and no distro state saying every version is affected."""
+
+
 def _row_affects(row: AffectedRow, version: str) -> bool:
     affected = row.osv_affected
     if not affected:
-        return row.fix_state in _UNRANGED_AFFECTED
+        if row.fix_state in _UNRANGED_AFFECTED:
+            return True
+        # An OSV entry whose only range is a commit (GIT) range, without the versions it covers: the
+        # builder drops GIT ranges, and nothing is left that an installed version can be checked against.
+        raise _NoEvaluableRange("only commit (GIT) ranges and no affected versions listed; cannot be evaluated")
     return versions.is_affected(row.ecosystem, version, affected)
 
 
@@ -117,7 +125,11 @@ def sort_versions(ecosystem: str, items: Iterable[str]) -> list[str]:
 
 
 def _newer_than(ecosystem: str, installed: str, candidates: Iterable[str]) -> tuple[str, ...]:
-    """Candidates above the installed version, in version order; all of them when none compare."""
+    """Candidates above the installed version, in version order; all of them when they cannot be compared.
+
+    Empty when every candidate is at or below the installed version: the fixes named are for older
+    lines (`introduced 0, fixed 1.0` beside `introduced 2.0` with no fix), none for the installed one.
+    """
     ordered = sort_versions(ecosystem, candidates)
     newer: list[str] = []
     for candidate in ordered:
@@ -126,7 +138,7 @@ def _newer_than(ecosystem: str, installed: str, candidates: Iterable[str]) -> tu
                 newer.append(candidate)
         except (versions.InvalidVersion, versions.UnknownEcosystem):
             return tuple(ordered)
-    return tuple(newer) if newer else tuple(ordered)
+    return tuple(newer)
 
 
 class Matcher:
@@ -166,6 +178,12 @@ class Matcher:
                 if ecosystem not in variants_cache:
                     variants_cache[ecosystem] = _release_variants(self.store, ecosystem)
                 ecosystems = variants_cache[ecosystem]
+                if not ecosystems:
+                    # A known distro whose release the database has no data for (a bookworm image, a
+                    # bundle built without Debian 12): no rows is not "no vulnerabilities".
+                    unevaluated.append(Unevaluated(package, "", f"the database holds no advisories for {ecosystem}; "
+                                                                "distro advisories not checked"))
+                    continue
             elif ecosystem == "Maven" and ":" not in name:
                 # Advisories name group:artifact; guessing a group from the artifact alone is how peers
                 # matched any "core.jar" to unrelated products, so say so instead of guessing.
@@ -206,6 +224,9 @@ class Matcher:
                     except versions.UnknownEcosystem as error:
                         unevaluated.append(Unevaluated(packages[index], row.vuln_id,
                                                        f"ecosystem not understood: {error}"))
+                        continue
+                    except _NoEvaluableRange as error:
+                        unevaluated.append(Unevaluated(packages[index], row.vuln_id, str(error)))
                         continue
                     except (ValueError, TypeError) as error:  # a malformed range in the database
                         unevaluated.append(Unevaluated(packages[index], row.vuln_id,
@@ -371,8 +392,12 @@ class _GroupFacts:
         # An expanded advisory's rating is for all of its CVEs together: only the group's own records rate it.
         distro_ratings: tuple[tuple[str, str], ...] = ()
         if os_package:
-            distro_ratings = tuple((record.provider, text) for row, record in hit.rows
-                                   for text in (row.severity, record.severity) if text)
+            # The per-package rating (Debian urgency, Ubuntu priority for this package) is the more
+            # specific one; the record's own rating counts only when no per-package one is known.
+            per_package = tuple((record.provider, row.severity) for row, record in hit.rows if row.severity)
+            if not any(Severity.parse(text) is not Severity.UNKNOWN for _, text in per_package):
+                per_package = tuple((record.provider, record.severity) for _, record in hit.rows if record.severity)
+            distro_ratings = tuple(sorted(set(per_package)))
         key = (group, matched_ids, advisory_ids, distro_ratings)
         if key not in self.made:
             self.made[key] = self._build(group, matched_ids, advisory_ids, distro_ratings)
@@ -425,7 +450,12 @@ def _merge_fix(ecosystem: str, installed: str, rows: Sequence[AffectedRow]) -> F
     if state is not FixState.FIXED:
         return Fix(state=state)
     fixed = [v for row in rows if row.fix_state is FixState.FIXED for v in row.fixed]
-    return Fix(state=state, versions=_newer_than(ecosystem, installed, fixed))
+    newer = _newer_than(ecosystem, installed, fixed)
+    if fixed and not newer:
+        # The installed version is affected and no named fix is above it: not fixed for this version
+        # (reporting "fixed in" an older version would send the user to a downgrade).
+        return Fix(state=FixState.NOT_FIXED)
+    return Fix(state=state, versions=newer)
 
 
 def _unevaluated_key(item: Unevaluated) -> tuple[Package, str, str]:

@@ -20,7 +20,7 @@ from packageurl import PackageURL
 
 from scanner.catalog.distro import osv_ecosystem
 from scanner.errors import TargetError
-from scanner.match.userfiles import read_capped
+from scanner.fileio import read_capped
 from scanner.model import Distro, Package
 from scanner.names import normalize_package_name
 

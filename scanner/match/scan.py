@@ -2,7 +2,8 @@
 
 The result, `ScanReport`, is everything a report format needs, provenance included. Time stamps
 come from SOURCE_DATE_EPOCH when set, else from the bundle (`built_at`), so the same target and
-bundle give the same report bytes; the data age is counted in whole days up to the scan date.
+bundle give the same report bytes; data ages (the bundle's, and each provider's from its captured_at)
+are counted in whole days up to the scan date.
 """
 
 from __future__ import annotations
@@ -93,6 +94,20 @@ class ScanReport:
     hidden_unfixed: int = 0
     skipped_os_owned: int = 0
     warnings: tuple[str, ...] = field(default=())
+    provider_age_days: tuple[tuple[str, int], ...] = ()  # (provider, whole days since its captured_at)
+
+    @property
+    def oldest_provider(self) -> tuple[str, int] | None:
+        """(name, age in days) of the provider with the oldest data (ties: first by name), None without any."""
+        if not self.provider_age_days:
+            return None
+        return min(self.provider_age_days, key=lambda item: (-item[1], item[0]))
+
+    def data_age_text(self) -> str:
+        """"bundle 0 day(s), oldest provider nvd 120 day(s)": the bundle's age hides stale feeds inside it."""
+        text = f"bundle {self.data_age_days} day(s)"
+        oldest = self.oldest_provider
+        return text + (f", oldest provider {oldest[0]} {oldest[1]} day(s)" if oldest else "")
 
     def severity_counts(self) -> dict[str, int]:
         counts = {severity.label: 0 for severity in sorted(Severity, reverse=True)}
@@ -133,12 +148,13 @@ def database_info(database: VerifiedDatabase) -> DatabaseInfo:
     )
 
 
-def data_age_days(built_at: str) -> int:
+def data_age_days(moment: str) -> int:
+    """Whole days from an RFC 3339 time (a bundle's built_at, a provider's captured_at) to the scan date."""
     try:
-        built = dt.datetime.fromisoformat(built_at.replace("Z", "+00:00")).date()
+        then = dt.datetime.fromisoformat(moment.replace("Z", "+00:00")).date()
     except ValueError:
         return 0
-    return max((today() - built).days, 0)
+    return max((today() - then).days, 0)
 
 
 def finding_order(finding: Finding) -> tuple[Any, ...]:
@@ -192,6 +208,7 @@ def run_scan(
         hidden_unfixed=outcome.hidden_unfixed,
         skipped_os_owned=len(matched.skipped_os_owned),
         warnings=(*database.warnings, *scan_input.warnings, *outcome.warnings),
+        provider_age_days=tuple((name, data_age_days(captured)) for name, captured in database.providers),
     )
 
 

@@ -52,13 +52,14 @@ def choose_severity(
 ) -> tuple[Severity, str]:
     """(severity, where it came from).
 
-    `distro_ratings` are (source, text) pairs from the distro's own data and win when they parse;
-    then the first of `scores`; then the records' own text ratings (GitHub's, for instance).
+    `distro_ratings` are (source, text) pairs from the distro's own data and win when one parses (the
+    highest, when rows of several releases' spellings disagree); then the first of `scores`; then the
+    records' own text ratings (GitHub's, for instance).
     """
-    for source, text in sorted(distro_ratings):
-        rating = Severity.parse(text)
-        if rating is not Severity.UNKNOWN:
-            return rating, source
+    rated = [(Severity.parse(text), source) for source, text in distro_ratings]
+    known_distro = [item for item in rated if item[0] is not Severity.UNKNOWN]
+    if known_distro:
+        return max(known_distro)
     if scores:
         best = scores[0]
         return Severity.from_cvss_score(best.score), f"cvss:{best.source}"

@@ -43,7 +43,7 @@ def render_table(diff: ScanDiff) -> bytes:
     lines = [f"Old: {diff.old.target.name} {diff.old.target.digest}",
              f"New: {diff.new.target.name} {diff.new.target.digest}",
              f"Database: {diff.new.database.channel} v{diff.new.database.bundle_version}, "
-             f"built {diff.new.database.built_at}, data age {diff.new.data_age_days} day(s)", ""]
+             f"built {diff.new.database.built_at}, data age: {diff.new.data_age_text()}", ""]
     lines.append(f"Added ({len(diff.added)}):")
     lines += [_line(f) for f in diff.added] or ["  none"]
     lines.append(f"Resolved ({len(diff.resolved)}):")

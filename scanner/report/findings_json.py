@@ -112,6 +112,8 @@ def target_json(report: ScanReport) -> dict[str, Any]:
 
 def database_json(report: ScanReport) -> dict[str, Any]:
     database = report.database
+    ages = dict(report.provider_age_days)
+    oldest = report.oldest_provider
     return {
         "channel": database.channel,
         "bundle_version": database.bundle_version,
@@ -122,7 +124,9 @@ def database_json(report: ScanReport) -> dict[str, Any]:
         "bundle_sha256": database.bundle_sha256,
         "manifest_sha256": database.manifest_sha256,
         "key_ids": list(database.key_ids),
-        "providers": [{"name": name, "captured_at": captured} for name, captured in database.providers],
+        "providers": [{"name": name, "captured_at": captured, "age_days": ages.get(name)}
+                      for name, captured in database.providers],
+        "oldest_provider": None if oldest is None else {"name": oldest[0], "age_days": oldest[1]},
     }
 
 

@@ -85,7 +85,8 @@ def render(report: ScanReport) -> bytes:
         console.print(f"          {' | '.join(details)}")
     keys = ", ".join(k[:16] for k in database.key_ids)
     console.print(f"Database: {database.channel} v{database.bundle_version} (schema {database.schema_version}), "
-                  f"built {database.built_at}, expires {database.expires_at}, data age {report.data_age_days} day(s)")
+                  f"built {database.built_at}, expires {database.expires_at}")
+    console.print(f"          data age: {report.data_age_text()}")
     console.print(f"          bundle sha256:{database.bundle_sha256} signed by {keys or 'no key'}")
     console.print(f"Scanner:  airgap-scanner {report.scanner_version}, report time {report.generated_at}")
     console.print("")

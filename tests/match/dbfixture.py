@@ -114,5 +114,5 @@ def db_from_records(path: Path, records: Sequence[Mapping[str, Any]], extra: Row
 DATABASE_INFO = DatabaseInfo(
     channel="test", bundle_version=7, schema_version=SCHEMA_VERSION, built_at="2026-11-28T00:00:00Z",
     expires_at="2026-12-28T00:00:00Z", bundle_sha256="ab" * 32, manifest_sha256="cd" * 32,
-    key_ids=("ef" * 32,), providers=(("osv", "2026-11-28T00:00:00Z"),),
+    key_ids=("ef" * 32,), providers=(("nvd", "2026-08-01T00:00:00Z"), ("osv", "2026-11-28T00:00:00Z")),
 )

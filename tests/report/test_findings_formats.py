@@ -121,6 +121,16 @@ def test_report_content(report: ScanReport) -> None:
     assert document["unevaluated"][0]["package"]["name"] == "weird"
     assert document["summary"]["skipped_os_owned"] == 1 and document["summary"]["fail_on_exceeded"] is True
     assert document["database"]["key_ids"] == ["ef" * 32] and document["database"]["data_age_days"] == 3
+    # A bundle built three days ago can carry feeds captured months ago: each provider's age is shown.
+    assert [p["age_days"] for p in document["database"]["providers"]] == [122, 3]
+    assert document["database"]["oldest_provider"] == {"name": "nvd", "age_days": 122}
+    table = get_format(FINDINGS, "table").render(report).decode()
+    assert "data age: bundle 3 day(s), oldest provider nvd 122 day(s)" in table
+    sarif = json.loads(get_format(FINDINGS, "sarif").render(report))
+    assert sarif["runs"][0]["properties"]["database"]["oldest_provider"]["age_days"] == 122
+    cyclonedx = json.loads(get_format(FINDINGS, "cyclonedx-json").render(report))
+    properties = {p["name"]: p["value"] for p in cyclonedx["metadata"]["properties"]}
+    assert properties["airgap-scanner:database:oldest_provider:name"] == "nvd"
     assert document["generated_at"] == "2026-12-01T00:00:00Z"
     assert [r["upgrade_to"] for r in document["remediation"]] == ["9.0.1", "1.1.1n-0+deb11u1"]
     assert report.fails(Severity.CRITICAL) and not report.fails(None)

@@ -201,6 +201,21 @@ def test_small_build_merges_providers_into_one_group(tmp_path: Path) -> None:
                            ("Alpine:v3.18", "demo", "ALPINE-CVE-2099-0001")}
 
 
+def test_a_record_naming_several_cves_keeps_its_aliases_as_upstream(tmp_path: Path) -> None:
+    (tmp_path / "osv").mkdir()
+    (tmp_path / "osv" / "dsa.json").write_text(json.dumps(osv_record(
+        "DSA-9100-1", aliases=["CVE-2099-0002", "CVE-2099-0001"], upstream=["DEBIAN-CVE-2099-0001"])))
+    (tmp_path / "osv" / "ghsa.json").write_text(json.dumps(osv_record("GHSA-one", aliases=["CVE-2099-0003"])))
+    out = tmp_path / "vulns.sqlite"
+    compile_database(out, osv=[tmp_path / "osv"])
+    with sqlite3.connect(out) as db:
+        assert one(db, "SELECT group_id FROM vulnerabilities WHERE id = 'DSA-9100-1'") == "DSA-9100-1"
+        assert json.loads(one(db, "SELECT upstream FROM details WHERE vuln_id = 'DSA-9100-1'")) == [
+            "CVE-2099-0001", "CVE-2099-0002", "DEBIAN-CVE-2099-0001"]
+        # A record in its CVE's group keeps its aliases in the group only.
+        assert one(db, "SELECT upstream FROM details WHERE vuln_id = 'GHSA-one'") is None
+
+
 def test_newest_version_of_a_record_wins(tmp_path: Path) -> None:
     (tmp_path / "old").mkdir()
     (tmp_path / "new").mkdir()

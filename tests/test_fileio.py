@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from scanner.errors import TargetError, UsageError
+from scanner.fileio import FileReadError, read_capped, read_regular_file
+
+
+def test_reads_up_to_the_limit_exactly(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(b"x" * 10)
+    assert read_regular_file(path, 10) == b"x" * 10
+    with pytest.raises(FileReadError, match="larger than 9 bytes") as caught:
+        read_regular_file(path, 9)
+    assert caught.value.reason == "too large"
+
+
+def test_errors_are_one_line_in_the_callers_class(tmp_path: Path) -> None:
+    with pytest.raises(TargetError, match=r"^SBOM .*absent\.json: cannot read \(No such file or directory\)$"):
+        read_capped(tmp_path / "absent.json", 100, "SBOM", TargetError)
+    big = tmp_path / "big"
+    big.write_bytes(b"y" * 101)
+    with pytest.raises(UsageError, match=r"^ignore file .*big: larger than 100 bytes$"):
+        read_capped(big, 100, "ignore file", UsageError)
+
+
+def test_directories_fifos_and_devices_are_refused_without_blocking(tmp_path: Path) -> None:
+    with pytest.raises(FileReadError):
+        read_regular_file(tmp_path, 100)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(TargetError, match="not a regular file"):
+        read_capped(fifo, 100, "SBOM", TargetError)
+    with pytest.raises(FileReadError, match="not a regular file"):
+        read_regular_file(Path("/dev/zero"), 100)
