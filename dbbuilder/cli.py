@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -25,6 +24,7 @@ from dbbuilder.compile import CompileSummary, compile_database
 from dbbuilder.fetch import NVD_BASE_URL, OSV_BASE_URL, HttpClient, fetch_nvd, fetch_osv
 from dbbuilder.fetch.nvd import INTERVAL_WITH_KEY, INTERVAL_WITHOUT_KEY
 from dbbuilder.fetch.state import FetchState
+from scanner.cliexit import run
 from scanner.db.archive import verify_bundle
 from scanner.db.bundle_format import key_id
 from scanner.db.errors import BundleArchiveError
@@ -279,11 +279,4 @@ def fetch(
 
 
 def main() -> None:
-    try:
-        app()
-    except ScannerError as error:
-        typer.echo(f"dbbuilder: error: {error}", err=True)
-        sys.exit(error.exit_code)
-    except KeyboardInterrupt:
-        typer.echo("dbbuilder: interrupted", err=True)
-        sys.exit(130)
+    run(app, "dbbuilder")

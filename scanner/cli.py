@@ -6,7 +6,6 @@ Each command lives in this file as a thin function; the work happens in the libr
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -19,6 +18,7 @@ from rich.table import Table
 
 from scanner import __version__
 from scanner.catalog import catalog_image
+from scanner.cliexit import run
 from scanner.db import trust
 from scanner.db.audit import append, record_scan, verify_log
 from scanner.db.install import (
@@ -455,11 +455,4 @@ def diff(
 
 
 def main() -> None:
-    try:
-        app()
-    except ScannerError as error:  # raised outside a command's own handling
-        typer.echo(f"scanner: error: {error}", err=True)
-        sys.exit(error.exit_code)
-    except KeyboardInterrupt:
-        typer.echo("scanner: interrupted", err=True)
-        sys.exit(130)
+    run(app, "scanner")

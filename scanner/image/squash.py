@@ -12,18 +12,20 @@ import functools
 import io
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from scanner.image.filesystem import EntryKind, FileEntry, FileRequest, resolve_path
 from scanner.image.source import FileWindow
 
+_Answer = TypeVar("_Answer")
 _KIND_CODES = {EntryKind.FILE: 0, EntryKind.DIR: 1, EntryKind.SYMLINK: 2, EntryKind.OTHER: 3}
 _KINDS = {code: kind for kind, code in _KIND_CODES.items()}
 _BATCH = 4096
 _LOOKUP_CACHE = 16384
+_CACHED_PATH_CHARS = 1024
 _PREFETCH_CHARS = 4 * 1024 * 1024  # prefixes fetched in one batch of resolutions
 
 
@@ -220,6 +222,19 @@ class ContentStore:
         self._spool.close()
 
 
+def _short_path_cache(lookup: Callable[[str], _Answer]) -> Callable[[str], _Answer]:
+    """`lookup` with a bounded cache of its answers for paths of ordinary length.
+
+    Hostile paths can be a megabyte long: those are answered uncached, so the cache stays small.
+    """
+    cached = functools.lru_cache(maxsize=_LOOKUP_CACHE)(lookup)
+
+    def answer(path: str) -> _Answer:
+        return cached(path) if len(path) <= _CACHED_PATH_CHARS else lookup(path)
+
+    return answer
+
+
 class SquashedFilesystem:
     """The `Filesystem` of an image read by `scanner.image.open_image`."""
 
@@ -234,9 +249,9 @@ class SquashedFilesystem:
         self._hop_limit = hop_limit
         # The index no longer changes: cache lookups, since resolving a path queries each of its prefixes.
         # The caches hold no reference to self (no cycle keeps a closed image's filesystem alive).
-        self._row = functools.lru_cache(maxsize=_LOOKUP_CACHE)(index.row)
-        self._symlink_target = functools.lru_cache(maxsize=_LOOKUP_CACHE)(index.symlink_target)
-        self._resolve = functools.lru_cache(maxsize=_LOOKUP_CACHE)(functools.partial(
+        self._row = _short_path_cache(index.row)
+        self._symlink_target = _short_path_cache(index.symlink_target)
+        self._resolve = _short_path_cache(functools.partial(
             resolve_path, symlink_target=self._symlink_target, hop_limit=hop_limit,
             max_link_depth=index.link_depth))
 
