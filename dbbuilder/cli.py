@@ -119,6 +119,17 @@ def _sizes_table(result: BundleResult) -> Table:
     return table
 
 
+def _capture_times(pairs: list[str]) -> dict[str, str]:
+    providers = ("osv", "nvd", "debian", "alpine")
+    times: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or name not in providers or not value:
+            raise UsageError(f"--captured-at {pair!r}: expected PROVIDER=TIME with PROVIDER one of {', '.join(providers)}")
+        times[name] = value
+    return times
+
+
 @app.command()
 def build(
     out: Annotated[Path, typer.Option(metavar="FILE.bundle", help="The bundle to write.")],
@@ -137,10 +148,14 @@ def build(
     level: Annotated[int, typer.Option(min=1, max=22, help="zstd compression level.")] = DEFAULT_LEVEL,
     threads: Annotated[int | None, typer.Option(
         min=1, help="zstd worker threads (default: all cores; the output does not depend on it).")] = None,
+    captured_at: Annotated[list[str] | None, typer.Option(
+        metavar="PROVIDER=TIME", help="When a provider's feed was captured (RFC 3339), e.g. "
+        "alpine=2026-11-28T06:00:00Z; default: its newest record, else its files' mtime.")] = None,
 ) -> None:
     """Compile feeds into a database and write it as a signed, compressed bundle."""
     if not any((osv, nvd, debian, alpine)):
         raise UsageError("no feed given: pass at least one of --osv, --nvd, --debian, --alpine")
+    capture_times = _capture_times(captured_at or [])
     built_at = build_time()
     identity = BundleIdentity(channel, bundle_version, built_at, built_at + parse_duration(expires_in))
     passphrase = _passphrase(passphrase_file)
@@ -157,7 +172,8 @@ def build(
             progress.update(task, description=f"{stage}{detail}{counted}")
 
         summary = compile_database(database, osv=osv or (), nvd=nvd or (), debian=debian or (),
-                                   alpine=alpine or (), strict=strict, progress=report)
+                                   alpine=alpine or (), strict=strict, captured_at=capture_times,
+                                   progress=report)
         progress.update(task, description=f"compressing {summary.database_size:,} bytes (zstd level {level})")
         result = write_bundle(out, database, identity, keys, level=level, threads=threads)
     output = Console(width=160)

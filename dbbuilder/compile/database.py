@@ -119,7 +119,8 @@ def compile_database(
 
     A malformed record or file is skipped and counted per provider; with `strict` it raises
     MalformedFeedError (a FeedError). `captured_at` overrides a provider's capture time; otherwise it is
-    the newest `modified` among the provider's records, else SOURCE_DATE_EPOCH, else the Unix epoch.
+    the newest `modified` among the provider's records, else the newest input file's mtime clamped to
+    SOURCE_DATE_EPOCH, else SOURCE_DATE_EPOCH.
     `progress`, when given, is called with keyword arguments `stage` ("read", "resolve", "groups",
     "write", "optimize"), `provider` (or "") and `count` (records read so far in stage "read").
     """
@@ -177,6 +178,7 @@ class _ReadSummary:
     name: str
     input_sha256: str
     skips: SkipLog
+    newest_input_mtime: float | None  # for feeds without dates of their own (Alpine secdb)
 
 
 def _stage_provider(staging: sqlite3.Connection, name: str, paths: list[Path], strict: bool,
@@ -193,7 +195,8 @@ def _stage_provider(staging: sqlite3.Connection, name: str, paths: list[Path], s
         count += len(batch)
         report(stage="read", provider=name, count=count)
     staging.commit()
-    return _ReadSummary(name, digest, skips)
+    newest = max((path.stat().st_mtime for _, path in files), default=None)
+    return _ReadSummary(name, digest, skips, newest)
 
 
 def _batches(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
@@ -333,7 +336,7 @@ def _provider_summary(staging: sqlite3.Connection, read: _ReadSummary, captured:
     """, (read.name,)).fetchall())
     return ProviderSummary(
         name=read.name,
-        captured_at=_captured_at(read.name, captured, newest),
+        captured_at=_captured_at(read.name, captured, newest, read.newest_input_mtime),
         input_sha256=read.input_sha256,
         records=records,
         skipped=read.skips.skipped,
@@ -343,7 +346,12 @@ def _provider_summary(staging: sqlite3.Connection, read: _ReadSummary, captured:
     )
 
 
-def _captured_at(name: str, explicit: str | None, newest_modified: str | None) -> str:
+def _captured_at(name: str, explicit: str | None, newest_modified: str | None, newest_mtime: float | None) -> str:
+    """When the provider's data was captured.
+
+    Explicit value, else the newest record `modified`, else the newest input file's mtime (the time it
+    was downloaded) clamped to SOURCE_DATE_EPOCH as reproducible builds do, else SOURCE_DATE_EPOCH.
+    """
     if explicit is not None:
         value = rfc3339(explicit)
         if value is None:
@@ -351,13 +359,20 @@ def _captured_at(name: str, explicit: str | None, newest_modified: str | None) -
         return value
     if newest_modified:
         return str(newest_modified)
-    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
-    if epoch:
+    epoch_text = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    source_date: int | None = None
+    if epoch_text:
         try:
-            return datetime.fromtimestamp(int(epoch), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        except (ValueError, OverflowError) as error:
-            raise FeedError(f"SOURCE_DATE_EPOCH is not a Unix time: {epoch!r}") from error
-    return EPOCH
+            source_date = int(epoch_text)
+            datetime.fromtimestamp(source_date, UTC)
+        except (ValueError, OverflowError, OSError) as error:
+            raise FeedError(f"SOURCE_DATE_EPOCH is not a Unix time: {epoch_text!r}") from error
+    candidates = [int(newest_mtime)] if newest_mtime is not None else []
+    if source_date is not None:
+        candidates = [min([*candidates, source_date])]
+    if not candidates:
+        return EPOCH
+    return datetime.fromtimestamp(candidates[0], UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _write_final(path: Path, staging_path: Path, providers: Sequence[ProviderSummary], page_size: int,

@@ -66,6 +66,12 @@ def test_build_inspect_verify(tmp_path: Path, keys: Path, monkeypatch: pytest.Mo
     assert code == 0
     assert "verified: channel test, version 3" in stdout
 
+    captured = tmp_path / "captured.bundle"
+    code, _, err = run(monkeypatch, capsys, *build_args(keys, captured, "--captured-at", "nvd=2026-11-28T06:00:00Z"))
+    assert code == 0, err
+    code, stdout, _ = run(monkeypatch, capsys, "inspect", str(captured))
+    assert re.search(r"nvd\s+.*2026-11-28T06:00:00Z", stdout)
+
     again = tmp_path / "again.bundle"
     assert run(monkeypatch, capsys, *build_args(keys, again))[0] == 0
     assert again.read_bytes() == out.read_bytes()
@@ -104,6 +110,8 @@ def test_build_usage_errors(tmp_path: Path, keys: Path, monkeypatch: pytest.Monk
           "--out", str(out)], "no feed"),
         ([*build_args(keys, out)[:-2], "--key", str(tmp_path / "absent.pem")], "absent.pem"),
         (build_args(keys, tmp_path / "absent" / "x.bundle"), "does not exist"),
+        (build_args(keys, out, "--captured-at", "ghsa=2026-01-01T00:00:00Z"), "PROVIDER=TIME"),
+        (build_args(keys, out, "--captured-at", "osv"), "PROVIDER=TIME"),
     ):
         code, _, err = run(monkeypatch, capsys, *args)
         assert code == 2, err

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -266,3 +267,18 @@ def test_page_size_is_configurable(tmp_path: Path) -> None:
         assert one(db, "PRAGMA page_size") == 65536
     with pytest.raises(ValueError, match="page_size"):
         compile_database(tmp_path / "other.sqlite", page_size=1000, **small_feeds(tmp_path / "feeds2"))
+
+
+def test_undated_feed_is_captured_when_its_files_were_written(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    inputs = small_feeds(tmp_path / "feeds")
+    downloaded = 1795000000  # when `fetch` wrote the secdb files
+    for path in inputs["alpine"]:
+        for file in ([path] if path.is_file() else path.rglob("*")):
+            os.utime(file, (downloaded, downloaded))
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    summary = compile_database(tmp_path / "a.sqlite", alpine=inputs["alpine"])
+    assert summary.providers[0].captured_at == "2026-11-18T11:06:40Z"
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")  # clamped, as reproducible builds do
+    summary = compile_database(tmp_path / "b.sqlite", alpine=inputs["alpine"])
+    assert summary.providers[0].captured_at == "2023-11-14T22:13:20Z"
