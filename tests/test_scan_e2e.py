@@ -1,16 +1,18 @@
 """`scanner scan` end to end on real data: a bundle compiled from ../shared/data/feeds, real images, SBOMs.
 
-The bundle is built once per session from the PyPI, npm and Maven OSV feeds, the NVD pages and the
-Debian DSA list (trimmed to the packages the images carry, to keep the build fast), signed with a
+The bundle is built once per session from the PyPI, npm, Maven, AlmaLinux and Rocky Linux OSV feeds, the
+NVD pages and the Debian DSA list (trimmed to the packages the images carry, to keep the build fast), signed with a
 throw-away key the test trusts. OSV PyPI records that list affected versions are ground truth.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import socket
 import sqlite3
+import struct
 import sys
 import zipfile
 from collections import defaultdict
@@ -27,16 +29,20 @@ from dbbuilder.bundle.keys import generate_key_pair, load_private_key
 from dbbuilder.bundle.manifest import BundleIdentity
 from dbbuilder.bundle.writer import write_bundle
 from dbbuilder.compile import compile_database
+from scanner.catalog import catalog_filesystem
+from scanner.catalog.rpm import RpmCataloger
 from scanner.cli import main
 from scanner.db import load_database, trust
 from scanner.db.state import StateDir
 from scanner.db.store import VulnStore
+from scanner.image.filesystem import MemoryFilesystem
 from scanner.match.matcher import Matcher
 from scanner.match.scan import read_target
 from scanner.model import Package, Severity
 from scanner.names import normalize_package_name
 from tests.catalog.lang.conftest import _run, cached, lodash_package, log4j_deb_root, wheels_site
 from tests.catalog.lang.test_java import make_zip, pom
+from tests.catalog.test_rpm import INT32, STRING, make_header
 from tests.image.builders import Entry, ImageSpec, docker_archive, file
 
 __all__ = ["lodash_package", "log4j_deb_root", "wheels_site"]  # session fixtures shared with the catalog tests
@@ -67,7 +73,8 @@ def _trimmed_dsa_list(target: Path) -> Path:
 def environment(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     work = tmp_path_factory.mktemp("e2e")
     database = work / "vulns.sqlite"
-    compile_database(database, osv=[FEEDS / "osv" / "PyPI", FEEDS / "osv" / "npm", FEEDS / "osv" / "Maven"],
+    compile_database(database, osv=[FEEDS / "osv" / name for name in ("PyPI", "npm", "Maven", "AlmaLinux",
+                                                                       "Rocky_Linux")],
                      nvd=[FEEDS / "nvd"], debian=[_trimmed_dsa_list(work / "debian" / "DSA")])
     keys = generate_key_pair(work, "test-key")
     built = datetime.now(UTC).replace(microsecond=0)
@@ -452,3 +459,76 @@ def test_osv_listed_versions_are_ground_truth(environment: dict[str, Path], tmp_
     assert not on_fix, f"fixed versions reported by the record that fixes them: {sorted(on_fix.items())[:5]}"
     assert len(versions) > 30000 and len(result.findings) > 100000
 
+
+
+# --- rpm distros: OSV records list binary rpms --------------------------------------------------------
+
+# AlmaLinux 9.3's builds: openssl-libs (Epoch 1) from openssl's source rpm, python3-libs from python3.9's.
+ALMA_RPMS = (("openssl-libs", 1, "3.0.7", "24.el9", "openssl-3.0.7-24.el9.src.rpm"),
+             ("python3-libs", None, "3.9.18", "1.el9_3", "python3.9-3.9.18-1.el9_3.src.rpm"))
+# Real ALSA records naming these binaries: fixed above the installed builds, or at or below them.
+ALMA_AFFECTING = {"openssl-libs": "ALSA-2024_0310", "python3-libs": "ALSA-2024_4078"}
+ALMA_FIXED_BEFORE = {"openssl-libs": "ALSA-2023_3722", "python3-libs": "ALSA-2023_6659"}
+
+
+def _alsa(file_stem: str, binary: str) -> tuple[str, str, set[str]]:
+    """(advisory id, fixed version of `binary` in AlmaLinux:9, CVEs) of a real ALSA record."""
+    record = json.loads((FEEDS / "osv" / "AlmaLinux" / f"{file_stem}.json").read_text())
+    [fixed] = [event["fixed"] for entry in record["affected"]
+               if (entry["package"]["ecosystem"], entry["package"]["name"]) == ("AlmaLinux:9", binary)
+               for event in entry["ranges"][0]["events"] if "fixed" in event]
+    return record["id"], fixed, set(record["related"])
+
+
+def _check_alma_findings(findings: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]]) -> None:
+    """findings: (package, vulnerability id, aliases, fixed versions)."""
+    by_package: dict[str, dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = defaultdict(dict)
+    for package, vuln_id, aliases, fixed in findings:
+        assert vuln_id not in by_package[package], "one finding per (package, vulnerability)"
+        by_package[package][vuln_id] = (aliases, fixed)
+    for binary, stem in ALMA_AFFECTING.items():
+        advisory_id, fixed, cves = _alsa(stem, binary)
+        for cve in cves:
+            aliases, fixed_versions = by_package[binary][cve]
+            assert advisory_id in aliases and fixed in fixed_versions, (binary, cve)
+    for binary, stem in ALMA_FIXED_BEFORE.items():
+        advisory_id, _, _ = _alsa(stem, binary)
+        assert not [v for v, (aliases, _) in by_package[binary].items() if advisory_id in aliases], binary
+
+
+def test_rpm_sbom_matches_binary_rpm_advisories(scanner: Run, environment: dict[str, Path], tmp_path: Path) -> None:
+    components = [{"type": "operating-system", "name": "almalinux", "version": "9.3"}]
+    for name, epoch, version, release, srpm in ALMA_RPMS:
+        qualifiers = f"arch=x86_64&distro=almalinux-9.3{f'&epoch={epoch}' if epoch else ''}&upstream={srpm}"
+        components.append({"type": "library", "name": name, "version": f"{version}-{release}",
+                           "purl": f"pkg:rpm/almalinux/{name}@{version}-{release}?{qualifiers}"})
+    sbom = tmp_path / "alma.cdx.json"
+    sbom.write_text(json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.6", "components": components}))
+    document = scan_json(scanner, environment, sbom)
+    _check_alma_findings([(f["package"]["name"], f["vulnerability"]["id"], tuple(f["vulnerability"]["aliases"]),
+                           tuple(f["fix"]["versions"])) for f in document["findings"]])
+
+
+def test_rpm_database_packages_match_binary_rpm_advisories(environment: dict[str, Path], tmp_path: Path) -> None:
+    """The rpm cataloger's packages (EVR with the header's epoch, source rpm) reach the same findings."""
+    database = tmp_path / "rpmdb.sqlite"
+    with contextlib.closing(sqlite3.connect(database)) as connection:
+        connection.execute("CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL)")
+        for number, (name, epoch, version, release, srpm) in enumerate(ALMA_RPMS, start=1):
+            tags = [(1000, STRING, f"{name}\0".encode(), 1), (1001, STRING, f"{version}\0".encode(), 1),
+                    (1002, STRING, f"{release}\0".encode(), 1), (1022, STRING, b"x86_64\0", 1),
+                    (1044, STRING, f"{srpm}\0".encode(), 1)]
+            if epoch is not None:
+                tags.append((1003, INT32, struct.pack(">i", epoch), 1))
+            connection.execute("INSERT INTO Packages VALUES (?, ?)", (number, make_header(tags)))
+        connection.commit()
+    fs = MemoryFilesystem(files={"etc/os-release": b'ID="almalinux"\nVERSION_ID="9.3"\n',
+                                 "var/lib/rpm/rpmdb.sqlite": database.read_bytes()})
+    packages = catalog_filesystem(fs, [RpmCataloger()]).packages
+    assert {(p.name, p.version, p.ecosystem, p.match_source_name) for p in packages} == {
+        ("openssl-libs", "1:3.0.7-24.el9", "AlmaLinux:9", "openssl"),
+        ("python3-libs", "3.9.18-1.el9_3", "AlmaLinux:9", "python3.9")}
+    with VulnStore(environment["database"]) as store:
+        result = Matcher(store).match(packages)
+    _check_alma_findings([(f.package.name, f.vulnerability.id, f.vulnerability.aliases, f.fix.versions)
+                          for f in result.findings])

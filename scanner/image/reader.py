@@ -13,7 +13,7 @@ from pathlib import Path
 from types import TracebackType
 
 from scanner.errors import ImageError
-from scanner.image.filesystem import EntryKind, FileRequest, normalize_path, patterns_regex
+from scanner.image.filesystem import EntryKind, FileRequest, normalize_path, patterns_regex, resolve_path
 from scanner.image.limits import Limits
 from scanner.image.manifests import DOCKER_LAYER_TYPES, ImagePlan, LayerRef, plan_image
 from scanner.image.metadata import ImageMetadata, LayerInfo
@@ -310,14 +310,14 @@ def _valid_contents(run: _Pass) -> dict[str, Content]:
     return valid
 
 
-def _plan_link_targets(run: _Pass, fs: SquashedFilesystem, contents: dict[str, Content]) -> list[str]:
+def _plan_link_targets(run: _Pass, contents: dict[str, Content]) -> list[str]:
     """Requested symlinks of the final filesystem; targets whose content was not captured become needs."""
     linked: list[str] = []
     for path, layer in run.requested_links:
         row = run.index.row(path)
         if row is None or row.kind is not EntryKind.SYMLINK or row.layer != layer:
             continue
-        target = fs.resolve(path)
+        target = resolve_path(path, run.index.symlink_target, run.limits.symlink_hops, run.index.link_depth)
         if target is None:
             run.warnings.add(f"{path}: symlink loop or more than {run.limits.symlink_hops} hops; not followed")
             continue
@@ -394,8 +394,7 @@ def open_image(
         layers = tuple(_read_layer(run, number, ref) for number, ref in enumerate(plan.layers))
         digests = tuple(layer.digest for layer in layers)
         contents = _valid_contents(run)
-        probe = SquashedFilesystem(index, store, contents, (), digests, limits.symlink_hops)
-        linked = _plan_link_targets(run, probe, contents)
+        linked = _plan_link_targets(run, contents)
         for number in sorted(run.needed):
             _reread_layer(run, number, plan.layers[number], run.needed[number])
         contents = _valid_contents(run)

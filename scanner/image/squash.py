@@ -322,11 +322,11 @@ class SquashedFilesystem:
             yield self._entry(row)
 
     def resolve(self, path: str) -> str | None:
-        return self._resolve(path)
+        known = self._known.get(path)
+        return self._resolve(path) if known is None else known[1]
 
     def _content(self, path: str) -> tuple[str, Content] | None:
-        known = self._known.get(path)
-        target = self.resolve(path) if known is None else known[1]
+        target = self.resolve(path)
         if target is None:
             return None
         content = self._contents.get(target)

@@ -1,8 +1,11 @@
 """Matching packages against the vulnerability database.
 
-- OS packages (deb, apk, rpm) match only their own distro release's advisories, by SOURCE package,
-  with the distro's version order. Every spelling of the release the database holds is queried
-  ("Ubuntu:22.04" finds "Ubuntu:22.04:LTS" and "Ubuntu:Pro:22.04:LTS").
+- OS packages (deb, apk, rpm) match only their own distro release's advisories, with the distro's
+  version order. Every spelling of the release the database holds is queried ("Ubuntu:22.04" finds
+  "Ubuntu:22.04:LTS" and "Ubuntu:Pro:22.04:LTS"). deb and apk packages are looked up by SOURCE package
+  (the name Debian, Ubuntu and Alpine advisories use); rpm packages by binary AND source name, because
+  the rpm distros' OSV records list binary rpms ("openssl-libs", "python3-libs"), sometimes beside
+  the source name. An advisory naming the binary rpm is judged by that row only.
 - Language packages match their ecosystem by normalised name; those whose files an OS package owns
   are skipped unless asked for (the distro patches them; their upstream advisories mislead).
 - Withdrawn records never match; a record whose fix state is "not affected" never matches.
@@ -14,7 +17,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,10 +97,41 @@ _HitKey = tuple[int, str]  # (package index, alias group)
 
 
 def lookup_key(package: Package) -> tuple[str, str, str]:
-    """(ecosystem, name, version) the database is searched with."""
-    if is_os_package(package):
+    """(ecosystem, name, version) the database is searched with first (`lookup_names` gives them all)."""
+    if is_os_package(package) and package.type != "rpm":
         return package.ecosystem, package.match_source_name, package.match_source_version
     return package.ecosystem, package.name, package.version
+
+
+def lookup_names(package: Package) -> tuple[tuple[str, str], ...]:
+    """Every (normalised name, version) the database is searched with, the most specific first.
+
+    An rpm is searched by its binary name with its own version, then by its source rpm's name with the
+    source version (a subpackage can carry a version of its own: perl-Carp from perl). Both are EVRs with
+    the epoch as the rpm header has it; an absent epoch is 0 on both sides of the comparison.
+    """
+    ecosystem, name, version = lookup_key(package)
+    first = (normalize_package_name(ecosystem, name), version)
+    if package.type != "rpm" or not package.source_name:
+        return (first,)
+    source = (normalize_package_name(ecosystem, package.source_name), package.match_source_version)
+    return (first,) if source[0] == first[0] else (first, source)
+
+
+def _rows_for(rows_by_key: Mapping[tuple[str, str], list[AffectedRow]], ecosystems: Sequence[str],
+              names: Sequence[tuple[str, str]]) -> Iterator[tuple[AffectedRow, str]]:
+    """The rows a package is judged by, each with the installed version to judge it at.
+
+    An advisory with a row for a name listed earlier (an rpm's binary name) is judged by those rows
+    only: its row for the source name is about the binary rpm of that name, not this one.
+    """
+    claimed: set[str] = set()
+    for key_name, version in names:
+        found = [row for eco in ecosystems for row in rows_by_key.get((eco, key_name), ())]
+        for row in found:
+            if row.vuln_id not in claimed:
+                yield row, version
+        claimed.update(row.vuln_id for row in found)
 
 
 class _NoEvaluableRange(ValueError):
@@ -166,7 +200,7 @@ class Matcher:
     def _match_advisories(self, packages: list[Package], unevaluated: list[Unevaluated]) -> dict[_HitKey, _Hit]:
         # ecosystem as stored -> normalised names to fetch, and per package where to look
         wanted: dict[str, set[str]] = defaultdict(set)
-        plan: list[tuple[int, tuple[str, ...], str, str]] = []
+        plan: list[tuple[int, tuple[str, ...], tuple[tuple[str, str], ...]]] = []
         variants_cache: dict[str, tuple[str, ...]] = {}
         for index, package in enumerate(packages):
             ecosystem, name, version = lookup_key(package)
@@ -192,10 +226,10 @@ class Matcher:
                 continue
             else:
                 ecosystems = (ecosystem,)
-            normalized = normalize_package_name(ecosystem, name)
+            names = lookup_names(package)
             for eco in ecosystems:
-                wanted[eco].add(normalized)
-            plan.append((index, ecosystems, normalized, version))
+                wanted[eco].update(key_name for key_name, _ in names)
+            plan.append((index, ecosystems, names))
 
         rows_by_key: dict[tuple[str, str], list[AffectedRow]] = {}
         for eco in sorted(wanted):
@@ -206,35 +240,34 @@ class Matcher:
         matched_by = ["distro" if is_os_package(package) else "ecosystem" for package in packages]
         hits: dict[_HitKey, _Hit] = {}
         decided: set[_HitKey] = set()  # (package, group) pairs some record of the group itself speaks about
-        for index, ecosystems, key_name, version in plan:
-            for eco in ecosystems:
-                for row in rows_by_key.get((eco, key_name), ()):
-                    record = records.get(row.vuln_id)
-                    if record is None or record.withdrawn:
-                        continue
-                    decided.add((index, record.group_id))
-                    if row.fix_state is FixState.NOT_AFFECTED:
-                        continue
-                    try:
-                        affected = _row_affects(row, version)
-                    except versions.InvalidVersion as error:
-                        unevaluated.append(Unevaluated(packages[index], row.vuln_id,
-                                                       f"version not understood: {error}"))
-                        continue
-                    except versions.UnknownEcosystem as error:
-                        unevaluated.append(Unevaluated(packages[index], row.vuln_id,
-                                                       f"ecosystem not understood: {error}"))
-                        continue
-                    except _NoEvaluableRange as error:
-                        unevaluated.append(Unevaluated(packages[index], row.vuln_id, str(error)))
-                        continue
-                    except (ValueError, TypeError) as error:  # a malformed range in the database
-                        unevaluated.append(Unevaluated(packages[index], row.vuln_id,
-                                                       f"range not understood: {error}"))
-                        continue
-                    if affected:
-                        hit = hits.setdefault((index, record.group_id), _Hit(matched_by=matched_by[index]))
-                        hit.rows.append((row, record))
+        for index, ecosystems, names in plan:
+            for row, version in _rows_for(rows_by_key, ecosystems, names):
+                record = records.get(row.vuln_id)
+                if record is None or record.withdrawn:
+                    continue
+                decided.add((index, record.group_id))
+                if row.fix_state is FixState.NOT_AFFECTED:
+                    continue
+                try:
+                    affected = _row_affects(row, version)
+                except versions.InvalidVersion as error:
+                    unevaluated.append(Unevaluated(packages[index], row.vuln_id,
+                                                   f"version not understood: {error}"))
+                    continue
+                except versions.UnknownEcosystem as error:
+                    unevaluated.append(Unevaluated(packages[index], row.vuln_id,
+                                                   f"ecosystem not understood: {error}"))
+                    continue
+                except _NoEvaluableRange as error:
+                    unevaluated.append(Unevaluated(packages[index], row.vuln_id, str(error)))
+                    continue
+                except (ValueError, TypeError) as error:  # a malformed range in the database
+                    unevaluated.append(Unevaluated(packages[index], row.vuln_id,
+                                                   f"range not understood: {error}"))
+                    continue
+                if affected:
+                    hit = hits.setdefault((index, record.group_id), _Hit(matched_by=matched_by[index]))
+                    hit.rows.append((row, record))
         self._expand_advisories(packages, hits, decided)
         return hits
 
@@ -324,9 +357,11 @@ class Matcher:
             package = packages[index]
             rows = _fix_rows(hit)
             ecosystem, _, installed = lookup_key(package)
+            installed_by_name = dict(lookup_names(package))
+            judged = [(row, installed_by_name.get(row.package, installed)) for row in rows]
             vulnerability = facts.vulnerability(group, hit, os_package=is_os_package(package))
             findings.append(Finding(package=package, vulnerability=vulnerability,
-                                    fix=_merge_fix(ecosystem, installed, rows), matched_by=hit.matched_by,
+                                    fix=_merge_fix(ecosystem, judged), matched_by=hit.matched_by,
                                     advisory_id=min(row.vuln_id for row in rows)))
             for row in rows:
                 if id(row) not in entries:
@@ -444,14 +479,19 @@ def _evidence_entry(row: AffectedRow) -> Mapping[str, Any]:
     return {"ranges": [{"type": "ECOSYSTEM", "events": events}]}
 
 
-def _merge_fix(ecosystem: str, installed: str, rows: Sequence[AffectedRow]) -> Fix:
-    states = {row.fix_state for row in rows}
+def _merge_fix(ecosystem: str, rows: Sequence[tuple[AffectedRow, str]]) -> Fix:
+    """The fix of a finding from its rows, each with the installed version it was judged at."""
+    states = {row.fix_state for row, _ in rows}
     state = next((s for s in _STATE_ORDER if s in states), FixState.UNKNOWN)
     if state is not FixState.FIXED:
         return Fix(state=state)
-    fixed = [v for row in rows if row.fix_state is FixState.FIXED for v in row.fixed]
-    newer = _newer_than(ecosystem, installed, fixed)
-    if fixed and not newer:
+    fixed_by_installed: dict[str, list[str]] = defaultdict(list)
+    for row, installed in rows:
+        if row.fix_state is FixState.FIXED:
+            fixed_by_installed[installed].extend(row.fixed)
+    newer = tuple(sort_versions(ecosystem, (v for installed, candidates in fixed_by_installed.items()
+                                            for v in _newer_than(ecosystem, installed, candidates))))
+    if any(fixed_by_installed.values()) and not newer:
         # The installed version is affected and no named fix is above it: not fixed for this version
         # (reporting "fixed in" an older version would send the user to a downgrade).
         return Fix(state=FixState.NOT_FIXED)

@@ -56,19 +56,22 @@ def _distro_from_text(name: str, version: str) -> Distro | None:
 
 
 def _distro_qualifier(value: str) -> Distro | None:
-    """`debian-11`, `ubuntu-22.04`, `alpine-3.18.4`; a bare codename or id gives a release-less distro."""
-    ident, _, version = value.partition("-")
+    """`debian-11`, `ubuntu-22.04`, `alpine-3.18.4`, `opensuse-leap-15.5`; None without a release."""
+    ident, _, version = value.rpartition("-")
     if version and version[:1].isdigit():
         return _distro_from_text(ident, version)
     return None
 
 
 def _source_of(purl: PackageURL, properties: Mapping[str, str], source_info: str) -> tuple[str, str]:
-    upstream = (purl.qualifiers or {}).get("upstream", "") if isinstance(purl.qualifiers, dict) else ""
+    qualifiers: dict[str, str] = purl.qualifiers if isinstance(purl.qualifiers, dict) else {}
+    upstream = qualifiers.get("upstream", "")
     if upstream:
         srpm = _SRPM.match(upstream)
         if srpm:
-            return srpm["name"], f"{srpm['version']}-{srpm['release']}"
+            # A source rpm's file name has no epoch; its binaries carry the spec's, which is the source's.
+            epoch = qualifiers.get("epoch", "")
+            return srpm["name"], f"{epoch + ':' if epoch else ''}{srpm['version']}-{srpm['release']}"
         name, _, version = upstream.partition("@")
         return name, version
     name = properties.get("aquasecurity:trivy:SrcName", "")
