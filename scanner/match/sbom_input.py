@@ -267,12 +267,16 @@ def _read_spdx(document: dict[str, Any]) -> tuple[str, _Reader, list[Package]]:
 
 
 def looks_like_sbom(path: Path) -> bool:
-    """A regular file whose first bytes are a JSON object mentioning CycloneDX or SPDX."""
+    """A regular file that starts with a JSON object: an SBOM, never an image archive.
+
+    A tar archive starts with a member name, never "{", so any JSON object is read as an SBOM and
+    one that is neither CycloneDX nor SPDX is refused with that message, not as a broken tar.
+    """
     if not path.is_file():
         return False
     with path.open("rb") as handle:
-        head = handle.read(4096)
-    return head.lstrip()[:1] == b"{" and (b"bomFormat" in head or b"spdxVersion" in head or b"CycloneDX" in head)
+        head = handle.read(64)
+    return head.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] == b"{"
 
 
 def read_sbom(path: Path) -> SbomTarget:

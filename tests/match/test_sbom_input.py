@@ -95,6 +95,20 @@ def test_rpm_upstream_source_rpm(tmp_path: Path) -> None:
     assert (package.ecosystem, package.source_name, package.source_version) == ("Rocky Linux:9", "openssl", "")
 
 
+def test_rpm_epoch_qualifier_applies_to_the_source_rpm_and_suse_distros_are_read(tmp_path: Path) -> None:
+    document = {"bomFormat": "CycloneDX", "components": [
+        {"type": "library", "name": "openssl-libs", "purl": "pkg:rpm/almalinux/openssl-libs@3.0.7-24.el9"
+         "?distro=almalinux-9.3&epoch=1&upstream=openssl-3.0.7-24.el9.src.rpm"},
+        {"type": "library", "name": "libopenssl3", "purl": "pkg:rpm/opensuse/libopenssl3@3.1.4-9.1"
+         "?distro=opensuse-leap-15.6&upstream=openssl-3-3.1.4-9.1.src.rpm"}]}
+    by_name = {p.name: p for p in read_sbom(write(tmp_path, document)).packages}
+    # The source rpm's file name has no epoch; the binary's applies, as the rpm cataloger does it.
+    libs = by_name["openssl-libs"]
+    assert (libs.version, libs.source_name, libs.match_source_version) == ("1:3.0.7-24.el9", "openssl", "1:3.0.7-24.el9")
+    suse = by_name["libopenssl3"]
+    assert (suse.ecosystem, suse.source_name) == ("openSUSE:Leap 15.6", "openssl-3")
+
+
 @pytest.mark.parametrize("content, message", [
     (b"[1, 2]", "not a JSON object"),
     (b'{"bomFormat": "CycloneDX", ', "not valid JSON"),
@@ -116,3 +130,14 @@ def test_hostile_components_are_skipped_not_fatal(tmp_path: Path) -> None:
     sbom = read_sbom(write(tmp_path, document))
     assert [p.name for p in sbom.packages] == ["ok"]
     assert len(sbom.warnings) >= 2
+
+
+def test_json_that_is_no_sbom_is_refused_as_sbom_not_as_a_broken_archive(tmp_path: Path) -> None:
+    path = tmp_path / "x.json"
+    path.write_bytes(b"\xef\xbb\xbf  " + json.dumps({"not": "an sbom"}).encode())
+    assert looks_like_sbom(path)
+    with pytest.raises(TargetError, match="neither CycloneDX JSON"):
+        read_sbom(path)
+    tar = tmp_path / "image.tar"
+    tar.write_bytes(b"manifest.json" + bytes(500))
+    assert not looks_like_sbom(tar)
