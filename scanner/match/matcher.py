@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,9 @@ from scanner.model import Finding, Fix, FixState, Package, Severity, Vulnerabili
 from scanner.names import normalize_package_name
 
 OS_PACKAGE_TYPES = frozenset({"deb", "apk", "rpm"})
+# An Alpine edge image's VERSION_ID is the next release's pre-release ("3.19_alpha20230901"); the apk
+# cataloger and SBOM tools carry it in the PURL's distro qualifier.
+_ALPINE_EDGE_DISTRO = re.compile(r"[?&]distro=alpine-[0-9.]+_alpha", re.IGNORECASE)
 
 # Fix states of rows that carry no range: the distro says every version is affected.
 _UNRANGED_AFFECTED = frozenset({FixState.NOT_FIXED, FixState.WONT_FIX, FixState.END_OF_LIFE,
@@ -70,10 +74,18 @@ def is_cve(vuln_id: str) -> bool:
     return vuln_id.startswith("CVE-")
 
 
-def _release_variants(store: VulnStore, ecosystem: str) -> tuple[str, ...]:
-    """Every ecosystem spelling in the database that means this release (exact, with suffixes, Pro)."""
+def _is_alpine_edge(package: Package) -> bool:
+    return package.ecosystem.startswith("Alpine:") and _ALPINE_EDGE_DISTRO.search(package.purl) is not None
+
+
+def _release_variants(store: VulnStore, ecosystem: str, *, alpine_edge: bool = False) -> tuple[str, ...]:
+    """Every ecosystem spelling in the database that means this release (exact, with suffixes, Pro).
+
+    An Alpine edge image ("Alpine:v3.19" from VERSION_ID 3.19_alpha…) also reads the secdb's edge
+    branch ("Alpine:edge").
+    """
     family, _, release = ecosystem.partition(":")
-    bases = [ecosystem]
+    bases = [ecosystem, "Alpine:edge"] if alpine_edge else [ecosystem]
     if family == "Ubuntu" and release and not release.startswith("Pro:"):
         plain = release.removesuffix(":LTS")
         bases = [f"Ubuntu:{plain}", f"Ubuntu:Pro:{plain}"]
@@ -201,7 +213,7 @@ class Matcher:
         # ecosystem as stored -> normalised names to fetch, and per package where to look
         wanted: dict[str, set[str]] = defaultdict(set)
         plan: list[tuple[int, tuple[str, ...], tuple[tuple[str, str], ...]]] = []
-        variants_cache: dict[str, tuple[str, ...]] = {}
+        variants_cache: dict[tuple[str, bool], tuple[str, ...]] = {}
         for index, package in enumerate(packages):
             ecosystem, name, version = lookup_key(package)
             if is_os_package(package):
@@ -209,9 +221,10 @@ class Matcher:
                     unevaluated.append(Unevaluated(package, "", "no advisory source known for this OS release; "
                                                                 "distro advisories not checked"))
                     continue
-                if ecosystem not in variants_cache:
-                    variants_cache[ecosystem] = _release_variants(self.store, ecosystem)
-                ecosystems = variants_cache[ecosystem]
+                release = (ecosystem, _is_alpine_edge(package))
+                if release not in variants_cache:
+                    variants_cache[release] = _release_variants(self.store, ecosystem, alpine_edge=release[1])
+                ecosystems = variants_cache[release]
                 if not ecosystems:
                     # A known distro whose release the database has no data for (a bookworm image, a
                     # bundle built without Debian 12): no rows is not "no vulnerabilities".
