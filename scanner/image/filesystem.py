@@ -150,8 +150,9 @@ def resolve_path(
     pending = [p for p in path.split("/") if p not in ("", ".")]
     pending.reverse()
     resolved: list[str] = []
-    # "/".join(resolved) as far as lookups go (depth_limit components), kept up to date one component
-    # at a time: a path of n components costs n short steps, not n joins of everything before.
+    # "/".join(resolved) as deep as lookups go (depth_limit components), extended or cut one component
+    # at a time rather than rejoined from every component at each step; components deeper than any
+    # symlink are not looked up at all, so a path of n components costs O(n) beyond that depth.
     prefix = ""
     depth_limit = sys.maxsize if max_link_depth is None else max_link_depth
     while pending:

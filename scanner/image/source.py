@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from scanner.errors import ImageError
-from scanner.image.filesystem import normalize_path, resolve_path
+from scanner.image.filesystem import link_depth, normalize_path, resolve_path
 from scanner.image.tarstream import BLOCK, HARDLINK, SYMLINK, SeekableBlocks, compression_of, iter_members
 
 # An image archive holds a few files per layer; more members than this is not an image.
@@ -103,6 +103,7 @@ class ArchiveSource:
             self._file_size = os.fstat(self._file.fileno()).st_size
             self._members: dict[str, tuple[int, int]] = {}
             self._links: dict[str, str] = {}
+            self._link_depth = 0  # see resolve_path: set by _index
             self._index()
         except BaseException:
             self._file.close()
@@ -130,9 +131,10 @@ class ArchiveSource:
         for name, target in hardlinks.items():
             if target in self._members:
                 self._members[name] = self._members[target]
+        self._link_depth = link_depth(self._links)
 
     def _locate(self, name: str) -> tuple[int, int] | None:
-        resolved = resolve_path(name, self._links.get)
+        resolved = resolve_path(name, self._links.get, max_link_depth=self._link_depth)
         return None if resolved is None else self._members.get(resolved)
 
     def names(self) -> set[str]:

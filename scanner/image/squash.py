@@ -158,12 +158,16 @@ class SquashIndex:
 
 
 def _batches(paths: Iterable[str]) -> Iterator[list[str]]:
+    """Up to _BATCH paths and about _PREFETCH_CHARS characters each (hostile paths may be very long)."""
     batch: list[str] = []
+    chars = 0
     for path in paths:
         batch.append(path)
-        if len(batch) >= _BATCH:
+        chars += len(path)
+        if len(batch) >= _BATCH or chars >= _PREFETCH_CHARS:
             yield batch
             batch = []
+            chars = 0
     if batch:
         yield batch
 
@@ -260,12 +264,11 @@ class SquashedFilesystem:
         """Entry and resolved path of every available path, fetched in batches on first use.
 
         Catalogers ask about these paths over and over (`captured`, then `read_bytes` and `entry` of
-        each): answering from memory saves several SQLite queries per call. Its size follows the
-        number of captured files, which the capture budget bounds, not the number of files in the image.
+        each): answering from memory saves several SQLite queries per call. Its size (about 0.25 KiB a
+        path) follows the number of captured files, not the number of files in the image.
         """
         known: dict[str, tuple[FileEntry | None, str | None]] = {}
-        for start in range(0, len(self._available), _BATCH):
-            paths = self._available[start:start + _BATCH]
+        for paths in _batches(self._available):
             rows = self._index.rows_of(paths)
             links = self._prefix_links(paths)
 
@@ -275,7 +278,8 @@ class SquashedFilesystem:
             for path in paths:
                 row = rows.get(path)
                 target = resolve_path(path, symlink_target, self._hop_limit, self._index.link_depth)
-                known[path] = (None if row is None else self._entry(row), path if target == path else target)
+                # Keys' own strings are reused: the index hands back copies of the same text.
+                known[path] = (None if row is None else self._entry(row, path), path if target == path else target)
         return known
 
     def _prefix_links(self, paths: list[str]) -> dict[str, str | None]:
@@ -301,9 +305,9 @@ class SquashedFilesystem:
         targets = self._index.symlink_targets(prefixes)
         return {prefix: targets.get(prefix) for prefix in prefixes}
 
-    def _entry(self, row: IndexRow) -> FileEntry:
+    def _entry(self, row: IndexRow, path: str = "") -> FileEntry:
         digest = self._digests[row.layer] if row.layer < len(self._digests) else ""
-        return FileEntry(row.path, row.kind, row.size, row.mode, row.target, row.layer, digest)
+        return FileEntry(path or row.path, row.kind, row.size, row.mode, row.target, row.layer, digest)
 
     def entry(self, path: str) -> FileEntry | None:
         known = self._known.get(path)
