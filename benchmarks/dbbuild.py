@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +101,19 @@ def _version(rng: random.Random, ecosystem: str) -> str:
     return base
 
 
+def range_type(ecosystem: str) -> str:
+    return "SEMVER" if ecosystem in ("Go", "npm", "crates.io") else "ECOSYSTEM"
+
+
+def range_events(rng: random.Random, ecosystem: str,
+                 version: Callable[[random.Random, str], str] = _version) -> list[dict[str, str]]:
+    """Introduced at 0 (60%) or at a version, fixed (85%) at another: the events of one synthetic range."""
+    events = [{"introduced": "0" if rng.random() < 0.6 else version(rng, ecosystem)}]
+    if rng.random() < 0.85:
+        events.append({"fixed": version(rng, ecosystem)})
+    return events
+
+
 def _osv_record(rng: random.Random, text: _Text, index: int, ecosystem: str) -> dict[str, Any]:
     year = rng.randint(2015, 2026)
     cve = f"CVE-{year}-{rng.randint(1000, 60000)}"
@@ -111,13 +124,9 @@ def _osv_record(rng: random.Random, text: _Text, index: int, ecosystem: str) -> 
     package = f"pkg-{rng.randint(0, 40000)}" if ecosystem != "Maven" else f"org.example:lib-{rng.randint(0, 9000)}"
     affected = []
     for _ in range(rng.choice((1, 1, 1, 2, 3))):
-        events: list[dict[str, str]] = [{"introduced": "0" if rng.random() < 0.6 else _version(rng, ecosystem)}]
-        if rng.random() < 0.85:
-            events.append({"fixed": _version(rng, ecosystem)})
         entry: dict[str, Any] = {
             "package": {"ecosystem": ecosystem, "name": package, "purl": f"pkg:generic/{package}"},
-            "ranges": [{"type": "SEMVER" if ecosystem in ("Go", "npm", "crates.io") else "ECOSYSTEM",
-                        "events": events}],
+            "ranges": [{"type": range_type(ecosystem), "events": range_events(rng, ecosystem)}],
             "database_specific": {"source": f"https://example.org/{vuln_id}.json"},
         }
         if ecosystem in ("PyPI", "Debian:11", "Ubuntu:22.04:LTS") and rng.random() < 0.7:

@@ -89,30 +89,39 @@ def _files() -> Iterator[tuple[str, bytes, int]]:
         yield f"opt/webapps/web{war}.war", _zip(members), 0o644
 
 
-def build_image(path: Path) -> Path:
-    """A docker-archive with one gzip layer holding every benchmark file."""
+def write_docker_archive(path: Path, members: Iterator[tuple[tarfile.TarInfo, bytes]], tag: str) -> Path:
+    """A docker-archive with one gzip layer holding `members`."""
     layer = io.BytesIO()
     with tarfile.open(fileobj=layer, mode="w", format=tarfile.PAX_FORMAT) as archive:
-        for name, data, mode in _files():
-            info = tarfile.TarInfo(name)
-            info.size, info.mode, info.mtime = len(data), mode, 1_600_000_000
-            archive.addfile(info, io.BytesIO(data))
+        for info, data in members:
+            archive.addfile(info, io.BytesIO(data) if info.isreg() else None)
     raw = layer.getvalue()
     blob = gzip.compress(raw, compresslevel=6, mtime=0)
     config = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
                          "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(raw).hexdigest()]}})
     layer_name = hashlib.sha256(blob).hexdigest() + ".tar"
-    members = {"config.json": config.encode(), layer_name: blob,
-               "manifest.json": json.dumps([{"Config": "config.json", "RepoTags": ["bench/lang:1"],
-                                             "Layers": [layer_name]}]).encode()}
+    files = {"config.json": config.encode(), layer_name: blob,
+             "manifest.json": json.dumps([{"Config": "config.json", "RepoTags": [tag], "Layers": [layer_name]}]).encode()}
     partial = path.with_suffix(".partial")
     with tarfile.open(partial, "w") as archive:
-        for name, data in members.items():
+        for name, data in files.items():
             info = tarfile.TarInfo(name)
             info.size = len(data)
             archive.addfile(info, io.BytesIO(data))
     partial.replace(path)
     return path
+
+
+def _members() -> Iterator[tuple[tarfile.TarInfo, bytes]]:
+    for name, data, mode in _files():
+        info = tarfile.TarInfo(name)
+        info.size, info.mode, info.mtime = len(data), mode, 1_600_000_000
+        yield info, data
+
+
+def build_image(path: Path) -> Path:
+    """A docker-archive with one gzip layer holding every benchmark file."""
+    return write_docker_archive(path, _members(), "bench/lang:1")
 
 
 def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:

@@ -30,7 +30,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from benchmarks.dbbuild import _cvss3
+from benchmarks.dbbuild import ECOSYSTEMS as CORPUS_ECOSYSTEMS
+from benchmarks.dbbuild import _cvss3, range_events, range_type
 from benchmarks.dbbuild import _version as corpus_version
 from scanner.db.schema import DDL, SCHEMA_VERSION
 from scanner.db.store import VulnStore
@@ -45,12 +46,14 @@ FEEDS = ROOT.parent / "shared" / "data" / "feeds"
 RECORDS = 250_000
 CPE_ROWS = 300_000
 PACKAGES = 2_000
-# Share of records per ecosystem, roughly osv.dev's, and the PURL type of its packages.
-ECOSYSTEMS = {"PyPI": (0.07, "pypi"), "npm": (0.10, "npm"), "Maven": (0.04, "maven"), "Go": (0.02, "golang"),
-              "crates.io": (0.01, "cargo"), "RubyGems": (0.01, "gem"), "Packagist": (0.02, "composer"),
-              "NuGet": (0.01, "nuget"), "Debian:11": (0.12, "deb"), "Debian:12": (0.12, "deb"),
-              "Ubuntu:22.04:LTS": (0.14, "deb"), "Ubuntu:20.04:LTS": (0.12, "deb"), "Alpine:v3.19": (0.05, "apk"),
-              "AlmaLinux:9": (0.04, "rpm"), "Rocky Linux:9": (0.03, "rpm"), "Wolfi": (0.05, "apk")}
+_PURL_TYPES = {"PyPI": "pypi", "npm": "npm", "Maven": "maven", "Go": "golang", "crates.io": "cargo",
+               "RubyGems": "gem", "Packagist": "composer", "NuGet": "nuget", "Debian:11": "deb", "Debian:12": "deb",
+               "Ubuntu:22.04:LTS": "deb", "Ubuntu:20.04:LTS": "deb", "Alpine:v3.19": "apk", "AlmaLinux:9": "rpm",
+               "Rocky Linux:9": "rpm", "Wolfi": "apk"}
+# The database build benchmark's share of records per ecosystem, with the PURL type of its packages
+# (ecosystems without one, such as Linux, are left out).
+ECOSYSTEMS = {ecosystem: (share, _PURL_TYPES[ecosystem])
+              for ecosystem, share in CORPUS_ECOSYSTEMS.items() if ecosystem in _PURL_TYPES}
 NAMES_PER_ECOSYSTEM = 20_000
 HOT_NAMES = 40  # per ecosystem: packages with hundreds of records
 
@@ -99,11 +102,9 @@ def build_database(path: Path, scale: float, seed: int = 2026) -> None:
                             _compact([f"CWE-{rng.randint(20, 1000)}"])))
             name = normalize_package_name(ecosystem, _name(rng, ecosystem))
             for _ in range(rng.choice((1, 1, 1, 2, 3))):
-                events: list[dict[str, str]] = [{"introduced": "0" if rng.random() < 0.6 else _version(rng, ecosystem)}]
-                fixed = rng.random() < 0.85
-                if fixed:
-                    events.append({"fixed": _version(rng, ecosystem)})
-                kind = "SEMVER" if ecosystem in ("Go", "npm", "crates.io") else "ECOSYSTEM"
+                events = range_events(rng, ecosystem, _version)
+                fixed = "fixed" in events[-1]
+                kind = range_type(ecosystem)
                 listed = (sorted({_version(rng, ecosystem) for _ in range(rng.randint(1, 40))})
                           if ecosystem == "PyPI" and rng.random() < 0.7 else None)
                 affected.append((vuln_id, ecosystem, name, _compact([{"type": kind, "events": events}]),

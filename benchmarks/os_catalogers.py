@@ -12,7 +12,6 @@ time and peak RSS of the child) and compares the deb package sets (name, version
 from __future__ import annotations
 
 import argparse
-import gzip
 import hashlib
 import io
 import json
@@ -24,7 +23,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from benchmarks.lang_catalogers import per_cataloger_seconds, timed
+from benchmarks.lang_catalogers import per_cataloger_seconds, timed, write_docker_archive
 
 PACKAGES = 5000
 FILES_PER_PACKAGE = 8
@@ -71,29 +70,6 @@ def _rootfs_members(rootfs: Path) -> Iterator[tuple[tarfile.TarInfo, bytes]]:
                     yield info, path.read_bytes()
                 elif info.isdir() or info.issym() or info.islnk():
                     yield info, b""
-
-
-def write_docker_archive(path: Path, members: Iterator[tuple[tarfile.TarInfo, bytes]], tag: str) -> Path:
-    """A docker-archive with one gzip layer holding `members`."""
-    layer = io.BytesIO()
-    with tarfile.open(fileobj=layer, mode="w", format=tarfile.PAX_FORMAT) as archive:
-        for info, data in members:
-            archive.addfile(info, io.BytesIO(data) if info.isreg() else None)
-    raw = layer.getvalue()
-    blob = gzip.compress(raw, compresslevel=6, mtime=0)
-    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
-                         "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(raw).hexdigest()]}})
-    layer_name = hashlib.sha256(blob).hexdigest() + ".tar"
-    files = {"config.json": config.encode(), layer_name: blob,
-             "manifest.json": json.dumps([{"Config": "config.json", "RepoTags": [tag], "Layers": [layer_name]}]).encode()}
-    partial = path.with_suffix(".partial")
-    with tarfile.open(partial, "w") as archive:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    partial.replace(path)
-    return path
 
 
 def _debs_ours(sbom: Path) -> set[tuple[str, str, str]]:

@@ -31,6 +31,7 @@ from scanner.db.errors import BundleArchiveError
 from scanner.db.trust import raw_public_key, read_key_file
 from scanner.db.verify import FreshnessPolicy, TrustedKey, TrustPolicy, format_time, short_key_id
 from scanner.errors import ScannerError, UsageError
+from scanner.fileio import open_regular_file
 
 app = typer.Typer(
     name="dbbuilder",
@@ -227,7 +228,7 @@ def verify(
         keys[key_id(raw)] = TrustedKey(key_id=key_id(raw), name=path.name, public_key=raw)
     policy = TrustPolicy(keys=tuple(keys.values()), threshold=threshold)
     try:
-        with bundle.open("rb") as stream:
+        with open_regular_file(bundle) as stream:
             _, verified = verify_bundle(stream, trust=policy, now=datetime.now(UTC),
                                         freshness=FreshnessPolicy(max_age=None), rollback={},
                                         allow_expired=allow_expired)

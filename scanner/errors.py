@@ -8,7 +8,7 @@ Exit codes are part of the public interface and documented in docs/exit-codes.md
     3   image archive unreadable or refused
     4   SBOM or other scan target unreadable
     5   version string or ecosystem not understood
-    6   catalog failure
+    6   not used (a cataloger that fails becomes a warning); kept unassigned
     7   vulnerability database missing, unusable or stale
     8   report could not be written
     9   feed input refused (dbbuilder --strict) or feed I/O failure
@@ -49,10 +49,6 @@ class TargetError(ScannerError):
 
 class VersionError(ScannerError):
     exit_code = 5
-
-
-class CatalogError(ScannerError):
-    exit_code = 6
 
 
 class DatabaseError(ScannerError):

@@ -5,8 +5,18 @@ from pathlib import Path
 
 import pytest
 
-from scanner.errors import TargetError, UsageError
-from scanner.fileio import FileReadError, read_capped, read_regular_file
+from scanner.db.errors import BundleArchiveError
+from scanner.db.install import bundle_digest
+from scanner.errors import ImageError, TargetError, UsageError
+from scanner.fileio import (
+    FileReadError,
+    NotRegularFileError,
+    open_regular_file,
+    read_capped,
+    read_regular_file,
+)
+from scanner.image.source import open_source
+from scanner.match.sbom_input import looks_like_sbom
 
 
 def test_reads_up_to_the_limit_exactly(tmp_path: Path) -> None:
@@ -36,3 +46,19 @@ def test_directories_fifos_and_devices_are_refused_without_blocking(tmp_path: Pa
         read_capped(fifo, 100, "SBOM", TargetError)
     with pytest.raises(FileReadError, match="not a regular file"):
         read_regular_file(Path("/dev/zero"), 100)
+
+
+def test_image_and_bundle_paths_that_are_fifos_are_refused_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(NotRegularFileError, match="not a regular file"):
+        open_regular_file(fifo)
+    with pytest.raises(ImageError, match="not a regular file"):
+        open_source(fifo)
+    with pytest.raises(BundleArchiveError, match="not a regular file"):
+        bundle_digest(fifo)
+    assert not looks_like_sbom(fifo)
+    path = tmp_path / "f"
+    path.write_bytes(b"data")
+    with open_regular_file(path) as handle:
+        assert handle.read() == b"data"

@@ -58,10 +58,6 @@ class ProviderSummary:
     withdrawn: int = 0
     ecosystems: Mapping[str, int] = field(default_factory=dict)  # ecosystem -> records with a package there
 
-    def manifest_entry(self) -> dict[str, Any]:
-        return {"name": self.name, "captured_at": self.captured_at, "input_sha256": self.input_sha256,
-                "records": self.records, "skipped": self.skipped, "skipped_reasons": dict(self.skipped_reasons)}
-
 
 @dataclass(frozen=True)
 class CompileSummary:

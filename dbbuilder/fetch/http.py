@@ -57,15 +57,6 @@ class Download:
     size: int
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    with temporary.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-
-
 def _read_json_file(path: Path) -> Any:
     try:
         return json.loads(path.read_bytes())

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from scanner.errors import FeedError
+from scanner.fileio import write_atomically
 
-from .http import HttpClient, atomic_write
+from .http import HttpClient
 from .state import FetchState
 
 NVD_BASE_URL = "https://services.nvd.nist.gov/rest/json/cves/2.0"
@@ -110,7 +111,7 @@ def fetch_nvd(client: HttpClient, base_url: str, dest: Path, state: FetchState, 
                 url = f"{base_url}?startIndex={start}"
                 page = client.get_json(base_url, {**params, "startIndex": start})
                 total, count = _check_page(page, url)
-                atomic_write(page_path, (json.dumps(page, ensure_ascii=False) + "\n").encode("utf-8"))
+                write_atomically(page_path, (json.dumps(page, ensure_ascii=False) + "\n").encode("utf-8"))
                 written += 1
             if count == 0 and start < total:
                 raise FeedError(f"{base_url}: empty page at startIndex {start} of {total}: the API changed "

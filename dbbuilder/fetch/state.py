@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from scanner.errors import FeedError
-
-from .http import atomic_write
+from scanner.fileio import write_atomically
 
 STATE_FILE = "fetch-state.json"
 
@@ -36,4 +35,4 @@ class FetchState:
 
     def save(self) -> None:
         document = {"osv": self.osv, "nvd": self.nvd}
-        atomic_write(self.path, (json.dumps(document, indent=2, sort_keys=True) + "\n").encode())
+        write_atomically(self.path, (json.dumps(document, indent=2, sort_keys=True) + "\n").encode())

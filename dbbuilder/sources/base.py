@@ -137,6 +137,8 @@ def input_files(paths: Iterable[Path], accepts: Callable[[Path], bool]) -> list[
             for name in names:
                 path = Path(directory, name)
                 if not name.startswith(".") and accepts(path):
+                    if path.exists() and not path.is_file():  # a FIFO or a device would block the build
+                        raise FeedError(f"feed input {path}: not a regular file")
                     found.append((path.relative_to(root).as_posix(), index, path))
     return [(name, path) for name, _, path in sorted(found)]
 

@@ -27,10 +27,10 @@ from scanner.catalog.langpkg import (
     ELF_EXECUTABLES,
     CapturedFile,
     ParseError,
+    catalog_executables,
     elf_section,
     make_package,
     read_capped,
-    read_executables,
 )
 from scanner.image.filesystem import FileRequest, Filesystem
 from scanner.model import Distro, Package
@@ -211,11 +211,7 @@ class GoCataloger:
         return (ELF_EXECUTABLES,)
 
     def catalog(self, fs: Filesystem, distro: Distro | None) -> CatalogResult:
-        packages: list[Package] = []
-        warnings: list[str] = []
-        for executable, info in read_executables(fs, read_build_info, warnings, lambda path: _in_go_tree(fs, path)):
-            packages.extend(self._packages(executable, info, warnings))
-        return CatalogResult(packages=tuple(packages), warnings=tuple(warnings))
+        return catalog_executables(fs, read_build_info, self._packages, lambda path: _in_go_tree(fs, path))
 
     def _packages(self, executable: CapturedFile, info: BuildInfo, warnings: list[str]) -> Iterator[Package]:
         main_path = info.main.path if info.main is not None else info.main_path

@@ -19,6 +19,7 @@ from elftools.construct.core import ConstructError
 from elftools.elf.elffile import ELFFile
 from packageurl import PackageURL
 
+from scanner.catalog.base import CatalogResult
 from scanner.image.filesystem import EntryKind, FileEntry, FileRequest, Filesystem
 from scanner.model import Package
 
@@ -186,3 +187,18 @@ def read_executables(
             continue
         if found is not None:
             yield executable, found
+
+
+def catalog_executables(
+    fs: Filesystem,
+    read: Callable[[ELFFile], Found | None],
+    packages_of: Callable[[CapturedFile, Found, list[str]], Iterable[Package]],
+    skip: Callable[[str], bool] = lambda path: False,
+) -> CatalogResult:
+    """The body of a cataloger of build data in executables (Go, Rust): `read_executables`, then
+    `packages_of(file, found, warnings)` for each executable with data."""
+    packages: list[Package] = []
+    warnings: list[str] = []
+    for executable, found in read_executables(fs, read, warnings, skip):
+        packages.extend(packages_of(executable, found, warnings))
+    return CatalogResult(packages=tuple(packages), warnings=tuple(warnings))

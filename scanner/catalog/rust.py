@@ -8,18 +8,21 @@ with that kind in metadata). Executables without the section carry no crate list
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from elftools.elf.elffile import ELFFile
 from packageurl import PackageURL
 
 from scanner.catalog.base import CatalogResult, register
 from scanner.catalog.langpkg import (
     ELF_EXECUTABLES,
+    CapturedFile,
     ParseError,
+    catalog_executables,
     elf_section,
     inflate,
     load_json,
     make_package,
-    read_executables,
     text_field,
 )
 from scanner.image.filesystem import FileRequest, Filesystem
@@ -60,17 +63,13 @@ class RustCataloger:
         return (ELF_EXECUTABLES,)
 
     def catalog(self, fs: Filesystem, distro: Distro | None) -> CatalogResult:
-        packages: list[Package] = []
-        warnings: list[str] = []
-        for executable, crates in read_executables(fs, read_crates, warnings):
-            packages.extend(
-                make_package(executable, name=crate["name"], version=crate["version"],
-                             purl=PackageURL(type="cargo", name=crate["name"], version=crate["version"]),
-                             ecosystem="crates.io", cataloger=self.name,
-                             metadata=[("source", crate["source"]), ("kind", crate["kind"]), ("root", crate["root"])])
-                for crate in crates
-            )
-        return CatalogResult(packages=tuple(packages), warnings=tuple(warnings))
+        return catalog_executables(fs, read_crates, self._packages)
 
+    def _packages(self, executable: CapturedFile, crates: list[dict[str, str]], warnings: list[str]) -> Iterator[Package]:
+        for crate in crates:
+            yield make_package(executable, name=crate["name"], version=crate["version"],
+                               purl=PackageURL(type="cargo", name=crate["name"], version=crate["version"]),
+                               ecosystem="crates.io", cataloger=self.name,
+                               metadata=[("source", crate["source"]), ("kind", crate["kind"]), ("root", crate["root"])])
 
 register(RustCataloger())

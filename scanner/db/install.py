@@ -60,6 +60,7 @@ from scanner.db.verify import (
     verify_manifest,
 )
 from scanner.errors import BundleError, DatabaseError
+from scanner.fileio import open_regular_file
 
 DATABASE_FILE = "vulns.sqlite"
 ORIGIN_FILE = "origin.json"
@@ -101,7 +102,7 @@ def _now(now: datetime | None) -> datetime:
 
 def bundle_digest(path: Path) -> str:
     try:
-        with open(path, "rb") as handle:
+        with open_regular_file(path) as handle:
             return hashlib.file_digest(handle, "sha256").hexdigest()
     except OSError as exc:
         raise BundleArchiveError(f"cannot read bundle {path}: {exc.strerror}") from None
@@ -131,7 +132,7 @@ def _unpack_verified(
     """
     trust = load_trust(state)
     try:
-        handle = open(bundle, "rb")  # noqa: SIM115 - closed by the with-block below
+        handle = open_regular_file(bundle)
     except OSError as exc:
         raise BundleArchiveError(f"cannot open bundle {bundle}: {exc.strerror}") from None
     try:

@@ -22,7 +22,6 @@ import fcntl
 import json
 import os
 import stat
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -31,12 +30,12 @@ from typing import Any
 
 from scanner.db.errors import PolicyError, StateError
 from scanner.db.verify import ChannelRecord, FreshnessPolicy
+from scanner.fileio import TEMPORARY_SUFFIX, write_atomically
 
 STATE_DIR_ENV = "SCANNER_STATE_DIR"
 APP_NAME = "airgap-scanner"
 # Record files are small; anything larger is not ours and is not read whole.
 MAX_RECORD_BYTES = 1024 * 1024
-TEMPORARY_SUFFIX = ".tmp"
 
 
 def resolve_state_dir(option: Path | None = None) -> Path:
@@ -133,17 +132,7 @@ def fsync_directory(directory: Path) -> None:
 def write_atomic(path: Path, data: bytes) -> None:
     """Write `data` to `path` so that a crash leaves either the old or the new content."""
     try:
-        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMPORARY_SUFFIX, dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(temp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
-            raise
+        write_atomically(path, data, mode=0o600)
         fsync_directory(path.parent)
     except OSError as exc:
         raise StateError(f"cannot write {path}: {exc.strerror}") from None

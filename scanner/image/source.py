@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from scanner.errors import ImageError
+from scanner.fileio import open_regular_file
 from scanner.image.filesystem import link_depth, normalize_path, resolve_path
 from scanner.image.tarstream import BLOCK, HARDLINK, SYMLINK, SeekableBlocks, compression_of, iter_members
 
@@ -201,10 +202,10 @@ def open_source(path: Path) -> ArchiveSource | DirectorySource:
     """Open an image file or directory; refuses compressed outer archives with a hint."""
     if path.is_dir():
         return DirectorySource(path)
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():  # a symlink loop says so when opened
         raise ImageError(f"{path}: no such file or directory")
     try:
-        with open(path, "rb") as file:
+        with open_regular_file(path) as file:
             head = file.read(BLOCK)
     except OSError as error:
         raise ImageError(f"{path}: cannot read ({error.strerror})") from None

@@ -20,7 +20,7 @@ from packageurl import PackageURL
 
 from scanner.catalog.distro import osv_ecosystem
 from scanner.errors import TargetError
-from scanner.fileio import read_capped
+from scanner.fileio import open_regular_file, read_capped
 from scanner.model import Distro, Package
 from scanner.names import normalize_package_name
 
@@ -272,10 +272,11 @@ def looks_like_sbom(path: Path) -> bool:
     A tar archive starts with a member name, never "{", so any JSON object is read as an SBOM and
     one that is neither CycloneDX nor SPDX is refused with that message, not as a broken tar.
     """
-    if not path.is_file():
+    try:
+        with open_regular_file(path) as handle:
+            head = handle.read(64)
+    except OSError:  # the image reader names the problem
         return False
-    with path.open("rb") as handle:
-        head = handle.read(64)
     return head.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] == b"{"
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -8,7 +9,8 @@ from typing import Any
 import pytest
 
 from dbbuilder.sources import osv
-from dbbuilder.sources.base import MalformedFeedError
+from dbbuilder.sources.base import MalformedFeedError, input_files
+from scanner.errors import FeedError
 from scanner.model import FixState
 
 from .conftest import by_id, read_all
@@ -160,3 +162,9 @@ def test_oversized_files_and_members(tmp_path: Path, monkeypatch: pytest.MonkeyP
     records, skips = read_all("osv", [tmp_path])
     assert records == []
     assert dict(skips.reasons) == {"file too large": 2, "unreadable archive": 1}
+
+
+def test_a_fifo_in_a_feed_directory_is_refused_without_blocking(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "GHSA-fifo.json")
+    with pytest.raises(FeedError, match="not a regular file"):
+        input_files([tmp_path], osv.accepts)
