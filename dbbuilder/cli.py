@@ -149,6 +149,8 @@ def build(
     level: Annotated[int, typer.Option(min=1, max=22, help="zstd compression level.")] = DEFAULT_LEVEL,
     threads: Annotated[int | None, typer.Option(
         min=1, help="zstd worker threads (default: all cores; the output does not depend on it).")] = None,
+    allow_empty: Annotated[bool, typer.Option(
+        help="Sign even when a provider given on the command line kept no record.")] = False,
     captured_at: Annotated[list[str] | None, typer.Option(
         metavar="PROVIDER=TIME", help="When a provider's feed was captured (RFC 3339), e.g. "
         "alpine=2026-11-28T06:00:00Z; default: its newest record, else its files' mtime.")] = None,
@@ -163,7 +165,8 @@ def build(
     keys = [load_private_key(path, passphrase) for path in key]
     console = Console(stderr=True)
     with _scratch_database(out) as database, Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=True
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=True,
+        disable=not console.is_terminal,  # no stray blank line in logs when stderr is a file
     ) as progress:
         task = progress.add_task("reading feeds")
 
@@ -175,6 +178,8 @@ def build(
         summary = compile_database(database, osv=osv or (), nvd=nvd or (), debian=debian or (),
                                    alpine=alpine or (), strict=strict, captured_at=capture_times,
                                    progress=report)
+        if not allow_empty:
+            summary.refuse_empty()
         progress.update(task, description=f"compressing {summary.database_size:,} bytes (zstd level {level})")
         result = write_bundle(out, database, identity, keys, level=level, threads=threads)
     output = Console(width=160)

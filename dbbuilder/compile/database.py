@@ -67,6 +67,19 @@ class CompileSummary:
     affected_rows: int
     groups: int  # alias groups of two or more ids
 
+    def refuse_empty(self) -> None:
+        """Raise FeedError when a provider that was given input kept no record.
+
+        A signed bundle with an empty provider would make every scan report "nothing found" for that
+        provider's packages: worse than no bundle at all. Checked before signing.
+        """
+        for provider in self.providers:
+            if provider.records == 0:
+                reasons = ", ".join(f"{reason}: {count}" for reason, count in provider.skipped_reasons.items())
+                detail = f"{provider.skipped} skipped ({reasons})" if provider.skipped else "no records found"
+                raise FeedError(f"provider {provider.name} kept no records: {detail}; refusing to sign a bundle "
+                                "that would report nothing for its packages (--allow-empty to override)")
+
 
 _STAGING_DDL = """
 CREATE TABLE s_records (seq INTEGER PRIMARY KEY, provider TEXT, id TEXT, precedence INTEGER, modified TEXT,

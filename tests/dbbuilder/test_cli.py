@@ -125,3 +125,21 @@ def test_missing_bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys:
     code, _, err = run(monkeypatch, capsys, "inspect", str(tmp_path / "none.bundle"))
     assert code == 10
     assert "none.bundle" in err
+
+
+def test_a_provider_that_kept_nothing_is_not_signed(tmp_path: Path, keys: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "GHSA-x.json").write_text('{"id": ')
+    out = tmp_path / "empty.bundle"
+    args = ["build", "--osv", str(broken), "--nvd", str(FEEDS / "nvd"), "--key", str(keys / "release.pem"),
+            "--channel", "test", "--bundle-version", "1", "--out", str(out), "--level", "3"]
+    code, _, err = run(monkeypatch, capsys, *args)
+    assert code == 9
+    assert err.count("\n") == 1
+    assert "provider osv kept no records: 1 skipped (invalid JSON: 1)" in err
+    assert not out.exists()
+    code, _, err = run(monkeypatch, capsys, *args, "--allow-empty")
+    assert code == 0, err
+    assert out.exists()
