@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 from benchmarks.os_catalogers import build_images
@@ -52,7 +53,7 @@ def measure(image: Path) -> dict[str, float]:
         figures["read"] = time.process_time() - start
         fs = opened.filesystem
         for cataloger in catalogers:
-            figures[cataloger.name] = cpu(lambda cataloger=cataloger: cataloger.catalog(fs, None))
+            figures[cataloger.name] = cpu(partial(cataloger.catalog, fs, None))
         figures["catalogers"] = sum(figures[cataloger.name] for cataloger in catalogers)
         figures["lookup pass"], figures["paths"] = lookup_pass(fs, requests)
         figures["long path (image)"] = cpu(lambda: fs.resolve(LONG_PATH))

@@ -121,21 +121,21 @@ def main() -> None:
             print(f"| reference: packaging.version.Version, no cache | {len(pairs):,} | {distinct:,} "
                   f"| {len(pairs) / reference:,.0f} | - |")
 
-    pairs = _range_pairs(args.data)
+    entries = _range_pairs(args.data)
     by_ecosystem: dict[str, int] = {}
-    for ecosystem, _, _ in pairs:
+    for ecosystem, _, _ in entries:
         family = ecosystem.split(":")[0]
         by_ecosystem[family] = by_ecosystem.get(family, 0) + 1
-    affected_share = sum(versions.is_affected(*pair) for pair in pairs) / len(pairs)
-    run = _evaluate_all(pairs)
+    affected_share = sum(versions.is_affected(*entry) for entry in entries) / len(entries)
+    run = _evaluate_all(entries)
     cold = _best(args.repeat, _cold(run))
     warm = _best(args.repeat, run)
     mix = ", ".join(f"{family} {count:,}" for family, count in sorted(by_ecosystem.items()))
     print()
     print("| range evaluation | pairs | cold: pairs/s | warm: pairs/s | cold total | warm total |")
     print("|---|---:|---:|---:|---:|---:|")
-    print(f"| is_affected on real OSV entries ({mix}; {affected_share:.0%} affected) | {len(pairs):,} | {len(pairs) / cold:,.0f} "
-          f"| {len(pairs) / warm:,.0f} | {cold * 1000:.0f} ms | {warm * 1000:.0f} ms |")
+    print(f"| is_affected on real OSV entries ({mix}; {affected_share:.0%} affected) | {len(entries):,} | {len(entries) / cold:,.0f} "
+          f"| {len(entries) / warm:,.0f} | {cold * 1000:.0f} ms | {warm * 1000:.0f} ms |")
     stats = versions.cache_info()
     print(f"\nparsed-key cache: {stats.size:,} of {stats.capacity:,} entries after the run")
 
