@@ -55,39 +55,64 @@ class _Warnings:
         return (*self._kept, *more)
 
 
-class _Matcher:
-    """Which requests want a path, tuned for millions of calls.
+@dataclass(frozen=True, slots=True)
+class _Prefilter:
+    """Whether any of a group of patterns may match a path: a superset test, exact once a regex runs.
 
-    Most patterns end in a literal-ish name (`**/*.jar`, `var/lib/dpkg/status`): one regex over the
-    base name rejects nearly every path cheaply. Patterns ending in a bare wildcard (`status.d/*`)
-    go into one full-path regex; they start with literal directories, so mismatches fail fast.
+    A path matching a glob ends with the glob's literal tail (after its last wildcard) and starts with
+    its literal head (before its first). Patterns without a tail are kept by their head, which is
+    "" for a bare `**`: then every path goes on to the regexes, as before.
     """
 
-    def __init__(self, requests: Sequence[FileRequest]) -> None:
-        self._requests = tuple(requests)
-        self._any_file = self._prefilter([r for r in requests if not r.executable_only])
-        self._executables = self._prefilter([r for r in requests if r.executable_only])
+    tails: tuple[str, ...]
+    heads: tuple[str, ...]
+    names: re.Pattern[str] | None  # over the base name, for patterns whose last segment is literal-ish
+    full: re.Pattern[str] | None  # over the whole path, for the others
 
-    @staticmethod
-    def _prefilter(requests: Sequence[FileRequest]) -> tuple[re.Pattern[str] | None, re.Pattern[str] | None]:
+    @classmethod
+    def of(cls, requests: Sequence[FileRequest]) -> _Prefilter:
         names: set[str] = set()
         full: set[str] = set()
+        tails: set[str] = set()
+        heads: set[str] = set()
         for pattern in (p for r in requests for p in r.patterns):
             last = pattern.rsplit("/", 1)[-1]
             if "**" in last or not last.strip("*?"):
                 full.add(pattern)
             else:
                 names.add(last)
-        return (patterns_regex(sorted(names)) if names else None, patterns_regex(sorted(full)) if full else None)
+            tail = re.split(r"[*?]", pattern)[-1]
+            if tail:
+                tails.add(tail)
+            else:
+                heads.add(re.split(r"[*?]", pattern)[0])
+        return cls(tuple(sorted(tails)), tuple(sorted(heads)),
+                   patterns_regex(sorted(names)) if names else None, patterns_regex(sorted(full)) if full else None)
 
-    @staticmethod
-    def _hit(prefilter: tuple[re.Pattern[str] | None, re.Pattern[str] | None], path: str) -> bool:
-        names, full = prefilter
-        return (names is not None and names.match(path.rpartition("/")[2]) is not None) or (
-            full is not None and full.match(path) is not None)
+    def hit(self, path: str) -> bool:
+        if not (path.endswith(self.tails) or path.startswith(self.heads)):
+            return False
+        return (self.names is not None and self.names.match(path.rpartition("/")[2]) is not None) or (
+            self.full is not None and self.full.match(path) is not None)
+
+
+class _Matcher:
+    """Which requests want a path, tuned for millions of calls.
+
+    Most patterns end in a literal-ish name (`**/*.jar`, `var/lib/dpkg/status`): one regex over the
+    base name rejects nearly every path cheaply. Patterns ending in a bare wildcard (`status.d/*`)
+    go into one full-path regex; they start with literal directories, so mismatches fail fast.
+    Before either regex, `str.endswith`/`str.startswith` over the patterns' literal tails and heads
+    (`_Prefilter`) turn away almost every path without building its base name.
+    """
+
+    def __init__(self, requests: Sequence[FileRequest]) -> None:
+        self._requests = tuple(requests)
+        self._any_file = _Prefilter.of([r for r in requests if not r.executable_only])
+        self._executables = _Prefilter.of([r for r in requests if r.executable_only])
 
     def wanted(self, path: str, executable: bool) -> tuple[FileRequest, ...]:
-        if not (self._hit(self._any_file, path) or (executable and self._hit(self._executables, path))):
+        if not (self._any_file.hit(path) or (executable and self._executables.hit(path))):
             return ()
         return tuple(r for r in self._requests
                      if (executable or not r.executable_only) and r.matches_path(path))
@@ -149,23 +174,18 @@ def _capture(run: _Pass, stream: LayerStream, member: TarMember, path: str, cap:
     return run.store.keep(head, _chunks(stream, member.size - len(head), label, path), member.size)
 
 
-def _normalize(name: str) -> str | None:
-    """`normalize_path` with a fast path for the usual clean relative name ("usr/bin/x", "etc/")."""
-    if name.startswith("./"):
-        name = name[2:]
-    name = name.rstrip("/")
-    if name and not name.startswith((".", "/")) and "//" not in name and "/." not in name and "\\" not in name:
-        return name
-    return normalize_path(name)
-
-
 def _member_path(run: _Pass, member: TarMember, label: str) -> str | None:
+    """The member's image path: `normalize_path`, with a fast path for the usual clean relative name."""
     try:
         text = member.name.decode("utf-8")
     except UnicodeDecodeError:
         run.warnings.add(f"{label}: skipped member with a non-UTF-8 name {member.name[:120]!r}")
         return None
-    path = _normalize(text)
+    name = text[2:] if text.startswith("./") else text
+    name = name.rstrip("/")
+    if name and not name.startswith((".", "/")) and "//" not in name and "/." not in name and "\\" not in name:
+        return name
+    path = normalize_path(name)
     if path is None and text.strip("./"):
         run.warnings.add(f"{label}: skipped member {text[:200]!r} whose path leaves the image root")
     return path
@@ -173,8 +193,9 @@ def _member_path(run: _Pass, member: TarMember, label: str) -> str | None:
 
 def _index_member(run: _Pass, stream: LayerStream, member: TarMember, path: str, layer: int, label: str) -> None:
     index = run.index
-    directory, _, base = path.rpartition("/")
-    if base.startswith(_WHITEOUT):
+    # A whiteout's base name starts with ".wh.": the substring test spares splitting every other path.
+    if _WHITEOUT in path and (parts := path.rpartition("/"))[2].startswith(_WHITEOUT):
+        directory, _, base = parts
         if base == _OPAQUE:
             index.opaque(directory, layer)
         elif not base.startswith(_WHITEOUT + _WHITEOUT):  # other .wh..wh. names are aufs bookkeeping
@@ -256,17 +277,18 @@ def _verify(stream: LayerStream, ref: LayerRef, label: str) -> None:
 
 def _read_layer(run: _Pass, layer: int, ref: LayerRef) -> LayerInfo:
     files = 0
+    entries_left = run.limits.max_entries - run.entries  # entries still allowed in the image
     with _open_layer(run, layer, ref) as stream:
         label = stream.label
         for member in iter_members(stream, label, run.limits.max_header_size):
             files += 1
-            run.entries += 1
-            if run.entries > run.limits.max_entries:
+            if files > entries_left:
                 raise ImageError(f"{label}: more than {run.limits.max_entries} tar entries in the image")
             path = _member_path(run, member, label)
             if path is not None:
                 _index_member(run, stream, member, path, layer, label)
         stream.drain()
+    run.entries += files
     run.index.flush()
     _verify(stream, ref, label)
     media_type = ref.media_type or DOCKER_LAYER_TYPES[stream.compression]

@@ -27,13 +27,14 @@ _MAX_CHUNK = 1024 * 1024
 _QUEUE_DEPTH = 8
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-_CHECKSUM_SPACES = b" " * 8
+_CHECKSUM_SPACES_SUM = 8 * ord(" ")
 
 REGULAR_TYPES = frozenset({b"0", b"\0", b"7"})
 HARDLINK = b"1"
 SYMLINK = b"2"
 DIRECTORY = b"5"
 _DATA_LESS_TYPES = frozenset({b"1", b"2", b"3", b"4", b"5", b"6"})
+_META_TYPES = frozenset({b"L", b"K", b"x", b"g"})  # headers describing the next member
 
 
 class BlockReader(Protocol):
@@ -339,20 +340,13 @@ def _octal(field: bytes, label: str, what: str) -> int:
         raise ImageError(f"{label}: tar header has an unreadable {what} field {text[:16]!r}") from None
 
 
-def _number(header: bytes, start: int, end: int, label: str, what: str) -> int:
-    """A numeric header field; the plain octal case is tried first since it is nearly every field."""
-    try:
-        return int(header[start:end].rstrip(b"\0 ") or b"0", 8)
-    except ValueError:
-        return _octal(header[start:end], label, what)
-
-
 def _checksum_ok(header: bytes, stored: int) -> bool:
     # The tar checksum is the byte sum with the checksum field read as spaces. adler32's low half is
     # (1 + byte sum) mod 65521, computed in C, so this avoids a Python-level loop over 512 bytes;
-    # a sum can reach 130560, hence the modulo on both sides.
-    low = zlib.adler32(header[:148] + _CHECKSUM_SPACES + header[156:]) & 0xFFFF
-    return low == (1 + stored) % 65521
+    # a sum can reach 130560, hence the modulo on both sides. Summing the whole block and then
+    # swapping the field's 8 bytes for 8 spaces saves copying the block.
+    low = zlib.adler32(header) & 0xFFFF
+    return low == (1 + stored + sum(header[148:156]) - _CHECKSUM_SPACES_SUM) % 65521
 
 
 def _pax_records(data: bytes, label: str) -> dict[bytes, bytes]:
@@ -398,37 +392,53 @@ def iter_members(reader: BlockReader, label: str, max_header_size: int) -> Itera
             raise ImageError(f"{label}: truncated {what}")
         return data
 
+    start = reader.position
     while True:
-        start = reader.position
+        # `start` is tracked here rather than asked of the reader: every path below leaves the
+        # reader exactly at the next header, or raises.
         header = reader.read(BLOCK)
-        if not header:
-            return
         if len(header) < BLOCK:
+            if not header:
+                return
             raise ImageError(f"{label}: truncated tar header at offset {start}")
         if header == _ZERO_BLOCK:
             return
-        if not _checksum_ok(header, _number(header, 148, 156, label, "checksum")):
+        # Numeric fields: the plain octal case, nearly every field, is parsed inline (a call per
+        # field is a noticeable share of a tiny member's cost); `_octal` handles everything else.
+        try:
+            stored = int(header[148:156].rstrip(b"\0 ") or b"0", 8)
+        except ValueError:
+            stored = _octal(header[148:156], label, "checksum")
+        if not _checksum_ok(header, stored):
             raise ImageError(f"{label}: bad tar header checksum at offset {start}")
         kind = header[156:157]
-        size = _number(header, 124, 136, label, "size")
-        if kind == b"L":
-            long_name = read_meta(size, "GNU long name").split(b"\0", 1)[0]
+        try:
+            size = int(header[124:136].rstrip(b"\0 ") or b"0", 8)
+        except ValueError:
+            size = _octal(header[124:136], label, "size")
+        if kind in _META_TYPES:
+            if kind == b"L":
+                long_name = read_meta(size, "GNU long name").split(b"\0", 1)[0]
+            elif kind == b"K":
+                long_link = read_meta(size, "GNU long link name").split(b"\0", 1)[0]
+            elif kind == b"x":
+                pax.update(_pax_records(read_meta(size, "pax header"), label))
+            else:
+                read_meta(size, "pax global header")
+            start = reader.position
             continue
-        if kind == b"K":
-            long_link = read_meta(size, "GNU long link name").split(b"\0", 1)[0]
-            continue
-        if kind == b"x":
-            pax.update(_pax_records(read_meta(size, "pax header"), label))
-            continue
-        if kind == b"g":
-            read_meta(size, "pax global header")
-            continue
-        name = header[0:100].split(b"\0", 1)[0]
-        if header[257:263] == b"ustar\x00":
-            prefix = header[345:500].split(b"\0", 1)[0]
-            if prefix:
-                name = prefix + b"/" + name
-        linkname = header[157:257].split(b"\0", 1)[0]
+        # Fields are cut at their first NUL; an empty prefix or link name (nearly every member) is
+        # recognised by its first byte without slicing the field.
+        end = header.find(b"\0", 0, 100)
+        name = header[: end if end >= 0 else 100]
+        if header[345] and header[257:263] == b"ustar\x00":
+            end = header.find(b"\0", 345, 500)
+            name = header[345 : end if end >= 0 else 500] + b"/" + name
+        if header[157]:
+            end = header.find(b"\0", 157, 257)
+            linkname = header[157 : end if end >= 0 else 257]
+        else:
+            linkname = b""
         if long_name is not None:
             name = long_name
         if long_link is not None:
@@ -446,12 +456,18 @@ def iter_members(reader: BlockReader, label: str, max_header_size: int) -> Itera
         if size < 0:
             raise ImageError(f"{label}: negative member size at offset {start}")
         data_size = 0 if kind in _DATA_LESS_TYPES else size
-        member = TarMember(name, kind, data_size, _number(header, 100, 108, label, "mode"), linkname,
-                           start + BLOCK, sparse)
+        try:
+            mode = int(header[100:108].rstrip(b"\0 ") or b"0", 8)
+        except ValueError:
+            mode = _octal(header[100:108], label, "mode")
+        offset = start + BLOCK
+        yield TarMember(name, kind, data_size, mode, linkname, offset, sparse)
         long_name = long_link = None
-        pax = {}
-        yield member
+        if pax:
+            pax = {}
         # `reader` sits somewhere inside the data; move to the next header.
-        remaining = member.offset + ((data_size + BLOCK - 1) & ~(BLOCK - 1)) - reader.position
-        if remaining > 0 and reader.skip(remaining) < remaining:
+        end = offset + ((data_size + BLOCK - 1) & ~(BLOCK - 1))
+        position = reader.position
+        if end > position and reader.skip(end - position) < end - position:
             raise ImageError(f"{label}: truncated tar member {name.decode('utf-8', 'replace')!r}")
+        start = max(end, position)
