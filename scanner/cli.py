@@ -35,7 +35,7 @@ from scanner.db.verify import FreshnessPolicy, format_age, format_time
 from scanner.errors import DatabaseError, ScannerError, UsageError
 from scanner.image import ImageMetadata, Limits, open_image
 from scanner.image.limits import parse_size
-from scanner.match.filters import load_ignore_file, load_vex
+from scanner.match.filters import IgnoreRule, VexStatement, load_ignore_file, load_vex
 from scanner.match.scan import ScanOptions, ScanReport, database_info, diff_reports, read_target, run_scan
 from scanner.model import Severity
 from scanner.report import write_output
@@ -365,13 +365,21 @@ def _fail_on(text: str | None) -> Severity | None:
     return Severity.parse(text)
 
 
+@dataclass(frozen=True)
+class _Filters:
+    rules: tuple[IgnoreRule, ...]
+    statements: tuple[VexStatement, ...]
+
+    @classmethod
+    def load(cls, ignore: Path | None, vex: Path | None) -> _Filters:
+        return cls(load_ignore_file(ignore) if ignore is not None else (), load_vex(vex) if vex is not None else ())
+
+
 def _scan_one(ctx: typer.Context, target: Path, database: VerifiedDatabase, options: ScanOptions,
-              ignore: Path | None, vex: Path | None) -> ScanReport:
-    rules = load_ignore_file(ignore) if ignore is not None else ()
-    statements = load_vex(vex) if vex is not None else ()
+              filters: _Filters) -> ScanReport:
     scan_input = read_target(target, image=options.image or None, platform=options.platform or None)
     report = run_scan(scan_input, database_path=database.path, database=database_info(database), options=options,
-                      rules=rules, vex=statements)
+                      rules=filters.rules, vex=filters.statements)
     record_scan(global_options(ctx).state_dir, report.target.digest, database.bundle_sha256,
                 report.severity_counts())
     return report
@@ -419,8 +427,9 @@ def scan(
     options = ScanOptions(only_fixed=only_fixed, include_os_owned=include_os_owned, cpe_match=cpe_match,
                           ignore_file=str(ignore or ""), vex_file=str(vex or ""), fail_on=_fail_on(fail_on),
                           image=image or "", platform=platform or "")
+    filters = _Filters.load(ignore, vex)
     database = load_database(state_dir=global_options(ctx).state_dir, bundle=db)
-    report = _scan_one(ctx, target, database, options, ignore, vex)
+    report = _scan_one(ctx, target, database, options, filters)
     write_output(report_format.render(report), file)
     if file is not None or output != "table":  # the table on the terminal already lists them
         _print_warnings(report.warnings)
@@ -447,9 +456,10 @@ def diff(
     report_format = get_format(DIFF, output)
     options = ScanOptions(only_fixed=only_fixed, include_os_owned=include_os_owned, cpe_match=cpe_match,
                           ignore_file=str(ignore or ""), vex_file=str(vex or ""))
+    filters = _Filters.load(ignore, vex)  # once for both scans
     database = load_database(state_dir=global_options(ctx).state_dir, bundle=db)
-    old_report = _scan_one(ctx, old, database, options, ignore, vex)
-    new_report = _scan_one(ctx, new, database, options, ignore, vex)
+    old_report = _scan_one(ctx, old, database, options, filters)
+    new_report = _scan_one(ctx, new, database, options, filters)
     write_output(report_format.render(diff_reports(old_report, new_report)), file)
     _print_warnings(tuple(dict.fromkeys((*old_report.warnings, *new_report.warnings))))
 
