@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -30,7 +30,7 @@ from scanner.db.bundle_format import key_id
 from scanner.db.errors import BundleArchiveError
 from scanner.db.trust import raw_public_key, read_key_file
 from scanner.db.verify import FreshnessPolicy, TrustedKey, TrustPolicy, format_time, short_key_id
-from scanner.errors import ScannerError, UsageError
+from scanner.errors import UsageError
 from scanner.fileio import open_regular_file
 
 app = typer.Typer(
@@ -45,11 +45,6 @@ app = typer.Typer(
 @app.callback()
 def root() -> None:
     """Compile OSV, NVD and distro feeds into a signed vulnerability bundle."""
-
-
-def fail(error: ScannerError) -> NoReturn:
-    typer.echo(f"dbbuilder: error: {error}", err=True)
-    raise typer.Exit(error.exit_code)
 
 
 # --- keys and bundles (dbbuilder.bundle) ----------------------------------------------------------

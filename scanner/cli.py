@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -72,11 +72,6 @@ def root(
 def global_options(ctx: typer.Context) -> GlobalOptions:
     options = ctx.find_root().obj
     return options if isinstance(options, GlobalOptions) else GlobalOptions()
-
-
-def fail(error: ScannerError) -> NoReturn:
-    typer.echo(f"scanner: error: {error}", err=True)
-    raise typer.Exit(error.exit_code)
 
 
 @app.command()
@@ -258,9 +253,9 @@ def db_status(ctx: typer.Context) -> None:
         typer.echo(line)
     try:
         database = load_database(state_dir=state_dir, audit=False)
-    except ScannerError as error:
+    except ScannerError:
         typer.echo("verification: FAILED")
-        fail(error)
+        raise  # scanner.cliexit prints the one-line error and exits with its code
     typer.echo(f"signed by: {', '.join(database.key_ids)}")
     typer.echo("verification: ok (signatures, freshness, database digest)")
     _print_warnings(database.warnings)
