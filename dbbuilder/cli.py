@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from dbbuilder.bundle.compress import DEFAULT_LEVEL
 from dbbuilder.bundle.inspect import inspect_bundle
@@ -21,17 +21,27 @@ from dbbuilder.bundle.keys import generate_key_pair, load_private_key, read_pass
 from dbbuilder.bundle.manifest import BundleIdentity, build_time, parse_duration
 from dbbuilder.bundle.writer import BundleResult, write_bundle
 from dbbuilder.compile import CompileSummary, compile_database
+from dbbuilder.compile.database import CAPTURE_UNKNOWN
 from dbbuilder.fetch import NVD_BASE_URL, OSV_BASE_URL, HttpClient, fetch_nvd, fetch_osv
+from dbbuilder.fetch.distro import (
+    ALPINE_SECDB_URL,
+    DEBIAN_LISTS_URL,
+    DEBIAN_TRACKER_URL,
+    fetch_alpine,
+    fetch_debian,
+)
 from dbbuilder.fetch.nvd import INTERVAL_WITH_KEY, INTERVAL_WITHOUT_KEY
 from dbbuilder.fetch.state import FetchState
+from scanner import __version__
 from scanner.cliexit import run
 from scanner.db.archive import verify_bundle
-from scanner.db.bundle_format import key_id
 from scanner.db.errors import BundleArchiveError
-from scanner.db.trust import raw_public_key, read_key_file
-from scanner.db.verify import FreshnessPolicy, TrustedKey, TrustPolicy, format_time, short_key_id
-from scanner.errors import UsageError
+from scanner.db.trust import keys_from_files
+from scanner.db.verify import FreshnessPolicy, TrustPolicy, format_time, short_key_id
+from scanner.errors import FeedError, UsageError
 from scanner.fileio import open_regular_file
+from scanner.match.coverage import source_lines
+from scanner.terminal import printable
 
 app = typer.Typer(
     name="dbbuilder",
@@ -42,8 +52,17 @@ app = typer.Typer(
 )
 
 
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"dbbuilder {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def root() -> None:
+def root(
+    version: Annotated[bool, typer.Option(
+        "--version", is_eager=True, callback=_print_version, help="Print dbbuilder's version and exit.")] = False,
+) -> None:
     """Compile OSV, NVD and distro feeds into a signed vulnerability bundle."""
 
 
@@ -93,15 +112,32 @@ def _scratch_database(out: Path) -> Iterator[Path]:
             Path(name).unlink()
 
 
+def _add_row(table: Table, *cells: str) -> None:
+    """Cells name feed records, providers and bundle members: escaped for the terminal (the console has
+    markup off, so a "[" in them is text too)."""
+    table.add_row(*(printable(cell) for cell in cells))
+
+
 def _summary_table(summary: CompileSummary) -> Table:
-    table = Table("provider", "ecosystem", "records", "withdrawn", "skipped", "skip reasons", title="bundle contents")
+    table = Table("provider", Column("captured (from)", no_wrap=True), "ecosystem", "records", "newest",
+                  Column("coverage", no_wrap=True), "withdrawn", "skipped", "skip reasons", title="bundle contents")
     for provider in summary.providers:
         reasons = ", ".join(f"{reason}: {count}" for reason, count in sorted(provider.skipped_reasons.items()))
-        table.add_row(provider.name, "(all)", str(provider.records), str(provider.withdrawn),
-                      str(provider.skipped), reasons)
-        for ecosystem, count in sorted(provider.ecosystems.items()):
-            table.add_row("", ecosystem, str(count), "", "", "")
+        captured = ("UNKNOWN (no date in the feed)" if provider.captured_at_basis == CAPTURE_UNKNOWN
+                    else f"{provider.captured_at} ({provider.captured_at_basis})")
+        _add_row(table, provider.name, captured, "(all)",
+                 str(provider.records), "", "", str(provider.withdrawn), str(provider.skipped), reasons)
+        for entry in provider.coverage:
+            status = "complete" if entry.complete else "partial"
+            _add_row(table, "", "", entry.ecosystem, str(entry.records), (entry.newest or "undated")[:10],
+                     f"{status}: {entry.basis}", "", "", "")
     return table
+
+
+def _undated_warnings(summary: CompileSummary) -> list[str]:
+    return [f"provider {provider.name}: its data carries no date, so its capture time is unknown and scanners "
+            f"treat it as stale; give it with --captured-at {provider.name}=TIME"
+            for provider in summary.providers if provider.captured_at_basis == CAPTURE_UNKNOWN]
 
 
 def _sizes_table(result: BundleResult) -> Table:
@@ -137,6 +173,12 @@ def build(
     nvd: NvdPaths = None,
     debian: DebianPaths = None,
     alpine: AlpinePaths = None,
+    kev: Annotated[Path | None, typer.Option(
+        metavar="FILE", help="CISA Known Exploited Vulnerabilities catalog (known_exploited_vulnerabilities.json): "
+        "findings of the CVEs in it are marked known exploited.")] = None,
+    epss: Annotated[Path | None, typer.Option(
+        metavar="FILE", help="FIRST EPSS scores (epss_scores-DATE.csv, or .csv.gz): each CVE's probability of "
+        "exploitation, shown with findings.")] = None,
     expires_in: Annotated[str, typer.Option(help="Validity after built_at: 12h, 30d, 2w, 1y.")] = "30d",
     passphrase_file: Annotated[Path | None, typer.Option(
         metavar="FILE", help="Passphrase for encrypted signing keys.")] = None,
@@ -148,7 +190,11 @@ def build(
         help="Sign even when a provider given on the command line kept no record.")] = False,
     captured_at: Annotated[list[str] | None, typer.Option(
         metavar="PROVIDER=TIME", help="When a provider's feed was captured (RFC 3339), e.g. "
-        "alpine=2026-11-28T06:00:00Z; default: its newest record, else its files' mtime.")] = None,
+        "alpine=2026-11-28T06:00:00Z; default: the feed's own timestamp, else its newest record, else unknown "
+        "(scanners treat unknown as stale).")] = None,
+    complete: Annotated[list[str] | None, typer.Option(
+        metavar="ECOSYSTEM", help="Declare the inputs a whole export of ECOSYSTEM (e.g. Debian:12), though they "
+        "are loose records (repeatable; recorded in the manifest).")] = None,
 ) -> None:
     """Compile feeds into a database and write it as a signed, compressed bundle."""
     if not any((osv, nvd, debian, alpine)):
@@ -156,11 +202,16 @@ def build(
     capture_times = _capture_times(captured_at or [])
     built_at = build_time()
     identity = BundleIdentity(channel, bundle_version, built_at, built_at + parse_duration(expires_in))
+    if identity.expires_at <= datetime.now(UTC):
+        # A back-dated build (SOURCE_DATE_EPOCH) would sign a bundle no scanner accepts without an override.
+        raise UsageError(f"the bundle would expire at {format_time(identity.expires_at)}, which has passed "
+                         f"(built_at {format_time(built_at)} + --expires-in {expires_in}); give a longer --expires-in")
     passphrase = _passphrase(passphrase_file)
     keys = [load_private_key(path, passphrase) for path in key]
     console = Console(stderr=True)
     with _scratch_database(out) as database, Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=True,
+        SpinnerColumn(), TextColumn("{task.description}", markup=False), TimeElapsedColumn(), console=console,
+        transient=True,
         disable=not console.is_terminal,  # no stray blank line in logs when stderr is a file
     ) as progress:
         task = progress.add_task("reading feeds")
@@ -171,16 +222,20 @@ def build(
             progress.update(task, description=f"{stage}{detail}{counted}")
 
         summary = compile_database(database, osv=osv or (), nvd=nvd or (), debian=debian or (),
-                                   alpine=alpine or (), strict=strict, captured_at=capture_times,
-                                   progress=report)
+                                   alpine=alpine or (), kev=kev, epss=epss, strict=strict,
+                                   captured_at=capture_times,
+                                   complete=complete or (), progress=report)
         if not allow_empty:
             summary.refuse_empty()
         progress.update(task, description=f"compressing {summary.database_size:,} bytes (zstd level {level})")
         result = write_bundle(out, database, identity, keys, level=level, threads=threads)
-    output = Console(width=160)
+    output = Console(width=160, markup=False)
     output.print(_summary_table(summary))
     output.print(_sizes_table(result))
-    typer.echo(f"wrote {out}: channel {channel}, version {bundle_version}, expires {format_time(identity.expires_at)}")
+    for warning in _undated_warnings(summary):
+        typer.echo(f"dbbuilder: warning: {warning}", err=True)
+    typer.echo(printable(f"wrote {out}: channel {channel}, version {bundle_version}, "
+                         f"expires {format_time(identity.expires_at)}"))
 
 
 @app.command()
@@ -196,19 +251,23 @@ def inspect(bundle: Annotated[Path, typer.Argument(metavar="FILE.bundle")]) -> N
         ("expires", format_time(manifest.expires_at)),
         ("builder", f"{manifest.builder_name} {manifest.builder_version}"),
     ):
-        typer.echo(f"{label + ':':<9} {value}")
-    output = Console(width=160)
+        typer.echo(printable(f"{label + ':':<9} {value}"))
+    output = Console(width=160, markup=False)
     providers = Table("provider", "captured", "records", "skipped", "input sha256", title="providers")
     for provider in manifest.providers:
-        providers.add_row(provider.name, format_time(provider.captured_at), str(provider.records),
-                          str(provider.skipped), provider.input_sha256)
+        captured = format_time(provider.captured_at) if provider.captured_at_known else "unknown (no date in the feed)"
+        _add_row(providers, provider.name, captured, str(provider.records), str(provider.skipped),
+                 provider.input_sha256)
     output.print(providers)
+    typer.echo("coverage (per ecosystem: complete when a provider holds a whole export of it):")
+    for line in source_lines(found.coverage) or ["(none recorded)"]:
+        typer.echo(printable(f"  {line}"))
     files = Table("member", "size", "sha256 (signed)", "uncompressed", title="files")
     listed = {entry.name: entry for entry in manifest.files}
     for member in found.members:
         entry = listed.get(member.name)
-        files.add_row(member.name, str(member.size), entry.sha256 if entry else "",
-                      str(entry.uncompressed_size) if entry else "")
+        _add_row(files, member.name, str(member.size), entry.sha256 if entry else "",
+                 str(entry.uncompressed_size) if entry else "")
     output.print(files)
     for keyid in found.signature_key_ids:
         typer.echo(f"signature claims key {keyid}")
@@ -222,10 +281,7 @@ def verify(
     allow_expired: Annotated[bool, typer.Option(help="Report an expired bundle as a warning, not a refusal.")] = False,
 ) -> None:
     """Verify a bundle as the scanner would: signatures, format, schema, expiry, payload digests."""
-    keys = {}
-    for path in trust:
-        raw = raw_public_key(read_key_file(path), str(path))
-        keys[key_id(raw)] = TrustedKey(key_id=key_id(raw), name=path.name, public_key=raw)
+    keys = keys_from_files(trust)
     policy = TrustPolicy(keys=tuple(keys.values()), threshold=threshold)
     try:
         with open_regular_file(bundle) as stream:
@@ -235,11 +291,11 @@ def verify(
     except OSError as error:
         raise BundleArchiveError(f"{bundle}: cannot read bundle: {error.strerror or error}") from error
     for warning in verified.warnings:
-        typer.echo(f"dbbuilder: warning: {warning}", err=True)
+        typer.echo(printable(f"dbbuilder: warning: {warning}"), err=True)
     manifest = verified.manifest
-    typer.echo(f"{bundle}: verified: channel {manifest.channel}, version {manifest.bundle_version}, "
-               f"built {format_time(manifest.built_at)}, expires {format_time(manifest.expires_at)}, "
-               f"signed by {', '.join(short_key_id(k) for k in verified.key_ids)}")
+    typer.echo(printable(f"{bundle}: verified: channel {manifest.channel}, version {manifest.bundle_version}, "
+                         f"built {format_time(manifest.built_at)}, expires {format_time(manifest.expires_at)}, "
+                         f"signed by {', '.join(short_key_id(k) for k in verified.key_ids)}"))
 
 
 # --- fetching feeds (dbbuilder.fetch) -------------------------------------------------------------
@@ -252,18 +308,23 @@ def _since(text: str | None, state: FetchState) -> datetime | None:
         last = state.nvd.get("last_until")
         if not isinstance(last, str):
             raise UsageError("--since last: no completed NVD fetch is recorded in this --dest")
-        return datetime.fromisoformat(last)
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"--since {text!r}: expected a date (2026-11-01), a time (2026-11-01T12:00:00Z) "
-                         "or 'last'") from None
+        try:
+            moment = datetime.fromisoformat(last)
+        except ValueError:
+            raise FeedError(f"{state.path}: nvd.last_until {last[:80]!r} is not a time; delete the file to start "
+                            "afresh") from None
+    else:
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise UsageError(f"--since {text!r}: expected a date (2026-11-01), a time (2026-11-01T12:00:00Z) "
+                             "or 'last'") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @app.command()
 def fetch(
-    dest: Annotated[Path, typer.Option(metavar="DIR", help="Where feeds go: DIR/osv/<Ecosystem>/all.zip, DIR/nvd/.")],
+    dest: Annotated[Path, typer.Option(metavar="DIR", help="Where feeds go: DIR/osv/<Ecosystem>/all.zip, DIR/nvd/, DIR/debian/, DIR/alpine/.")],
     ecosystems: Annotated[list[str] | None, typer.Option(
         metavar="NAME[,NAME...]", help="OSV ecosystems to fetch (repeatable or comma-separated); default: all.")] = None,
     since: Annotated[str | None, typer.Option(
@@ -275,8 +336,17 @@ def fetch(
     nvd_base_url: Annotated[str, typer.Option(metavar="URL")] = NVD_BASE_URL,
     osv: Annotated[bool, typer.Option(help="Fetch OSV archives.")] = True,
     nvd: Annotated[bool, typer.Option(help="Fetch NVD pages.")] = True,
+    debian: Annotated[bool, typer.Option(
+        help="Fetch the Debian security tracker's JSON export and its DSA and DLA lists.")] = True,
+    alpine: Annotated[bool, typer.Option(help="Fetch the Alpine secdb.")] = True,
+    alpine_branches: Annotated[list[str] | None, typer.Option(
+        "--alpine-branch", metavar="BRANCH", help="Alpine branch to fetch, v3.20 or edge (repeatable); "
+                                                  "default: every branch the secdb lists.")] = None,
+    debian_tracker_url: Annotated[str, typer.Option(metavar="URL")] = DEBIAN_TRACKER_URL,
+    debian_lists_url: Annotated[str, typer.Option(metavar="URL")] = DEBIAN_LISTS_URL,
+    alpine_base_url: Annotated[str, typer.Option(metavar="URL")] = ALPINE_SECDB_URL,
 ) -> None:
-    """Download OSV ecosystem archives and NVD CVE API 2.0 pages (on the connected host)."""
+    """Download OSV archives, NVD CVE API 2.0 pages, the Debian tracker and the Alpine secdb (connected host)."""
     try:
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -286,13 +356,66 @@ def fetch(
     if osv:
         for archive in fetch_osv(HttpClient(), osv_base_url, dest, names, state):
             what = f"{archive.download.size:,} bytes" if archive.download.changed else "unchanged"
-            typer.echo(f"osv {archive.ecosystem}: {what} ({archive.download.path})")
+            typer.echo(printable(f"osv {archive.ecosystem}: {what} ({archive.download.path})"))  # names from the feed
     if nvd:
         headers = {"apiKey": nvd_api_key} if nvd_api_key else {}
         client = HttpClient(min_interval=INTERVAL_WITH_KEY if nvd_api_key else INTERVAL_WITHOUT_KEY, headers=headers)
         run = fetch_nvd(client, nvd_base_url, dest, state, since=_since(since, state), now=datetime.now(UTC))
         resumed = " (resumed)" if run.resumed else ""
         typer.echo(f"nvd: {run.pages} pages{resumed}, {run.total_results:,} CVEs, in {run.directory}")
+    distro_files = []
+    if debian:
+        distro_files += fetch_debian(HttpClient(), dest, state, tracker_url=debian_tracker_url,
+                                     lists_url=debian_lists_url)
+    if alpine:
+        distro_files += fetch_alpine(HttpClient(), dest, state, alpine_branches or None, base_url=alpine_base_url)
+    for fetched in distro_files:
+        what = f"{fetched.download.size:,} bytes" if fetched.download.changed else "unchanged"
+        typer.echo(f"{fetched.name}: {what}")
+
+
+# --- install kits (dbbuilder.kit) -------------------------------------------------------------------
+
+
+@app.command()
+def kit(
+    out: Annotated[Path, typer.Option(metavar="DIR", help="New folder for the kit (must not exist).")],
+    python: Annotated[list[str] | None, typer.Option(
+        metavar="X.Y", help="CPython version of the isolated hosts (repeatable; default 3.11, 3.12, 3.13).")] = None,
+    platform: Annotated[list[str] | None, typer.Option(
+        metavar="TAG", help="Wheel platform tag of the isolated hosts (repeatable; default manylinux2014_x86_64 "
+                            "and manylinux2014_aarch64).")] = None,
+    bundle: Annotated[list[Path] | None, typer.Option(
+        metavar="FILE.bundle", help="A bundle for install.sh to import (repeatable).")] = None,
+    trust: Annotated[list[Path] | None, typer.Option(
+        metavar="PUBLIC.pem", help="A bundle signer's public key for install.sh to trust (repeatable).")] = None,
+    key: Annotated[list[Path] | None, typer.Option(
+        metavar="PRIVATE.pem", help="Sign SHA256SUMS with this key (repeatable).")] = None,
+    passphrase_file: Annotated[Path | None, typer.Option(
+        metavar="FILE", help="Passphrase for encrypted signing keys.")] = None,
+    project_wheel: Annotated[Path | None, typer.Option(
+        metavar="FILE.whl", help="The airgap-scanner wheel to ship (default: built from this source tree).")] = None,
+    find_links: Annotated[Path | None, typer.Option(
+        metavar="DIR", help="Take every wheel from DIR instead of the package index.")] = None,
+    demo: Annotated[bool, typer.Option(
+        "--demo", help="Allow the shipped demo key among --trust (a demonstration kit only).")] = False,
+) -> None:
+    """Write an install kit: the scanner and its dependencies as wheels, install.sh, SHA256SUMS."""
+    from dbbuilder.kit import KitRequest, build_kit, targets  # pip and packaging only for this command
+
+    passphrase = _passphrase(passphrase_file)
+    request = KitRequest(
+        targets=targets(python or [], platform or []), project_wheel=project_wheel,
+        bundles=tuple(bundle or ()), trusted_keys=tuple(trust or ()),
+        signing_keys=tuple(load_private_key(path, passphrase) for path in key or ()), find_links=find_links,
+        allow_demo_key=demo)
+    result = build_kit(out, request, created_at=build_time())
+    typer.echo(f"wrote {result.directory}: airgap-scanner {result.project_version}, {result.wheels} wheels for "
+               f"{len(request.targets)} target(s), {result.total_bytes:,} bytes", err=True)
+    signed = ", ".join(short_key_id(k) for k in result.signed_by) or "not signed"
+    typer.echo(f"SHA256SUMS sha256: {result.sums_sha256} ({signed}); give this digest to the isolated side",
+               err=True)
+    typer.echo(result.sums_sha256)
 
 
 def main() -> None:

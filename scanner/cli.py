@@ -5,6 +5,8 @@ Each command lives in this file as a thin function; the work happens in the libr
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -13,12 +15,25 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rich.console import Console
 from rich.table import Table
 
 from scanner import __version__
+from scanner.attest import (
+    TargetFile,
+    attest,
+    check_subject,
+    check_unchanged,
+    generate_attestation_key,
+    hash_target,
+    load_attestation_key,
+    read_attestation,
+    verify_attestation,
+)
 from scanner.catalog import catalog_image
 from scanner.cliexit import run
+from scanner.clock import now
 from scanner.db import trust
 from scanner.db.audit import append, record_scan, verify_log
 from scanner.db.install import (
@@ -30,17 +45,24 @@ from scanner.db.install import (
     installed_info,
     load_database,
 )
+from scanner.db.schema import KEV_PROVIDER
 from scanner.db.state import StateDir, days, freshness_document, load_freshness, save_freshness
-from scanner.db.verify import FreshnessPolicy, format_age, format_time
+from scanner.db.store import VulnStore
+from scanner.db.verify import FreshnessPolicy, TrustedKey, TrustPolicy, format_age, format_time
 from scanner.errors import DatabaseError, ScannerError, UsageError
 from scanner.image import ImageMetadata, Limits, open_image
 from scanner.image.limits import parse_size
+from scanner.keyfiles import public_key_id
+from scanner.match.coverage import gap_text, source_lines
+from scanner.match.exploitation import in_kev
 from scanner.match.filters import IgnoreRule, VexStatement, load_ignore_file, load_vex
 from scanner.match.scan import ScanOptions, ScanReport, database_info, diff_reports, read_target, run_scan
+from scanner.match.severity import gate_severity
 from scanner.model import Severity
 from scanner.report import write_output
 from scanner.report.base import DIFF, FINDINGS, SBOM, get_format
-from scanner.report.sbom import SbomReport, Subject, timestamp_from_environment
+from scanner.report.sbom import SbomReport, Subject
+from scanner.terminal import printable
 
 app = typer.Typer(
     name="scanner",
@@ -58,9 +80,17 @@ class GlobalOptions:
     state_dir: Path | None = None
 
 
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"scanner {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def root(
     ctx: typer.Context,
+    version: Annotated[bool, typer.Option(
+        "--version", is_eager=True, callback=_print_version, help="Print the scanner's version and exit.")] = False,
     state_dir: Annotated[Path | None, typer.Option(
         help="State directory (trust store, database, audit log); default $SCANNER_STATE_DIR, "
              "else $XDG_DATA_HOME/airgap-scanner.")] = None,
@@ -88,29 +118,40 @@ class InspectFormat(StrEnum):
     json = "json"
 
 
-def _size_option(text: str | None) -> int | None:
-    if text is None:
-        return None
+# Every command that reads an image takes the image limits the error messages name.
+_MaxUncompressedOption = Annotated[str | None, typer.Option(
+    metavar="SIZE", help="Cap on decompressed layer bytes (default 32G): the guard against decompression bombs.")]
+
+
+def _image_limits(max_uncompressed_size: str | None) -> Limits:
+    if max_uncompressed_size is None:
+        return Limits()
     try:
-        return parse_size(text)
+        return Limits(max_uncompressed_bytes=parse_size(max_uncompressed_size))
     except ValueError:
-        raise UsageError(f"--max-uncompressed-size {text!r}: expected a size such as 32G, 512M or 1000000") from None
+        raise UsageError(f"--max-uncompressed-size {max_uncompressed_size!r}: expected a size such as 32G, 512M "
+                         "or 1000000") from None
+
+
+def _say(text: str, *, err: bool = False) -> None:
+    """One line naming things from an image, a bundle or the state directory: escaped for the terminal."""
+    typer.echo(printable(text), err=err)
 
 
 def _inspect_table(metadata: ImageMetadata) -> None:
     for label, value in (("format", metadata.format), ("tags", ", ".join(metadata.tags) or "(none)"),
                          ("image id", metadata.config_digest), ("platform", metadata.platform),
                          ("created", metadata.created or "(unknown)")):
-        typer.echo(f"{label + ':':<10} {value}")
+        _say(f"{label + ':':<10} {value}")
 
     def short(digest: str) -> str:
         return digest[:19]
 
     table = Table("#", "digest", "diff_id", "size", "uncompressed", "files", box=None, pad_edge=False)
     for layer in metadata.layers:
-        table.add_row(str(layer.index), short(layer.digest), short(layer.diff_id), str(layer.size),
-                      str(layer.uncompressed_size), str(layer.files))
-    Console(width=200).print(table)
+        table.add_row(str(layer.index), printable(short(layer.digest)), printable(short(layer.diff_id)),
+                      str(layer.size), str(layer.uncompressed_size), str(layer.files))
+    Console(width=200, markup=False).print(table)
 
 
 @app.command()
@@ -121,13 +162,11 @@ def inspect(
         "--image", metavar="NAME:TAG", help="Which image of a multi-image archive.")] = None,
     platform: Annotated[str | None, typer.Option(
         "--platform", metavar="OS/ARCH[/VARIANT]", help="Which platform of a multi-platform index.")] = None,
-    max_uncompressed_size: Annotated[str | None, typer.Option(
-        help="Cap on decompressed layer bytes (default 32G): the guard against decompression bombs.")] = None,
+    max_uncompressed_size: _MaxUncompressedOption = None,
 ) -> None:
     """Print an image's metadata: format, tags, image id, platform and layers."""
-    cap = _size_option(max_uncompressed_size)
-    limits = Limits() if cap is None else Limits(max_uncompressed_bytes=cap)
-    with open_image(image, image=image_name, platform=platform, limits=limits) as opened:
+    with open_image(image, image=image_name, platform=platform,
+                    limits=_image_limits(max_uncompressed_size)) as opened:
         metadata, warnings = opened.metadata, opened.warnings
     _print_warnings(warnings)
     if output is InspectFormat.json:
@@ -144,6 +183,8 @@ audit_app = typer.Typer(help="Check the audit log.", no_args_is_help=True)
 app.add_typer(trust_app, name="trust")
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
+kit_app = typer.Typer(help="Check an install kit before installing or upgrading from it.", no_args_is_help=True)
+app.add_typer(kit_app, name="kit")
 
 
 def _state(ctx: typer.Context) -> StateDir:
@@ -159,11 +200,36 @@ def trust_add(
     ctx: typer.Context,
     public_key: Annotated[Path, typer.Argument(help="Ed25519 public key, SubjectPublicKeyInfo PEM.")],
     name: Annotated[str | None, typer.Option(help="Label shown in listings (default: the file name).")] = None,
+    demo: Annotated[bool, typer.Option(
+        "--demo", help="Allow the shipped demo key, whose private half is public: for demonstrations only, "
+                       "in a state directory of their own.")] = False,
 ) -> None:
     """Trust a bundle signing key."""
     label = name if name is not None else public_key.name.removesuffix(".pem").removesuffix(".pub")
-    key, added = trust.add_key(_state(ctx), trust.read_key_file(public_key), label, str(public_key), _now())
-    typer.echo(f"{'trusted' if added else 'already trusted, renamed'}: {key.key_id} ({key.name})")
+    key, added = trust.add_key(_state(ctx), trust.read_key_file(public_key), label, str(public_key), _now(),
+                               allow_demo=demo)
+    _say(f"{'trusted' if added else 'already trusted, renamed'}: {key.key_id} ({key.name})")
+    if key.key_id == trust.DEMO_KEY_ID:
+        typer.echo("scanner: warning: this store now trusts the demo key: anyone can sign bundles it accepts",
+                   err=True)
+
+
+def _key_marks(key: TrustedKey) -> str:
+    from scanner.db.ed25519 import public_key_weakness
+
+    marks = []
+    if key.key_id == trust.DEMO_KEY_ID:
+        marks.append("DEMO KEY: its private half is public, anyone can sign")
+    weakness = public_key_weakness(key.public_key)
+    if weakness:
+        marks.append(f"WEAK KEY: it {weakness}; nothing verifies until it is removed")
+    return f"  [{'; '.join(marks)}]" if marks else ""
+
+
+def _threshold_warning(policy: TrustPolicy) -> None:
+    if policy.keys and len(policy.keys) < policy.threshold:
+        typer.echo(f"scanner: warning: the threshold is {policy.threshold} but only {len(policy.keys)} key(s) are "
+                   "trusted: this store can verify nothing", err=True)
 
 
 @trust_app.command("list")
@@ -171,8 +237,9 @@ def trust_list(ctx: typer.Context) -> None:
     """List trusted keys and the signature threshold."""
     policy = trust.load_trust(_state(ctx))
     for key in policy.keys:
-        typer.echo(f"{key.key_id}  {key.name}")
+        _say(f"{key.key_id}  {key.name}{_key_marks(key)}")
     typer.echo(f"threshold: {policy.threshold} of {len(policy.keys)} trusted key(s)")
+    _threshold_warning(policy)
     if not policy.keys:
         typer.echo("nothing is trusted: add a signing key with `scanner trust add PUBLIC.pem`", err=True)
 
@@ -184,7 +251,7 @@ def trust_remove(
 ) -> None:
     """Stop trusting a key; bundles it signed stop verifying unless other keys meet the threshold."""
     key, remaining = trust.remove_key(_state(ctx), key_id, _now())
-    typer.echo(f"removed: {key.key_id} ({key.name})")
+    _say(f"removed: {key.key_id} ({key.name})")
     if len(remaining.keys) < remaining.threshold:
         typer.echo(f"scanner: warning: {len(remaining.keys)} trusted key(s) left, the threshold is "
                    f"{remaining.threshold}: no bundle can verify", err=True)
@@ -200,28 +267,41 @@ def trust_policy(
     state = _state(ctx)
     policy = trust.set_threshold(state, threshold, _now()) if threshold is not None else trust.load_trust(state)
     typer.echo(f"threshold: {policy.threshold} of {len(policy.keys)} trusted key(s)")
+    _threshold_warning(policy)
 
 
 def _print_warnings(warnings: tuple[str, ...]) -> None:
     for warning in warnings:
-        typer.echo(f"scanner: warning: {warning}", err=True)
+        _say(f"scanner: warning: {warning}", err=True)
+
+
+# The rollback overrides, on `db import` and on `scan`/`diff --db` (the same checks, the same flags).
+_AllowDowngradeOption = Annotated[bool, typer.Option(
+    help="Accept an older bundle_version on its channel (or the same version with other content); audited.")]
+_AllowChannelSwitchOption = Annotated[bool, typer.Option(
+    help="Accept a bundle on another channel than the installed database's; audited.")]
+_AllowExpiredOption = Annotated[bool, typer.Option(
+    help="Use a database past its signed expiry or the local maximum age; audited.")]
+_AllowOlderDataOption = Annotated[bool, typer.Option(
+    help="Accept a bundle built before the installed database, whatever its channel; audited.")]
 
 
 @db_app.command("import")
 def db_import(
     ctx: typer.Context,
     bundle: Annotated[Path, typer.Argument(help="The bundle file to verify and install.")],
-    allow_downgrade: Annotated[bool, typer.Option(
-        help="Accept an older bundle_version (or the same version with other content); audited.")] = False,
-    allow_expired: Annotated[bool, typer.Option(
-        help="Accept a bundle past its signed expiry or the local maximum age; audited.")] = False,
+    allow_downgrade: _AllowDowngradeOption = False,
+    allow_channel_switch: _AllowChannelSwitchOption = False,
+    allow_older_data: _AllowOlderDataOption = False,
+    allow_expired: _AllowExpiredOption = False,
 ) -> None:
     """Verify a bundle and install it atomically; the previous database stays until the new one is complete."""
     result = import_bundle(bundle, state_dir=global_options(ctx).state_dir, allow_expired=allow_expired,
-                           allow_downgrade=allow_downgrade)
+                           allow_downgrade=allow_downgrade, allow_channel_switch=allow_channel_switch,
+                           allow_older_data=allow_older_data)
     database = result.database
     replaced = f", replacing v{result.previous.bundle_version}" if result.previous else ""
-    typer.echo(f"installed {freshness_summary(database)}{replaced}")
+    _say(f"installed {freshness_summary(database)}{replaced}")
     typer.echo(f"signed by: {', '.join(database.key_ids)}")
     _print_warnings(database.warnings)
 
@@ -234,7 +314,11 @@ def db_status(ctx: typer.Context) -> None:
     if info is None:
         raise DatabaseError(NO_DATABASE)
     manifest, origin = info.manifest, info.origin
-    lines = [f"path: {info.directory / DATABASE_FILE}"]
+    overrides = origin.overrides if origin is not None else ()
+    # An override changes what "verification: ok" means, so it is said first, not last.
+    lines = [f"OVERRIDE IN EFFECT: {', '.join(overrides)} (accepted at import with --allow-*; audited)"] \
+        if overrides else []
+    lines += [f"path: {info.directory / DATABASE_FILE}"]
     if manifest is not None:
         now = _now()
         lines += [
@@ -244,28 +328,38 @@ def db_status(ctx: typer.Context) -> None:
             f"expires: {format_time(manifest.expires_at)}",
             f"builder: {manifest.builder_name} {manifest.builder_version}",
         ]
-        lines += [f"provider: {p.name} captured {format_time(p.captured_at)} ({format_age(now - p.captured_at)} "
-                  f"ago), {p.records} records, {p.skipped} skipped" for p in manifest.providers]
+        lines += [f"provider: {p.name} captured "
+                  + (f"{format_time(p.captured_at)} ({format_age(now - p.captured_at)} ago)" if p.captured_at_known
+                     else "at an unknown time (no date in its feed: treated as stale)")
+                  + f", {p.records} records, {p.skipped} skipped" for p in manifest.providers]
     if origin is not None:
         lines += [f"bundle sha256: {origin.bundle_sha256}", f"imported: {format_time(origin.imported_at)}"]
-        lines += [f"override in effect: {', '.join(origin.overrides)}"] if origin.overrides else []
     for line in lines:
-        typer.echo(line)
+        _say(line)
     try:
         database = load_database(state_dir=state_dir, audit=False)
     except ScannerError:
         typer.echo("verification: FAILED")
         raise  # scanner.cliexit prints the one-line error and exits with its code
     typer.echo(f"signed by: {', '.join(database.key_ids)}")
-    typer.echo("verification: ok (signatures, freshness, database digest)")
+    if overrides:
+        typer.echo(f"verification: ok only under the override ({', '.join(overrides)}): signatures and database "
+                   "digest verify; without the override it would be refused")
+    else:
+        typer.echo("verification: ok (signatures, freshness, database digest)")
+    with VulnStore(database.path) as store:  # verified above: the coverage comes from signed data
+        coverage = source_lines(store.coverage())
+    _say("coverage (per ecosystem: complete when a provider holds a whole export of it):")
+    for line in coverage or ["(none recorded)"]:
+        _say(f"  {line}")
     _print_warnings(database.warnings)
 
 
 @db_app.command("verify")
-def db_verify(ctx: typer.Context) -> None:
+def db_verify(ctx: typer.Context, allow_expired: _AllowExpiredOption = False) -> None:
     """Re-check the installed database against its signed manifest and the current trust store."""
-    database = load_database(state_dir=global_options(ctx).state_dir)
-    typer.echo(f"verified {freshness_summary(database)}")
+    database = load_database(state_dir=global_options(ctx).state_dir, allow_expired=allow_expired)
+    _say(f"verified {freshness_summary(database)}")
     typer.echo(f"signed by: {', '.join(database.key_ids)}")
     _print_warnings(database.warnings)
 
@@ -310,7 +404,7 @@ def db_policy(
             append(state, "freshness-policy", freshness_document(policy))
     typer.echo(f"max age: {format_age(policy.max_age) if policy.max_age else 'none'}")
     for name, age in sorted(policy.provider_max_age.items()):
-        typer.echo(f"max age for {name}: {format_age(age)}")
+        _say(f"max age for {name}: {format_age(age)}")
     typer.echo(f"on stale data: {'fail' if policy.fail else 'warn'}")
 
 
@@ -318,9 +412,9 @@ def db_policy(
 def audit_verify(ctx: typer.Context) -> None:
     """Check the audit log's hash chain; print the record count and the head digest to note elsewhere."""
     state = _state(ctx)
-    summary = verify_log(state.audit_log)
-    typer.echo(f"audit log {state.audit_log}: chain intact, {summary.records} records, "
-               f"head sha256 {summary.head_sha256}")
+    summary = verify_log(state)
+    _say(f"audit log {state.audit_log}: chain intact, {summary.records} records, "
+         f"head sha256 {summary.head_sha256}")
 
 
 # --- SBOM (scanner.catalog, scanner.report) ------------------------------------------------------
@@ -334,14 +428,15 @@ def sbom(
         "--output", "-o", help="table, json, cyclonedx-json or spdx-json.")] = "table",
     file: Annotated[Path | None, typer.Option(
         "--file", help="Write the SBOM here (atomically) instead of standard output.")] = None,
-    image: Annotated[str | None, typer.Option(help="NAME:TAG to pick in a multi-image archive.")] = None,
-    platform: Annotated[str | None, typer.Option(help="os/arch or os/arch/variant to pick in a multi-platform index.")]
-    = None,
+    image: _ImageOption = None,
+    platform: _PlatformOption = None,
+    max_uncompressed_size: _MaxUncompressedOption = None,
 ) -> None:
     """List the packages installed in an image, as a table or an SBOM (deterministic output)."""
     report_format = get_format(SBOM, output)
-    timestamp = timestamp_from_environment()
-    metadata, catalog = catalog_image(image_path, image=image, platform=platform)
+    timestamp = now()
+    metadata, catalog = catalog_image(image_path, image=image, platform=platform,
+                                      limits=_image_limits(max_uncompressed_size))
     report = SbomReport(subject=Subject.from_image(image_path, metadata), catalog=catalog, timestamp=timestamp)
     write_output(report_format.render(report), file)
     _print_warnings(catalog.warnings)
@@ -352,12 +447,28 @@ def sbom(
 _FAIL_ON_CHOICES = ("negligible", "low", "medium", "high", "critical")
 
 
-def _fail_on(text: str | None) -> Severity | None:
+def _severity_option(flag: str, text: str | None) -> Severity | None:
+    """`--fail-on` and `--unknown-as`: a level; "unknown" is none, since unknowns trip every level already."""
     if text is None:
         return None
     if text.lower() not in _FAIL_ON_CHOICES:
-        raise UsageError(f"--fail-on {text}: expected one of {', '.join(_FAIL_ON_CHOICES)}")
+        raise UsageError(f"{flag} {text}: expected one of {', '.join(_FAIL_ON_CHOICES)}"
+                         + (" (findings of unknown severity trip every --fail-on level unless --unknown-as "
+                            "ranks them)" if text.lower() == "unknown" else ""))
     return Severity.parse(text)
+
+
+def _gate_message(report: ScanReport, threshold: Severity) -> str:
+    """Why `--fail-on` failed, in one line: how many findings, and how many only because nobody rated them."""
+    failing = report.gate_failures(threshold)
+    unknown = sum(1 for f in failing if f.vulnerability.severity is Severity.UNKNOWN)
+    text = f"--fail-on {threshold.label}: {len(failing)} finding(s) at or above {threshold.label}"
+    ranked = report.options.unknown_as
+    if unknown and ranked is None:
+        text += f", {unknown} of them of unknown severity (unrated findings fail closed; --unknown-as LEVEL ranks them)"
+    elif unknown and ranked is not None:
+        text += f", {unknown} of them of unknown severity ranked {ranked.label} by --unknown-as"
+    return text
 
 
 @dataclass(frozen=True)
@@ -371,14 +482,55 @@ class _Filters:
 
 
 def _scan_one(ctx: typer.Context, target: Path, database: VerifiedDatabase, options: ScanOptions,
-              filters: _Filters) -> ScanReport:
-    scan_input = read_target(target, image=options.image or None, platform=options.platform or None)
+              filters: _Filters, limits: Limits) -> ScanReport:
+    started = now()
+    scan_input = read_target(target, image=options.image or None, platform=options.platform or None, limits=limits)
     report = run_scan(scan_input, database_path=database.path, database=database_info(database), options=options,
-                      rules=filters.rules, vex=filters.statements)
+                      rules=filters.rules, vex=filters.statements, started_at=started)
     record_scan(global_options(ctx).state_dir, report.target.digest, database.bundle_sha256,
                 report.severity_counts())
     return report
 
+
+# `scan --require-complete` with coverage short of complete (docs/exit-codes.md).
+INCOMPLETE_COVERAGE_EXIT = 50
+
+
+class SortOrder(StrEnum):
+    severity = "severity"
+    risk = "risk"
+
+
+@dataclass(frozen=True)
+class _Attestation:
+    """`scan --attest KEY --attestation-out FILE`: the loaded host key and where the envelope goes."""
+
+    key: Ed25519PrivateKey
+    out: Path
+
+    @classmethod
+    def load(cls, key: Path | None, out: Path | None, passphrase_file: Path | None) -> _Attestation | None:
+        if key is None and out is None:
+            if passphrase_file is not None:
+                raise UsageError("--attest-passphrase-file is the passphrase of the --attest key; no --attest given")
+            return None
+        if key is None or out is None:
+            raise UsageError("--attest KEY.pem and --attestation-out FILE go together")
+        return cls(load_attestation_key(key, passphrase_file), out)
+
+    def write(self, ctx: typer.Context, report: ScanReport, target: TargetFile | None) -> ScanReport:
+        """Sign the scan, write the envelope, record its digest in the audit log; the report, naming it."""
+        if target is not None:
+            check_unchanged(target)
+        envelope = attest(report, self.key, target)
+        write_output(envelope, self.out)
+        digest = hashlib.sha256(envelope).hexdigest()
+        with StateDir.resolve(global_options(ctx).state_dir) as state:
+            append(state, "attestation", {"attestation_sha256": digest, "image_digest": report.target.digest,
+                                          "bundle_sha256": report.database.bundle_sha256,
+                                          "key_id": public_key_id(self.key.public_key())})
+        _say(f"attestation {self.out}: sha256:{digest}", err=True)
+        return dataclasses.replace(report, attestation_sha256=digest)
 
 _DbOption = Annotated[Path | None, typer.Option(
     "--db", metavar="FILE.bundle", help="Verify and use this bundle instead of the installed database.")]
@@ -396,19 +548,53 @@ _VexOption = Annotated[Path | None, typer.Option(
 _OnlyFixedOption = Annotated[bool, typer.Option(help="Show only findings with a fixed version.")]
 
 
+def _scan_database(ctx: typer.Context, db: Path | None, allow_downgrade: bool, allow_channel_switch: bool,
+                   allow_older_data: bool, allow_expired: bool = False) -> VerifiedDatabase:
+    if db is None and (allow_downgrade or allow_channel_switch or allow_older_data):
+        raise UsageError("--allow-downgrade, --allow-channel-switch and --allow-older-data apply to a bundle "
+                         "given with --db")
+    return load_database(state_dir=global_options(ctx).state_dir, bundle=db, allow_downgrade=allow_downgrade,
+                         allow_channel_switch=allow_channel_switch, allow_older_data=allow_older_data,
+                         allow_expired=allow_expired)
+
+
 @app.command()
 def scan(
     ctx: typer.Context,
     target: Annotated[Path, typer.Argument(
         metavar="TARGET", help="Image archive (docker-archive, OCI archive or layout) or SBOM (CycloneDX/SPDX JSON).")],
     db: _DbOption = None,
+    allow_downgrade: _AllowDowngradeOption = False,
+    allow_channel_switch: _AllowChannelSwitchOption = False,
+    allow_older_data: _AllowOlderDataOption = False,
+    allow_expired: _AllowExpiredOption = False,
     output: Annotated[str, typer.Option(
-        "--output", "-o", help="table, json, sarif or cyclonedx-json.")] = "table",
+        "--output", "-o", help="table, json, sarif, cyclonedx-json, html or csv.")] = "table",
     file: Annotated[Path | None, typer.Option(
         "--file", help="Write the report here (atomically) instead of standard output.")] = None,
+    sort: Annotated[SortOrder, typer.Option(
+        help="Findings order: severity (most severe first), or risk (in CISA KEV first, then by EPSS score, "
+             "then severity).")] = SortOrder.severity,
+    fail_on_kev: Annotated[bool, typer.Option(
+        help="Exit with code 1 when a finding remaining after filters is in CISA's Known Exploited "
+             "Vulnerabilities catalog (a database without the catalog is refused).")] = False,
+    attest_key: Annotated[Path | None, typer.Option(
+        "--attest", metavar="KEY.pem",
+        help="Sign an in-toto attestation of this scan with this host key (scanner attest keygen); "
+             "with --attestation-out.")] = None,
+    attestation_out: Annotated[Path | None, typer.Option(
+        metavar="FILE", help="Where to write the signed attestation (DSSE envelope, docs/attestations.md).")] = None,
+    attest_passphrase_file: Annotated[Path | None, typer.Option(
+        metavar="FILE", help="The passphrase of the --attest key.")] = None,
     fail_on: Annotated[str | None, typer.Option(
         "--fail-on", metavar="SEVERITY",
-        help="Exit with code 1 when a finding at or above this severity remains after filters.")] = None,
+        help="Exit with code 1 when a finding at or above this severity remains after filters; "
+             "findings of unknown severity count as at or above every level unless --unknown-as ranks them.")]
+    = None,
+    unknown_as: Annotated[str | None, typer.Option(
+        "--unknown-as", metavar="SEVERITY",
+        help="Rank findings of unknown severity at this level for --fail-on and SARIF levels "
+             "(default: they trip every --fail-on level).")] = None,
     only_fixed: _OnlyFixedOption = False,
     ignore: _IgnoreOption = None,
     vex: _VexOption = None,
@@ -416,19 +602,42 @@ def scan(
     cpe_match: _CpeOption = False,
     image: _ImageOption = None,
     platform: _PlatformOption = None,
+    max_uncompressed_size: _MaxUncompressedOption = None,
+    require_complete: Annotated[bool, typer.Option(
+        help=f"Exit with code {INCOMPLETE_COVERAGE_EXIT} when an ecosystem with packages was checked against "
+             "partial or no data (the report says which).")] = False,
 ) -> None:
     """Scan an image or an SBOM offline against the verified database: what is vulnerable, how to fix it."""
     report_format = get_format(FINDINGS, output)
     options = ScanOptions(only_fixed=only_fixed, include_os_owned=include_os_owned, cpe_match=cpe_match,
-                          ignore_file=str(ignore or ""), vex_file=str(vex or ""), fail_on=_fail_on(fail_on),
-                          image=image or "", platform=platform or "")
+                          ignore_file=str(ignore or ""), vex_file=str(vex or ""),
+                          fail_on=_severity_option("--fail-on", fail_on),
+                          unknown_as=_severity_option("--unknown-as", unknown_as),
+                          require_complete=require_complete, image=image or "", platform=platform or "",
+                          sort=sort.value, fail_on_kev=fail_on_kev)
     filters = _Filters.load(ignore, vex)
-    database = load_database(state_dir=global_options(ctx).state_dir, bundle=db)
-    report = _scan_one(ctx, target, database, options, filters)
+    attestation = _Attestation.load(attest_key, attestation_out, attest_passphrase_file)  # before minutes of work
+    database = _scan_database(ctx, db, allow_downgrade, allow_channel_switch, allow_older_data, allow_expired)
+    if fail_on_kev and KEV_PROVIDER not in {provider.name for provider in database.manifest.providers}:
+        raise DatabaseError("--fail-on-kev: the database holds no CISA KEV catalog (dbbuilder build --kev), so no "
+                            "finding could ever fail it")
+    target_file = hash_target(target) if attestation is not None else None
+    report = _scan_one(ctx, target, database, options, filters, _image_limits(max_uncompressed_size))
+    if attestation is not None:
+        report = attestation.write(ctx, report, target_file)
     write_output(report_format.render(report), file)
     if file is not None or output != "table":  # the table on the terminal already lists them
         _print_warnings(report.warnings)
-    if report.fails(options.fail_on):
+    # Before --fail-on: with data missing, the findings themselves are incomplete evidence.
+    if options.require_complete and not report.coverage_complete:
+        typer.echo(f"scanner: {gap_text(report.coverage)} (--require-complete)", err=True)
+        raise typer.Exit(INCOMPLETE_COVERAGE_EXIT)
+    if options.fail_on is not None and report.fails(options.fail_on):
+        typer.echo(f"scanner: {_gate_message(report, options.fail_on)}", err=True)
+        raise typer.Exit(1)
+    if options.fail_on_kev and in_kev(report.findings):
+        typer.echo(f"scanner: --fail-on-kev: {len(in_kev(report.findings))} finding(s) in CISA's Known Exploited "
+                   "Vulnerabilities catalog", err=True)
         raise typer.Exit(1)
 
 
@@ -438,6 +647,10 @@ def diff(
     old: Annotated[Path, typer.Argument(metavar="OLD", help="The earlier image (or SBOM).")],
     new: Annotated[Path, typer.Argument(metavar="NEW", help="The later image (or SBOM).")],
     db: _DbOption = None,
+    allow_downgrade: _AllowDowngradeOption = False,
+    allow_channel_switch: _AllowChannelSwitchOption = False,
+    allow_older_data: _AllowOlderDataOption = False,
+    allow_expired: _AllowExpiredOption = False,
     output: Annotated[str, typer.Option("--output", "-o", help="table or json.")] = "table",
     file: Annotated[Path | None, typer.Option(
         "--file", help="Write the result here (atomically) instead of standard output.")] = None,
@@ -446,17 +659,112 @@ def diff(
     vex: _VexOption = None,
     include_os_owned: _IncludeOwnedOption = False,
     cpe_match: _CpeOption = False,
+    fail_on: Annotated[str | None, typer.Option(
+        "--fail-on", metavar="SEVERITY",
+        help="Exit with code 1 when NEW brings a finding OLD did not have at or above this severity (an "
+             "upgrade gate); unknown severities count as at or above every level unless --unknown-as ranks them.")]
+    = None,
+    unknown_as: Annotated[str | None, typer.Option(
+        "--unknown-as", metavar="SEVERITY", help="Rank findings of unknown severity at this level for --fail-on.")]
+    = None,
+    max_uncompressed_size: _MaxUncompressedOption = None,
 ) -> None:
     """Findings added and resolved between two builds of an image, against the same database."""
     report_format = get_format(DIFF, output)
     options = ScanOptions(only_fixed=only_fixed, include_os_owned=include_os_owned, cpe_match=cpe_match,
-                          ignore_file=str(ignore or ""), vex_file=str(vex or ""))
+                          ignore_file=str(ignore or ""), vex_file=str(vex or ""),
+                          fail_on=_severity_option("--fail-on", fail_on),
+                          unknown_as=_severity_option("--unknown-as", unknown_as))
     filters = _Filters.load(ignore, vex)  # once for both scans
-    database = load_database(state_dir=global_options(ctx).state_dir, bundle=db)
-    old_report = _scan_one(ctx, old, database, options, filters)
-    new_report = _scan_one(ctx, new, database, options, filters)
-    write_output(report_format.render(diff_reports(old_report, new_report)), file)
+    database = _scan_database(ctx, db, allow_downgrade, allow_channel_switch, allow_older_data, allow_expired)
+    limits = _image_limits(max_uncompressed_size)
+    old_report = _scan_one(ctx, old, database, options, filters, limits)
+    new_report = _scan_one(ctx, new, database, options, filters, limits)
+    changes = diff_reports(old_report, new_report)
+    write_output(report_format.render(changes), file)
     _print_warnings(tuple(dict.fromkeys((*old_report.warnings, *new_report.warnings))))
+    if options.fail_on is not None:
+        added = [f for f in changes.added
+                 if gate_severity(f.vulnerability.severity, options.unknown_as) >= options.fail_on]
+        if added:
+            typer.echo(f"scanner: --fail-on {options.fail_on.label}: {len(added)} new finding(s) at or above "
+                       f"{options.fail_on.label} in {new}", err=True)
+            raise typer.Exit(1)
+
+
+# --- signed scan attestations (scanner.attest) ------------------------------------------------------
+
+attest_app = typer.Typer(help="Make a host attestation key; check a signed scan attestation.", no_args_is_help=True)
+app.add_typer(attest_app, name="attest")
+
+
+@attest_app.command("keygen")
+def attest_keygen(
+    out: Annotated[Path, typer.Option(metavar="DIR", help="Directory for NAME.pem and NAME.pub.pem.")],
+    passphrase_file: Annotated[Path, typer.Option(
+        metavar="FILE", help="Encrypt the private key with the passphrase in FILE (required).")],
+    name: Annotated[str, typer.Option(help="File name stem of the key pair.")] = "attestation-key",
+) -> None:
+    """Make this host's attestation key pair: encrypted PKCS#8 private key (0600), public key to hand out."""
+    if not name or "/" in name or name.startswith("."):
+        raise UsageError(f"--name {name!r} must be a plain file name")
+    files = generate_attestation_key(out, name, passphrase_file)
+    _say(f"wrote {files.private_key} (private, encrypted, mode 0600) and {files.public_key} (public: give it to "
+         "whoever verifies this host's attestations)", err=True)
+    typer.echo(files.key_id)
+
+
+@attest_app.command("verify")
+def attest_verify(
+    attestation: Annotated[Path, typer.Argument(metavar="FILE", help="The attestation (DSSE envelope).")],
+    trusted: Annotated[list[Path], typer.Option(
+        "--trust", metavar="PUBLIC.pem", help="A host attestation key to accept (repeatable).")],
+    image: Annotated[Path | None, typer.Option(
+        "--image", metavar="TARGET", help="Also check that this image archive, OCI layout or SBOM is the "
+                                          "attestation's subject.")] = None,
+) -> None:
+    """Check an attestation's signature, and with --image its subject; print who signed what, when, with which bundle."""
+    keys = trust.keys_from_files(trusted)
+    verified = verify_attestation(read_attestation(attestation), list(keys.values()), str(attestation))
+    scan = verified.scan
+    signers = ", ".join(f"{key.name} ({key.key_id[:16]})" for key in verified.signers)
+    counts = ", ".join(f"{count} {label}" for label, count in scan.counts.items() if count)
+    lines = [
+        f"attestation {attestation}: signature ok, signed by {signers}",
+        f"attestation sha256: {verified.envelope.sha256}",
+        *(f"subject: {subject.kind} sha256:{subject.sha256} ({subject.name})" for subject in scan.subjects),
+        f"scanned: {scan.target} by airgap-scanner {scan.scanner_version}, {scan.started} to {scan.finished}",
+        f"database: {scan.channel} v{scan.bundle_version}, bundle sha256 {scan.bundle_sha256}, signed by "
+        + (", ".join(k[:16] for k in scan.database_key_ids) or "no key"),
+        f"findings: {scan.findings}" + (f" ({counts})" if counts else "")
+        + f", {scan.known_exploited} in CISA KEV" + ("; clean" if scan.clean else ""),
+    ]
+    for line in lines:
+        _say(line)
+    if image is not None:
+        _say(check_subject(scan, image))
+
+
+# --- install kits (scanner.kit) --------------------------------------------------------------------
+
+
+@kit_app.command("verify")
+def kit_verify(
+    directory: Annotated[Path, typer.Argument(metavar="DIR", help="The install kit folder.")],
+    trusted: Annotated[list[Path], typer.Option(
+        "--trust", metavar="PUBLIC.pem", help="A key allowed to sign kits (repeatable).")],
+    threshold: Annotated[int, typer.Option(min=1, help="How many of the --trust keys must have signed.")] = 1,
+) -> None:
+    """Check a kit's signature over SHA256SUMS, then every file against SHA256SUMS; nothing unlisted."""
+    from scanner.kit import verify_kit
+
+    keys = trust.keys_from_files(trusted)
+    if threshold > len(keys):
+        raise UsageError(f"--threshold {threshold}: only {len(keys)} distinct --trust key(s) given")
+    result = verify_kit(directory, TrustPolicy(tuple(keys.values()), threshold))
+    signers = ", ".join(f"{keys[k].name} ({k[:16]})" for k in result.signers)
+    _say(f"kit {directory}: signature ok (signed by {signers}); {len(result.files)} files match SHA256SUMS")
+    typer.echo(f"SHA256SUMS sha256: {result.sums_sha256}")
 
 
 def main() -> None:

@@ -2,39 +2,91 @@
 
 Shared by the `scanner` and `dbbuilder` commands. Click's own usage errors (unknown flag, missing
 argument) would otherwise print a multi-line box; operators' scripts want one line they can log.
+Messages name members, paths and fields of hostile input: `_fail` escapes what a terminal would obey
+(ESC, bidi overrides) and what would start a second line (scanner.terminal.printable).
 """
 
 from __future__ import annotations
 
+import signal
 import sys
-from typing import NoReturn
+from collections.abc import Callable
+from types import FrameType
+from typing import Any, NoReturn
 
 import typer
 
 try:  # typer >= 0.22 carries its own copy of click; its exceptions are not click's
+    from typer._click import core as click_core
     from typer._click import exceptions as click_exceptions
 except ImportError:  # pragma: no cover - older typer on plain click
+    from click import core as click_core  # type: ignore[no-redef]
     from click import exceptions as click_exceptions  # type: ignore[no-redef]
 
 from scanner.errors import ScannerError, UsageError
+from scanner.terminal import printable
+
+
+def _fail(prog: str, message: str, exit_code: int) -> NoReturn:
+    typer.echo(f"{prog}: error: {printable(message)}", err=True)
+    sys.exit(exit_code)
+
+
+def _plain_metavars(command: Any) -> None:
+    """Help says `--since DATE` and `IMAGE`, never typer's `<str>`, `<bool>` or `{IMAGE}`.
+
+    A flag shows no value (and an off-by-default flag no `--no-` twin); an option without a metavar of its own shows its name in capitals; an
+    argument is IMAGE when required and [IMAGE] when not, in the usage line as in the list. Applied to
+    every command of the tree, so no command can forget it.
+    """
+    for param in [*command.params, command.get_help_option(click_core.Context(command))]:
+        if param is None:
+            continue
+        if getattr(param, "is_flag", False):
+            param.metavar = ""
+            if param.default is False:  # `--no-X` of an off-by-default flag says nothing and crowds the help
+                param.secondary_opts = []
+        elif param.param_type_name == "argument":
+            name = param.metavar = (param.metavar or param.name or "value").upper()
+            usage = (name if param.required else f"[{name}]") + ("..." if param.nargs != 1 else "")
+            param._usage_display_name = lambda usage=usage: usage
+            param.display_type_rich = lambda ctx: None  # the name column already says it
+        elif param.metavar is None:
+            param.metavar = (param.name or "value").upper()
+    for sub in getattr(command, "commands", {}).values():
+        _plain_metavars(sub)
+
+
+# What `timeout`, CI runners and systemd send (SIGTERM), and a closed terminal (SIGHUP).
+_TERMINATING = (signal.SIGTERM, signal.SIGHUP)
+
+
+def _exit_on_signal(prog: str) -> Callable[[int, FrameType | None], None]:
+    def handler(number: int, frame: FrameType | None) -> None:
+        """Unwind like an interrupt, so that open images and half-built files are removed; exit 128 + signal."""
+        for each in _TERMINATING:  # a second signal must not cut that clean-up short
+            signal.signal(each, signal.SIG_IGN)
+        sys.stderr.write(f"{prog}: terminated ({signal.Signals(number).name})\n")
+        raise SystemExit(128 + number)
+    return handler
 
 
 def run(app: typer.Typer, prog: str) -> NoReturn:
+    for each in _TERMINATING:
+        signal.signal(each, _exit_on_signal(prog))
+    command = typer.main.get_command(app)
+    _plain_metavars(command)
     try:
-        result = app(standalone_mode=False)
+        result = command.main(prog_name=prog, standalone_mode=False)
     except click_exceptions.NoArgsIsHelpError:  # typer has already printed the help
         sys.exit(UsageError.exit_code)
     except click_exceptions.UsageError as error:
         where = f" (see '{error.ctx.command_path} --help')" if error.ctx else ""
-        message = " ".join(error.format_message().split())
-        typer.echo(f"{prog}: error: {message}{where}", err=True)
-        sys.exit(UsageError.exit_code)
+        _fail(prog, " ".join(error.format_message().split()) + where, UsageError.exit_code)
     except click_exceptions.ClickException as error:
-        typer.echo(f"{prog}: error: {' '.join(error.format_message().split())}", err=True)
-        sys.exit(error.exit_code)
+        _fail(prog, " ".join(error.format_message().split()), error.exit_code)
     except ScannerError as error:  # raised outside a command's own handling
-        typer.echo(f"{prog}: error: {error}", err=True)
-        sys.exit(error.exit_code)
+        _fail(prog, str(error), error.exit_code)
     except (KeyboardInterrupt, typer.Abort):
         typer.echo(f"{prog}: interrupted", err=True)
         sys.exit(130)

@@ -12,7 +12,10 @@ Exit codes are part of the public interface and documented in docs/exit-codes.md
     7   vulnerability database missing, unusable or stale
     8   report could not be written
     9   feed input refused (dbbuilder --strict) or feed I/O failure
-    10-39  bundle and trust refusals (one code per reason, see scanner.db)
+    10-49  bundle and trust refusals (one code per reason, see scanner.db)
+    50  coverage short of complete under scan --require-complete (not an error)
+    60-63  install kit refusals and kit build failures (scanner.kit, dbbuilder.kit)
+    70-74  signed scan attestation refusals (scanner.attest.errors)
 """
 
 from __future__ import annotations
@@ -68,6 +71,6 @@ class FeedError(ScannerError):
 
 
 class BundleError(ScannerError):
-    """A bundle was refused. Subclasses in scanner.db.errors carry one exit code per reason (10-39)."""
+    """A bundle was refused. Subclasses in scanner.db.errors carry one exit code per reason (10-49)."""
 
     exit_code = 10

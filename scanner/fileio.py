@@ -70,7 +70,9 @@ def open_regular_file(path: Path) -> io.BufferedReader:
     try:
         if not stat.S_ISREG(os.fstat(descriptor).st_mode):
             raise NotRegularFileError(path)
-        return os.fdopen(descriptor, "rb")  # the file owns and closes the descriptor from here
+        handle = os.fdopen(descriptor, "rb")  # the file owns and closes the descriptor from here
+        handle.raw.name = str(path)  # type: ignore[attr-defined]  # errors name the path, not the descriptor
+        return handle
     except BaseException:
         os.close(descriptor)
         raise

@@ -6,12 +6,11 @@ that decides what "the same package name" means in each ecosystem.
 
 from __future__ import annotations
 
-import re
 from typing import NewType
 
-NormalizedName = NewType("NormalizedName", str)
+from packaging.utils import canonicalize_name
 
-_PEP503_SEPARATORS = re.compile(r"[-_.]+")
+NormalizedName = NewType("NormalizedName", str)
 
 # Ecosystems whose registries treat names case-insensitively.
 _CASE_INSENSITIVE = {"pypi", "nuget", "packagist", "crates.io", "maven", "hex", "pub", "cran", "debian", "ubuntu",
@@ -32,7 +31,8 @@ def normalize_package_name(ecosystem: str, name: str) -> NormalizedName:
     family = ecosystem_family(ecosystem).lower()
     stripped = name.strip()
     if family == "pypi":
-        return NormalizedName(_PEP503_SEPARATORS.sub("-", stripped).lower())
+        # pypa/packaging's reading of PEP 503 is the one pip and PyPI apply, so ours cannot drift from it.
+        return NormalizedName(canonicalize_name(stripped))
     if family in _CASE_INSENSITIVE:
         return NormalizedName(stripped.lower())
     return NormalizedName(stripped)

@@ -43,3 +43,46 @@ def test_version_exits_0() -> None:
     result = _run("scanner", "version")
     assert result.returncode == 0
     assert result.stdout.strip()
+
+
+HOSTILE = "x\x1b]0;pwned\x07\x1b[8m\x9b1m\nsecond line\u202e\u2066"
+
+
+@pytest.mark.parametrize(("program", "args", "exit_code"), [
+    ("scanner", ("inspect", f"/nonexistent/{HOSTILE}.tar"), 3),
+    ("scanner", ("scan", "image.tar", f"--{HOSTILE}"), 2),
+    ("dbbuilder", ("inspect", f"/nonexistent/{HOSTILE}.bundle"), 10),
+])
+def test_an_error_naming_hostile_text_is_one_escaped_line(program: str, args: tuple[str, ...], exit_code: int) -> None:
+    result = _run(program, *args)
+    assert (result.returncode, result.stdout) == (exit_code, "")
+    assert result.stderr.startswith(f"{program}: error: ") and result.stderr.count("\n") == 1, result.stderr
+    assert "x\\x1b]0;pwned\\x07\\x1b[8m\\x9b1m\\x0asecond line\\u202e\\u2066" in result.stderr
+    for character in "\x1b\x9b\x07\u202e\u2066":
+        assert character not in result.stderr
+
+
+def _command_paths(command: object, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], object]]:
+    found = [(path, command)]
+    for name, sub in sorted(getattr(command, "commands", {}).items()):
+        found += _command_paths(sub, (*path, name))
+    return found
+
+
+@pytest.mark.parametrize("program", ["scanner", "dbbuilder"])
+def test_help_uses_plain_metavars_everywhere(program: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """No `<str>`, `<bool>`, `<path>` type labels and no `{ARG}` in any command's help."""
+    import importlib
+
+    import typer
+
+    from scanner.cliexit import _plain_metavars
+
+    root = typer.main.get_command(importlib.import_module(f"{program}.cli").app)
+    _plain_metavars(root)
+    for path, _ in _command_paths(root):
+        root.main([*path, "--help"], prog_name=program, standalone_mode=False)
+        text = capsys.readouterr().out
+        assert "Usage:" in text, path
+        assert not any(label in text for label in ("<str>", "<bool>", "<int>", "<path>", "<float>")), (path, text)
+        assert "{" not in text.split("Usage:", 1)[1].split("\n", 1)[0], (path, text)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 import socket
 import sqlite3
 import struct
@@ -44,13 +45,15 @@ from tests.catalog.lang.conftest import _run, cached, lodash_package, log4j_deb_
 from tests.catalog.lang.test_java import make_zip, pom
 from tests.catalog.test_rpm import INT32, STRING, make_header
 from tests.image.builders import Entry, ImageSpec, docker_archive, file
+from tests.match.fix_invariant import assert_fixes_above_installed
+from tests.report.schemas import validate
 
 __all__ = ["lodash_package", "log4j_deb_root", "wheels_site"]  # session fixtures shared with the catalog tests
 
 FEEDS = Path(__file__).resolve().parents[2] / "shared" / "data" / "feeds"
 DEMO_IMAGE = Path(__file__).resolve().parents[1] / "bundles" / "demo-image.tar"
 DEBIAN_PACKAGES = {"openssl", "zlib", "expat", "pyyaml", "python-urllib3", "pillow", "apache-log4j1.2",
-                   "apache-log4j2", "node-lodash"}
+                   "apache-log4j2", "node-lodash", "util-linux"}
 SITE = "usr/local/lib/python3.11/site-packages/"
 
 
@@ -117,6 +120,7 @@ def scan_json(scanner: Run, environment: dict[str, Path], target: Path, *extra: 
     code, out, err = scanner("scan", str(target), "--db", str(environment["bundle"]), "-o", "json", *extra)
     assert code == 0, err
     document: dict[str, Any] = json.loads(out)
+    assert_fixes_above_installed(document)  # on every image and SBOM these tests scan
     return document
 
 
@@ -178,6 +182,24 @@ def test_fail_on_exit_code_and_atomic_file(scanner: Run, environment: dict[str, 
     assert [p.name for p in tmp_path.iterdir()] == ["report.sarif"]
 
 
+def test_require_complete_exit_code_after_the_report(scanner: Run, environment: dict[str, Path],
+                                                      tmp_path: Path) -> None:
+    """The DSA list trimmed to the images' packages and the loose OSV files are no whole export: partial."""
+    out = tmp_path / "report.json"
+    code, _, err = scanner("scan", str(DEMO_IMAGE), "--db", str(environment["bundle"]), "-o", "json",
+                           "--file", str(out), "--require-complete", "--fail-on", "critical")
+    assert code == 50  # before --fail-on's 1: the findings are incomplete evidence
+    assert err.strip().endswith("against none (--require-complete)") and "coverage incomplete" in err
+    document = json.loads(out.read_text())
+    assert {e["ecosystem"]: e["status"] for e in document["coverage"]} == {
+        "Debian:11": "partial", "Maven": "partial", "PyPI": "partial", "npm": "partial"}
+    assert document["options"]["require_complete"] is True and document["summary"]["clean"] is False
+    assert document["summary"]["packages_partial_coverage"] == sum(
+        e["packages"] for e in document["coverage"] if e["status"] == "partial")
+    code, _, _ = scanner("scan", str(DEMO_IMAGE), "--db", str(environment["bundle"]), "-o", "json")
+    assert code == 0
+
+
 def test_only_fixed_ignore_and_vex(scanner: Run, environment: dict[str, Path], tmp_path: Path) -> None:
     ignore = tmp_path / "ignore.yaml"
     ignore.write_text("- id: GHSA-jfh8-c2jp-5v3q\n  reason: JNDI lookups disabled\n  expires: 2099-01-01\n")
@@ -214,6 +236,7 @@ def test_scan_without_database_fails_loudly(run: Run, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("args, code", [
     (["-o", "xml"], 2), (["--fail-on", "severe"], 2), (["--ignore", "/nonexistent/ignore.yaml"], 2),
+    (["--fail-on", "unknown"], 2), (["--unknown-as", "none"], 2),
 ])
 def test_bad_options_are_one_line_errors(scanner: Run, environment: dict[str, Path], args: list[str],
                                          code: int) -> None:
@@ -317,6 +340,84 @@ def test_real_old_packages(scanner: Run, environment: dict[str, Path], old_packa
     assert unevaluated["package"]["name"] == "log4j" and "group id" in unevaluated["reason"]
 
 
+def test_fail_on_counts_findings_nobody_rated(scanner: Run, environment: dict[str, Path],
+                                             old_packages_image: Path) -> None:
+    """Most PyPA records carry no rating and no record of their group does: those findings fail closed."""
+    document = scan_json(scanner, environment, old_packages_image)
+    unknown = sum(1 for f in document["findings"] if f["vulnerability"]["severity"] == "unknown")
+    critical = sum(1 for f in document["findings"] if f["vulnerability"]["severity"] == "critical")
+    assert unknown
+    args = ("scan", str(old_packages_image), "--db", str(environment["bundle"]), "-o", "json", "--fail-on", "critical")
+    code, _, err = scanner(*args)
+    assert code == 1 and f"{critical + unknown} finding(s) at or above critical, {unknown} of them of unknown" in err
+    code, out, err = scanner(*args, "--unknown-as", "low")
+    assert code == (1 if critical else 0), err
+    assert json.loads(out)["options"]["unknown_as"] == "low"
+
+
+# bullseye's util-linux binaries as dpkg lists them: bsdutils carries an epoch its source does not.
+UTIL_LINUX_STATUS = b"""Package: util-linux
+Status: install ok installed
+Architecture: amd64
+Version: 2.36.1-8
+
+Package: bsdutils
+Status: install ok installed
+Architecture: amd64
+Source: util-linux (2.36.1-8)
+Version: 1:2.36.1-8
+
+Package: libmount1
+Status: install ok installed
+Architecture: amd64
+Source: util-linux
+Version: 2.36.1-8
+"""
+
+
+@pytest.fixture(scope="session")
+def util_linux_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return docker_archive(tmp_path_factory.mktemp("bullseye") / "bullseye.tar", ImageSpec(layers=[[
+        file("etc/os-release", b'ID=debian\nVERSION_ID="11"\nVERSION_CODENAME=bullseye\n'),
+        file("var/lib/dpkg/status", UTIL_LINUX_STATUS)]], tags=("example/bullseye:1",)))
+
+
+def test_debian_binaries_are_offered_their_own_fixed_versions(scanner: Run, environment: dict[str, Path],
+                                                             util_linux_image: Path) -> None:
+    """DSA-5055-1 fixes util-linux in 2.36.1-8+deb11u1, so bsdutils in 1:2.36.1-8+deb11u1, not below 1:2.36.1-8."""
+    image = util_linux_image
+    document = scan_json(scanner, environment, image)  # checks the invariant on every finding
+    fixes = {(f["package"]["name"], f["vulnerability"]["id"]): f["fix"] for f in document["findings"]}
+    source_fix = {"name": "util-linux", "versions": ["2.36.1-8+deb11u1"]}
+    for cve in ("CVE-2021-3995", "CVE-2021-3996"):
+        assert fixes[("bsdutils", cve)] == {"state": "fixed", "versions": ["1:2.36.1-8+deb11u1"], "source": source_fix}
+        assert fixes[("libmount1", cve)] == {"state": "fixed", "versions": ["2.36.1-8+deb11u1"], "source": source_fix}
+        assert fixes[("util-linux", cve)] == {"state": "fixed", "versions": ["2.36.1-8+deb11u1"], "source": None}
+    remediation = {r["package"]["name"]: r for r in document["remediation"]}
+    assert remediation["bsdutils"]["upgrade_to"] == "1:2.36.1-8+deb11u1"
+    assert remediation["bsdutils"]["source"] == {"name": "util-linux", "version": "2.36.1-8+deb11u1"}
+    code, table, _ = scanner("scan", str(image), "--db", str(environment["bundle"]))
+    assert code == 0
+    assert "bsdutils 1:2.36.1-8 -> 1:2.36.1-8+deb11u1 (source util-linux 2.36.1-8+deb11u1) fixes 2" in table
+
+
+# Every format of every image, except the old image's CycloneDX findings: the validator parses each URL
+# with an RFC 3987 grammar (about 0.1 s apiece), and that image's advisories and references are the demo's.
+@pytest.mark.parametrize(("image", "command", "output"), [
+    (image, command, output) for image in ("demo", "old", "util-linux")
+    for command, output in (("scan", "sarif"), ("scan", "cyclonedx-json"), ("scan", "json"),
+                            ("sbom", "cyclonedx-json"), ("sbom", "spdx-json"), ("sbom", "json"))
+    if (image, command, output) != ("old", "scan", "cyclonedx-json")])
+def test_every_document_of_every_image_validates(scanner: Run, environment: dict[str, Path],
+                                                 old_packages_image: Path, util_linux_image: Path, image: str,
+                                                 command: str, output: str) -> None:
+    target = {"demo": DEMO_IMAGE, "old": old_packages_image, "util-linux": util_linux_image}[image]
+    database = ("--db", str(environment["bundle"])) if command == "scan" else ()
+    code, out, err = scanner(command, str(target), *database, "-o", output)
+    assert code == 0, err
+    validate(output, out.encode())
+
+
 def test_diff_between_builds(scanner: Run, environment: dict[str, Path], old_packages_image: Path) -> None:
     code, out, err = scanner("diff", str(DEMO_IMAGE), str(old_packages_image),
                              "--db", str(environment["bundle"]), "-o", "json")
@@ -328,6 +429,16 @@ def test_diff_between_builds(scanner: Run, environment: dict[str, Path], old_pac
     assert ("org.apache.logging.log4j:log4j-core", "CVE-2021-44228") in resolved
     assert ("Pillow", "CVE-2022-22817") not in added | resolved  # in both builds
     assert document["unchanged"] >= len(DEMO_EXPECTED["Pillow"])
+
+    # An upgrade gate: only what NEW adds counts, not what both builds already had.
+    severities = {f["vulnerability"]["severity"] for f in document["added"]}
+    code, _, err = scanner("diff", str(DEMO_IMAGE), str(old_packages_image), "--db", str(environment["bundle"]),
+                           "--fail-on", "low")
+    assert code == 1 and "new finding(s) at or above low" in err.splitlines()[-1]
+    code, _, err = scanner("diff", str(DEMO_IMAGE), DEMO_IMAGE.as_posix(), "--db", str(environment["bundle"]),
+                           "--fail-on", "low")
+    assert code == 0, err  # the same image twice adds nothing, whatever it contains
+    assert severities
 
 
 # --- SBOM targets ---------------------------------------------------------------------------------
@@ -532,3 +643,16 @@ def test_rpm_database_packages_match_binary_rpm_advisories(environment: dict[str
         result = Matcher(store).match(packages)
     _check_alma_findings([(f.package.name, f.vulnerability.id, f.vulnerability.aliases, f.fix.versions)
                           for f in result.findings])
+
+
+@pytest.mark.parametrize("command", ["inspect", "sbom", "scan", "diff"])
+def test_the_bomb_cap_a_message_names_is_a_flag_of_that_command(scanner: Run, environment: dict[str, Path],
+                                                                 command: str) -> None:
+    targets = [str(DEMO_IMAGE)] * (2 if command == "diff" else 1)
+    database = ["--db", str(environment["bundle"])] if command in ("scan", "diff") else []
+    code, _, err = scanner(command, *targets, *database, "--max-uncompressed-size", "16k")
+    assert code == 3, err
+    hint = re.search(r"raise (--[a-z-]+)", err)
+    assert hint is not None and hint.group(1) == "--max-uncompressed-size", err
+    code, _, err = scanner(command, *targets, *database, hint.group(1), "1G")
+    assert code in (0, 1), err

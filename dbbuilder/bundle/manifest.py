@@ -19,11 +19,13 @@ from typing import Any
 from dbbuilder.bundle.compress import CompressedPayload
 from dbbuilder.bundle.errors import BundleWriteError
 from scanner import __version__
+from scanner.clock import timestamp_from_environment
 from scanner.db import bundle_format
+from scanner.db.errors import ManifestError
 from scanner.db.schema import SCHEMA_VERSION
+from scanner.db.store import SourceCoverage
 from scanner.db.verify import format_time
 from scanner.errors import UsageError
-from scanner.report.sbom import timestamp_from_environment
 
 BUILDER_NAME = "dbbuilder"
 # The scanner's own rule for channel names (scanner.db.verify): refuse at build time what it would refuse.
@@ -66,16 +68,20 @@ def build_time(environ: Mapping[str, str] | None = None) -> datetime:
 
 
 def read_database_facts(database: Path) -> tuple[str, list[dict[str, Any]]]:
-    """(schema_version, provider entries) from the database's `meta` and `providers` tables."""
+    """(schema_version, provider entries) from the database's `meta`, `providers` and `coverage` tables."""
     try:
         with closing(sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)) as connection:
             meta = dict(connection.execute("SELECT key, value FROM meta").fetchall())
             columns = {row[1] for row in connection.execute("PRAGMA table_info(providers)")}
-            optional = [name for name in ("withdrawn", "ecosystems") if name in columns]
+            optional = [name for name in ("withdrawn", "ecosystems", "captured_at_basis") if name in columns]
             rows = connection.execute(
                 "SELECT name, captured_at, input_sha256, records, skipped, skipped_reasons"
                 + "".join(f", {name}" for name in optional) + " FROM providers ORDER BY name"
             ).fetchall()
+            tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            coverage = connection.execute(
+                "SELECT provider, ecosystem, records, newest, complete, basis FROM coverage ORDER BY provider, ecosystem"
+            ).fetchall() if "coverage" in tables else []
     except sqlite3.Error as error:
         raise BundleWriteError(f"{database}: not a usable vulnerability database: {error}") from error
     providers = []
@@ -89,8 +95,38 @@ def read_database_facts(database: Path) -> tuple[str, list[dict[str, Any]]]:
                 entry["ecosystems"] = json.loads(entry["ecosystems"])
         except json.JSONDecodeError as error:
             raise BundleWriteError(f"{database}: provider {entry['name']}: bad JSON column: {error}") from error
+        if "coverage" in tables:
+            entry["coverage"] = {ecosystem: {"records": records, "newest": newest, "complete": bool(complete),
+                                             "basis": basis}
+                                 for provider, ecosystem, records, newest, complete, basis in coverage
+                                 if provider == entry["name"]}
         providers.append(entry)
     return str(meta.get("schema_version", SCHEMA_VERSION)), providers
+
+
+def manifest_coverage(manifest_bytes: bytes) -> tuple[SourceCoverage, ...]:
+    """The providers' `coverage` entries (schema 1.1 bundles; none before) of a manifest that
+    scanner.db.verify.parse_manifest accepted, by ecosystem. ManifestError when one is malformed."""
+    entries: list[SourceCoverage] = []
+    for index, provider in enumerate(json.loads(manifest_bytes)["providers"]):
+        coverage = provider.get("coverage", {})
+        where = f"manifest.json providers[{index}].coverage"
+        if not isinstance(coverage, dict):
+            raise ManifestError(f"{where}: not an object")
+        entries.extend(_coverage_entry(provider["name"], ecosystem, entry, f"{where}[{ecosystem!r}]")
+                       for ecosystem, entry in coverage.items())
+    return tuple(sorted(entries, key=lambda e: (e.ecosystem, e.provider)))
+
+
+def _coverage_entry(provider: str, ecosystem: str, entry: object, where: str) -> SourceCoverage:
+    if not isinstance(entry, dict):
+        raise ManifestError(f"{where}: not an object")
+    records, newest, complete, basis = (entry.get(key) for key in ("records", "newest", "complete", "basis"))
+    if (type(records) is not int or records < 0 or not (newest is None or isinstance(newest, str))
+            or type(complete) is not bool or not isinstance(basis, str)):
+        raise ManifestError(f"{where}: expected records (a count), newest (a time or null), complete "
+                            "(true or false) and basis (text)")
+    return SourceCoverage(provider, ecosystem, records, newest, complete, basis)
 
 
 def manifest_document(

@@ -1,19 +1,19 @@
 """Write a bundle: compress the database, write and sign the manifest, lay out the tar.
 
-Deterministic: the same database, identity, keys and compression level give the same bytes (ustar
-headers with fixed owner, mode and mtime; manifest serialised once; Ed25519 is deterministic; zstd in
-multi-threaded mode is independent of the thread count). The output appears only when complete: every
-byte goes to a temporary file in the output directory, which is fsynced and renamed over the target.
+Deterministic: the same database, identity, keys and compression level give the same bytes (the tar
+layout is scanner.db.bundle_format's, which the scanner checks byte for byte: ustar headers with fixed
+owner, mode and mtime, zero padding, a fixed end of archive; manifest serialised once; Ed25519 is
+deterministic; zstd in multi-threaded mode is independent of the thread count). The output appears
+only when complete: every byte goes to a temporary file in the output directory, which is fsynced and
+renamed over the target.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import io
-import json
 import os
-import tarfile
+import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -29,8 +29,6 @@ from dbbuilder.bundle.manifest import BundleIdentity, manifest_bytes, manifest_d
 from scanner.db import bundle_format
 from scanner.errors import UsageError
 
-MEMBER_MODE = 0o644
-
 
 @dataclass(frozen=True)
 class BundleResult:
@@ -42,8 +40,13 @@ class BundleResult:
     size: int  # the bundle file's size
 
 
-def signatures_bytes(manifest: bytes, keys: Sequence[Ed25519PrivateKey]) -> tuple[bytes, tuple[str, ...]]:
-    """signatures.json for `manifest`, one entry per key, ordered by key id (independent of --key order)."""
+def signatures_bytes(manifest: bytes, keys: Sequence[Ed25519PrivateKey], *,
+                     context: bytes = bundle_format.SIGNATURE_CONTEXT) -> tuple[bytes, tuple[str, ...]]:
+    """signatures.json for `manifest`, one entry per key, ordered by key id (independent of --key order).
+
+    Each key signs `context` + the exact document bytes; install kits sign their SHA256SUMS with a
+    context of their own (scanner.kit), so neither signature can stand for the other.
+    """
     if not keys:
         raise UsageError("at least one signing key is needed")
     if len(keys) > bundle_format.MAX_SIGNATURES:
@@ -51,22 +54,19 @@ def signatures_bytes(manifest: bytes, keys: Sequence[Ed25519PrivateKey]) -> tupl
     by_id = {public_key_id(key.public_key()): key for key in keys}
     if len(by_id) != len(keys):
         raise UsageError("the same signing key is given twice")
-    message = bundle_format.signed_message(manifest)
-    entries = [{"keyid": kid, "signature": base64.b64encode(by_id[kid].sign(message)).decode("ascii")}
-               for kid in sorted(by_id)]
-    data = (json.dumps({"signatures": entries}, sort_keys=True, indent=2) + "\n").encode("ascii")
+    message = context + manifest
+    data = bundle_format.signatures_document((kid, key.sign(message)) for kid, key in by_id.items())
     return data, tuple(sorted(by_id))
 
 
-def _member(name: str, size: int, mtime: int) -> tarfile.TarInfo:
-    info = tarfile.TarInfo(name)
-    info.size = size
-    info.mtime = mtime
-    info.mode = MEMBER_MODE
-    info.type = tarfile.REGTYPE
-    info.uid = info.gid = 0
-    info.uname = info.gname = ""
-    return info
+def _write_member(bundle: BinaryIO, name: str, size: int, mtime: int, data: BinaryIO) -> None:
+    try:
+        header = bundle_format.member_header(name, size, mtime)
+    except ValueError as error:  # a built_at after the year 2242, or a payload of 8 GiB or more
+        raise BundleWriteError(f"cannot write bundle member {name}: {error}") from error
+    bundle.write(header)
+    shutil.copyfileobj(data, bundle)
+    bundle.write(bytes(bundle_format.padding_bytes(size)))
 
 
 @contextlib.contextmanager
@@ -101,15 +101,14 @@ def write_bundle(
             document = manifest_document(identity, schema_version, providers, payload)
             manifest = manifest_bytes(document)
             signatures, key_ids = signatures_bytes(manifest, keys)
-            mtime = int(identity.built_at.timestamp())
+            mtime = bundle_format.member_mtime(identity.built_at)
             compressed.seek(0)
-            with tarfile.open(fileobj=bundle, mode="w", format=tarfile.USTAR_FORMAT) as archive:
-                archive.addfile(_member(bundle_format.MANIFEST_NAME, len(manifest), mtime), io.BytesIO(manifest))
-                archive.addfile(_member(bundle_format.SIGNATURES_NAME, len(signatures), mtime),
-                                io.BytesIO(signatures))
-                archive.addfile(_member(bundle_format.DATABASE_NAME, payload.size, mtime), compressed)
+            _write_member(bundle, bundle_format.MANIFEST_NAME, len(manifest), mtime, io.BytesIO(manifest))
+            _write_member(bundle, bundle_format.SIGNATURES_NAME, len(signatures), mtime, io.BytesIO(signatures))
+            _write_member(bundle, bundle_format.DATABASE_NAME, payload.size, mtime, compressed)
+            bundle.write(bytes(bundle_format.end_of_archive_bytes(bundle.tell())))
             bundle.flush()
-            os.fchmod(bundle.fileno(), MEMBER_MODE)
+            os.fchmod(bundle.fileno(), bundle_format.MEMBER_MODE)
             os.fsync(bundle.fileno())
             size = bundle.tell()
             os.replace(bundle_path, out)

@@ -17,26 +17,34 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import closing, suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from itertools import groupby
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 from scanner import __version__
-from scanner.db.schema import DDL, SCHEMA_VERSION
-from scanner.errors import FeedError
+from scanner.db.schema import CPE_ECOSYSTEM, DDL, SCHEMA_VERSION
+from scanner.db.store import SourceCoverage
+from scanner.errors import FeedError, UsageError
 
 from ..sources import PROVIDERS
-from ..sources.base import Record, SkipLog, compact_json, input_files, inputs_sha256, rfc3339
+from ..sources.base import FeedFacts, Record, SkipLog, compact_json, input_files, inputs_sha256, rfc3339
+from .exploitation import FINAL_INSERTS as EXPLOITATION_INSERTS
+from .exploitation import stage_exploitation
 from .groups import alias_groups, is_cve
 
 # 4096 vs 65536 measured on the full-scale synthetic corpus (docs/performance.md, "Database build").
 DEFAULT_PAGE_SIZE = 4096
 _PAGE_SIZES = frozenset(1 << shift for shift in range(9, 17))
 BATCH_RECORDS = 2000
+# The capture time of a provider whose data carries no date and was given none: any age policy, an older
+# scanner's included, calls it stale (docs/database.md, "Capture time rule").
 EPOCH = "1970-01-01T00:00:00Z"
+# Where a provider's captured_at comes from (providers.captured_at_basis).
+CAPTURE_GIVEN, CAPTURE_FEED, CAPTURE_RECORDS, CAPTURE_UNKNOWN = "given", "feed", "records", "unknown"
+# The coverage basis of records that are no whole export, and of ones the operator declared whole.
+LOOSE_RECORDS = "loose records"
+DECLARED_COMPLETE = "--complete"
+_LISTED = 20  # ecosystems named in an error message
 
 # For an id that several providers publish (an OSV record named CVE-…, an OSV Debian DSA also read from
 # the tracker lists), the first provider here gives the vulnerabilities row; all rows of all are kept.
@@ -50,13 +58,15 @@ class ProviderSummary:
     """One provider's entry, as the bundle manifest's `providers` list holds it."""
 
     name: str
-    captured_at: str  # RFC 3339 UTC
+    captured_at: str  # RFC 3339 UTC; EPOCH when unknown
     input_sha256: str
     records: int
     skipped: int
     skipped_reasons: Mapping[str, int]
     withdrawn: int = 0
     ecosystems: Mapping[str, int] = field(default_factory=dict)  # ecosystem -> records with a package there
+    captured_at_basis: str = CAPTURE_RECORDS  # CAPTURE_GIVEN, _FEED, _RECORDS or _UNKNOWN
+    coverage: tuple[SourceCoverage, ...] = ()  # by ecosystem
 
 
 @dataclass(frozen=True)
@@ -119,17 +129,22 @@ def compile_database(
     nvd: Sequence[Path] = (),
     debian: Sequence[Path] = (),
     alpine: Sequence[Path] = (),
+    kev: Path | None = None,
+    epss: Path | None = None,
     strict: bool = False,
     captured_at: Mapping[str, str] | None = None,
+    complete: Iterable[str] = (),
     progress: Progress | None = None,
     page_size: int = DEFAULT_PAGE_SIZE,
 ) -> CompileSummary:
     """Read the feeds under the given paths (files or directories) and write the database to `out`.
 
     A malformed record or file is skipped and counted per provider; with `strict` it raises
-    MalformedFeedError (a FeedError). `captured_at` overrides a provider's capture time; otherwise it is
-    the newest `modified` among the provider's records, else the newest input file's mtime clamped to
-    SOURCE_DATE_EPOCH, else SOURCE_DATE_EPOCH.
+    MalformedFeedError (a FeedError). `captured_at` gives a provider's capture time; otherwise it comes
+    from the data: the feed's own timestamps, else its newest record date, else it is unknown (EPOCH).
+    `complete` names ecosystems the operator declares the inputs a whole export of (UsageError when no
+    input has records there); the readers find the others (docs/database.md, "Coverage").
+    `kev` and `epss` name a CISA KEV catalog and a FIRST EPSS file (dbbuilder.compile.exploitation).
     `progress`, when given, is called with keyword arguments `stage` ("read", "resolve", "groups",
     "write", "optimize"), `provider` (or "") and `count` (records read so far in stage "read").
     """
@@ -154,13 +169,21 @@ def compile_database(
                 _stage_provider(staging, name, [Path(p) for p in paths], strict, report)
                 for name, paths in inputs.items() if paths
             ]
+            exploitation = stage_exploitation(staging, kev=kev, epss=epss, strict=strict)
             staging.executescript(_STAGING_INDEXES + _KEEP)
             staging.commit()
             report(stage="resolve", provider="", count=0)
             _stage_vulnerabilities(staging)
             report(stage="groups", provider="", count=0)
             group_count = _stage_groups(staging)
-            providers = tuple(_provider_summary(staging, s, (captured_at or {}).get(s.name)) for s in read_summaries)
+            declared = frozenset(complete)
+            providers = tuple(_provider_summary(staging, s, (captured_at or {}).get(s.name), declared)
+                              for s in read_summaries) + tuple(
+                ProviderSummary(name=f.name, captured_at=f.captured_at, input_sha256=f.input_sha256,
+                                records=f.records, skipped=f.skips.skipped,
+                                skipped_reasons=dict(sorted(f.skips.reasons.items())), captured_at_basis=CAPTURE_FEED)
+                for f in exploitation)
+            _check_declared(declared, providers)
         report(stage="write", provider="", count=0)
         counts = _write_final(final_path, staging_path, providers, page_size, report)
         os.replace(final_path, out)
@@ -187,7 +210,7 @@ class _ReadSummary:
     name: str
     input_sha256: str
     skips: SkipLog
-    newest_input_mtime: float | None  # for feeds without dates of their own (Alpine secdb)
+    facts: FeedFacts
 
 
 def _stage_provider(staging: sqlite3.Connection, name: str, paths: list[Path], strict: bool,
@@ -196,16 +219,16 @@ def _stage_provider(staging: sqlite3.Connection, name: str, paths: list[Path], s
     files = input_files(paths, provider.accepts)
     digest = inputs_sha256(files)
     skips = SkipLog(name, strict=strict)
+    facts = FeedFacts()
     count = 0
     seq = staging.execute("SELECT COALESCE(MAX(seq), 0) FROM s_records").fetchone()[0]
-    for batch in _batches(provider.read(files, skips), BATCH_RECORDS):
+    for batch in _batches(provider.read(files, skips, facts), BATCH_RECORDS):
         _insert_batch(staging, seq, batch)
         seq += len(batch)
         count += len(batch)
         report(stage="read", provider=name, count=count)
     staging.commit()
-    newest = max((path.stat().st_mtime for _, path in files), default=None)
-    return _ReadSummary(name, digest, skips, newest)
+    return _ReadSummary(name, digest, skips, facts)
 
 
 def _batches(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
@@ -334,58 +357,93 @@ def _stage_groups(staging: sqlite3.Connection) -> int:
     return len(set(groups.values()))
 
 
-def _provider_summary(staging: sqlite3.Connection, read: _ReadSummary, captured: str | None) -> ProviderSummary:
+def _provider_summary(staging: sqlite3.Connection, read: _ReadSummary, captured: str | None,
+                      declared: frozenset[str]) -> ProviderSummary:
     records, withdrawn, newest = staging.execute("""
         SELECT COUNT(DISTINCT k.id), COUNT(DISTINCT CASE WHEN r.withdrawn IS NOT NULL THEN k.id END), MAX(r.modified)
         FROM s_keep k JOIN s_records r ON r.seq = k.seq WHERE k.provider = ?
     """, (read.name,)).fetchone()
-    ecosystems = dict(staging.execute("""
-        SELECT a.ecosystem, COUNT(DISTINCT k.id) FROM s_affected a JOIN s_keep k ON k.seq = a.seq
-        WHERE k.provider = ? GROUP BY a.ecosystem ORDER BY a.ecosystem
-    """, (read.name,)).fetchall())
+    # Dates of every kept version and part: an assembled advisory's date is its newest part's.
+    held = {ecosystem: (count, dated) for ecosystem, count, dated in staging.execute("""
+        SELECT a.ecosystem, COUNT(DISTINCT k.id), MAX(r.modified)
+        FROM s_affected a JOIN s_keep k ON k.seq = a.seq JOIN s_records r ON r.seq = k.seq
+        WHERE k.provider = ? GROUP BY a.ecosystem
+    """, (read.name,))}
+    cpe_records, cpe_newest = staging.execute("""
+        SELECT COUNT(DISTINCT k.id), MAX(r.modified)
+        FROM s_keep k JOIN s_records r ON r.seq = k.seq
+        WHERE k.provider = ? AND k.seq IN (SELECT seq FROM s_cpes)
+    """, (read.name,)).fetchone()
+    if cpe_records:
+        held[CPE_ECOSYSTEM] = (cpe_records, cpe_newest)
+    captured_at, basis = _captured_at(read.name, captured, read.facts.timestamps, newest)
     return ProviderSummary(
         name=read.name,
-        captured_at=_captured_at(read.name, captured, newest, read.newest_input_mtime),
+        captured_at=captured_at,
         input_sha256=read.input_sha256,
         records=records,
         skipped=read.skips.skipped,
         skipped_reasons=dict(sorted(read.skips.reasons.items())),
         withdrawn=withdrawn,
-        ecosystems=ecosystems,
+        ecosystems={ecosystem: count for ecosystem, (count, _) in sorted(held.items()) if ecosystem != CPE_ECOSYSTEM},
+        captured_at_basis=basis,
+        coverage=_coverage(read.name, held, read.facts, declared),
     )
 
 
-def _captured_at(name: str, explicit: str | None, newest_modified: str | None, newest_mtime: float | None) -> str:
-    """When the provider's data was captured.
+def _coverage(provider: str, held: Mapping[str, tuple[int, str | None]], facts: FeedFacts,
+              declared: frozenset[str]) -> tuple[SourceCoverage, ...]:
+    """One entry per ecosystem the provider has records for or wholly exports (a branch with no fixes)."""
+    entries = []
+    for ecosystem in sorted({*held, *facts.exports}):
+        count, newest = held.get(ecosystem, (0, None))
+        if ecosystem in facts.exports:
+            complete, basis = True, facts.exports[ecosystem]
+        elif ecosystem in declared and count:
+            complete, basis = True, DECLARED_COMPLETE
+        else:
+            complete, basis = False, facts.notes.get(ecosystem, LOOSE_RECORDS)
+        entries.append(SourceCoverage(provider, ecosystem, count, newest, complete, basis))
+    return tuple(entries)
 
-    Explicit value, else the newest record `modified`, else the newest input file's mtime (the time it
-    was downloaded) clamped to SOURCE_DATE_EPOCH as reproducible builds do, else SOURCE_DATE_EPOCH.
+
+def _check_declared(declared: frozenset[str], providers: Sequence[ProviderSummary]) -> None:
+    held = {entry.ecosystem for provider in providers for entry in provider.coverage if entry.records}
+    unknown = sorted(declared - held)
+    if unknown:
+        shown = sorted(held)[:_LISTED]
+        more = f" and {len(held) - _LISTED} more" if len(held) > _LISTED else ""
+        raise UsageError(f"--complete {', '.join(unknown)}: no input has records for it; ecosystems with records: "
+                         f"{', '.join(shown) or 'none'}{more}")
+
+
+def _captured_at(name: str, explicit: str | None, feed_times: Sequence[str],
+                 newest_modified: str | None) -> tuple[str, str]:
+    """(captured_at, basis): when the provider's data was captured, and how we know.
+
+    The operator's value, else the newest of the feed's own timestamps (and record dates, which cannot be
+    later), else the newest record date. A feed with no date anywhere (Alpine's secdb, Debian's tracker
+    JSON) is captured at an unknown time: EPOCH, which every age policy calls stale. File times are never
+    used: a copy of years-old files is minutes old.
     """
     if explicit is not None:
         value = rfc3339(explicit)
         if value is None:
             raise FeedError(f"captured_at for {name} is not an RFC 3339 time: {explicit!r}")
-        return value
+        return value, CAPTURE_GIVEN
+    if feed_times:
+        return max([*feed_times, *([newest_modified] if newest_modified else [])]), CAPTURE_FEED
     if newest_modified:
-        return str(newest_modified)
-    epoch_text = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
-    source_date: int | None = None
-    if epoch_text:
-        try:
-            source_date = int(epoch_text)
-            datetime.fromtimestamp(source_date, UTC)
-        except (ValueError, OverflowError, OSError) as error:
-            raise FeedError(f"SOURCE_DATE_EPOCH is not a Unix time: {epoch_text!r}") from error
-    candidates = [int(newest_mtime)] if newest_mtime is not None else []
-    if source_date is not None:
-        candidates = [min([*candidates, source_date])]
-    if not candidates:
-        return EPOCH
-    return datetime.fromtimestamp(candidates[0], UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return str(newest_modified), CAPTURE_RECORDS
+    return EPOCH, CAPTURE_UNKNOWN
 
 
 def _write_final(path: Path, staging_path: Path, providers: Sequence[ProviderSummary], page_size: int,
                  report: Progress) -> dict[str, int]:
+    try:
+        import sqlite_utils  # the `builder` extra: an isolated host's scanner-only install does without it
+    except ModuleNotFoundError:
+        raise UsageError("dbbuilder build needs the builder extra: pip install 'airgap-scanner[builder]'") from None
     with closing(sqlite3.connect(path)) as connection:
         db = sqlite_utils.Database(connection)
         connection.executescript(f"PRAGMA page_size={int(page_size)}; PRAGMA journal_mode=OFF;"
@@ -405,8 +463,13 @@ def _write_final(path: Path, staging_path: Path, providers: Sequence[ProviderSum
             "name": p.name, "captured_at": p.captured_at, "input_sha256": p.input_sha256, "records": p.records,
             "skipped": p.skipped, "skipped_reasons": compact_json(dict(p.skipped_reasons)),
             "withdrawn": p.withdrawn, "ecosystems": compact_json(dict(p.ecosystems)),
+            "captured_at_basis": p.captured_at_basis,
         } for p in sorted(providers, key=lambda p: p.name)])
-        connection.executescript(_FINAL_INSERTS)
+        db.table("coverage").insert_all([{
+            "provider": entry.provider, "ecosystem": entry.ecosystem, "records": entry.records,
+            "newest": entry.newest, "complete": int(entry.complete), "basis": entry.basis,
+        } for entry in sorted((e for p in providers for e in p.coverage), key=lambda e: (e.provider, e.ecosystem))])
+        connection.executescript(_FINAL_INSERTS + EXPLOITATION_INSERTS)
         connection.commit()
         for statement in indexes:
             connection.execute(statement)

@@ -31,6 +31,10 @@ PART_SUFFIX = ".part"
 PART_META_SUFFIX = ".part.json"
 
 
+class NotFoundError(FeedError):
+    """The server has no such file (HTTP 404 or 410): never retried."""
+
+
 @dataclass(frozen=True)
 class Validators:
     """What a server said identifies a version of a file, for conditional and resumed requests."""
@@ -60,7 +64,7 @@ class Download:
 def _read_json_file(path: Path) -> Any:
     try:
         return json.loads(path.read_bytes())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
 
 
@@ -89,7 +93,7 @@ class HttpClient:
         self.requests_made += 1
 
     def _delay(self, attempt: int, retry_after: str | None) -> float:
-        if retry_after and retry_after.strip().isdigit():
+        if retry_after and retry_after.strip().isascii() and retry_after.strip().isdigit():
             return min(float(retry_after.strip()), MAX_BACKOFF_SECONDS)
         return min(self.backoff * 2.0**attempt, MAX_BACKOFF_SECONDS)
 
@@ -100,6 +104,8 @@ class HttpClient:
             try:
                 return operation()
             except urllib.error.HTTPError as error:
+                if error.code in (404, 410):
+                    raise NotFoundError(f"{url}: HTTP {error.code} {error.reason}") from None
                 if error.code not in RETRY_STATUSES or attempt == self.retries:
                     raise FeedError(f"{url}: HTTP {error.code} {error.reason}") from None
                 self.sleep(self._delay(attempt, error.headers.get("Retry-After")))
@@ -124,6 +130,8 @@ class HttpClient:
                 raise FeedError(f"{full}: response larger than {MAX_JSON_BYTES} bytes")
             try:
                 return json.loads(body)
+            except RecursionError:
+                raise FeedError(f"{full}: JSON nested too deeply to be a feed response") from None
             except ValueError:
                 # A truncated or garbled body from a flaky proxy: worth another attempt.
                 raise http.client.IncompleteRead(body[:64]) from None
@@ -194,7 +202,7 @@ class HttpClient:
                     handle.flush()
                     os.fsync(handle.fileno())
             # http.client returns a short body without complaint when the peer hangs up early.
-            if announced is not None and announced.isdigit() and received < int(announced):
+            if announced is not None and announced.isascii() and announced.isdigit() and received < int(announced):
                 raise http.client.IncompleteRead(b"", int(announced) - received)
             if check is not None:
                 try:

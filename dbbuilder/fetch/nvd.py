@@ -70,7 +70,7 @@ def _stored_page(path: Path) -> Any:
         return json.loads(path.read_bytes())
     except FileNotFoundError:
         return None
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, RecursionError) as error:
         raise FeedError(f"{path}: unreadable page from an earlier run ({error}); delete it and fetch again") from error
 
 

@@ -1,7 +1,8 @@
 """Feed readers: OSV, NVD, Debian tracker, Alpine secdb.
 
 Each provider module has `PROVIDER` (its name), `accepts(path)` (which files under an input directory it
-reads) and `read(files, skips)` (a stream of `Record`s). `PROVIDERS` is the registry, in build order.
+reads) and `read(files, skips, facts)` (a stream of `Record`s; `facts` gets what the input says about
+itself: which ecosystems it wholly exports, its own timestamps). `PROVIDERS` is the registry, in build order.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import alpine, debian, nvd, osv
-from .base import MalformedFeedError, Reader, Record, SkipLog
+from .base import FeedFacts, MalformedFeedError, Reader, Record, SkipLog
 
 
 @dataclass(frozen=True)
@@ -26,4 +27,4 @@ PROVIDERS: Mapping[str, Provider] = {
     for module in (osv, nvd, debian, alpine)
 }
 
-__all__ = ["PROVIDERS", "MalformedFeedError", "Provider", "Reader", "Record", "SkipLog"]
+__all__ = ["PROVIDERS", "FeedFacts", "MalformedFeedError", "Provider", "Reader", "Record", "SkipLog"]

@@ -21,6 +21,7 @@ from typing import Any
 import cvss
 import yaml
 
+from scanner.clock import rfc3339 as format_rfc3339
 from scanner.errors import FeedError
 from scanner.fileio import FileReadError, read_regular_file
 from scanner.model import FixState, Severity
@@ -106,6 +107,24 @@ class SkipLog:
         return sum(self.reasons.values())
 
 
+@dataclass
+class FeedFacts:
+    """What a reader learns about its input as a whole, beside the records (docs/database.md, "Coverage").
+
+    `exports` names the ecosystems an input is a whole export of, by its form: a Debian tracker JSON
+    export or DSA/DLA list for the releases it names, an Alpine secdb branch (main and community), an OSV
+    `<Ecosystem>/all.zip`, NVD. Anything else is loose records. `timestamps` are the times a feed states
+    for itself (an NVD page's `timestamp`), the best evidence of when it was captured.
+    """
+
+    exports: dict[str, str] = field(default_factory=dict)  # ecosystem -> the whole export it was read from
+    notes: dict[str, str] = field(default_factory=dict)  # ecosystem -> why an export-like input is not whole
+    timestamps: list[str] = field(default_factory=list)  # RFC 3339 UTC
+
+    def export(self, ecosystem: str, basis: str) -> None:
+        self.exports.setdefault(ecosystem, basis)
+
+
 class RecordError(ValueError):
     """Raised inside a reader for a malformed record; `reason` is the count key in the skip log."""
 
@@ -115,8 +134,8 @@ class RecordError(ValueError):
         self.detail = detail
 
 
-# A reader: (name, path) of its input files, sorted by name, and a skip log in; records out.
-Reader = Callable[[Sequence[tuple[str, Path]], SkipLog], Iterator[Record]]
+# A reader: (name, path) of its input files, sorted by name, a skip log and the facts to fill in; records out.
+Reader = Callable[[Sequence[tuple[str, Path]], SkipLog, FeedFacts], Iterator[Record]]
 
 
 def input_files(paths: Iterable[Path], accepts: Callable[[Path], bool]) -> list[tuple[str, Path]]:
@@ -177,25 +196,27 @@ def rfc3339(value: object) -> str | None:
     """An RFC 3339 UTC timestamp with a `Z` suffix, second precision; None when absent or unparsable.
 
     Naive timestamps (NVD writes them) are taken as UTC; a bare date is midnight UTC. YAML loaders turn
-    timestamps into datetime objects: those are accepted too.
+    timestamps into datetime objects: those are accepted too. The year always has four digits: Go's
+    "no date" placeholder is kept as `0001-01-01T00:00:00Z`, which the scanner reports as absent.
     """
     if isinstance(value, datetime):
-        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    if isinstance(value, date):
-        return value.strftime("%Y-%m-%dT00:00:00Z")
-    if not isinstance(value, str) or not value.strip():
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime(value.year, value.month, value.day, tzinfo=UTC)
+    elif isinstance(value, str) and value.strip():
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            return None
+    else:
         return None
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
     try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
+        return format_rfc3339(moment)
+    except OverflowError:  # an offset that moves year 1 or 9999 out of range once in UTC
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def severity_label(text: object) -> str | None:

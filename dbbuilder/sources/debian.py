@@ -18,6 +18,7 @@ stored: OSV has no ecosystem for it.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,6 +28,7 @@ from scanner.model import FixState
 
 from .base import (
     AffectedRow,
+    FeedFacts,
     Record,
     RecordError,
     SkipLog,
@@ -74,6 +76,18 @@ STATES: Mapping[str, FixState] = {
 
 PRECEDENCE_JSON, PRECEDENCE_CVE_LIST, PRECEDENCE_ADVISORY = 0, 1, 2
 
+# Inputs that are whole for the releases they name (docs/database.md, "Coverage"). The CVE list is not:
+# a release it does not name inherits the unstable line, which is not stored. DTSAs were advisories for
+# testing, not for a release's security archive. Samples and extracts have the same form as the real
+# thing, so each must also look whole: the tracker's export lists tens of thousands of issues for each
+# release it tracks, and the DSA and DLA lists hold thousands of advisories, numbered without gaps
+# (a list trimmed to some packages leaves most numbers out).
+TRACKER_EXPORT = "Debian security tracker JSON export"
+TRACKER_EXPORT_MIN_ISSUES = 1000  # per release
+WHOLE_LISTS = frozenset({"DSA", "DLA"})
+WHOLE_LIST_MIN_ADVISORIES = 100
+WHOLE_LIST_MIN_DENSITY = 0.9  # advisory numbers present / numbers from the oldest to the newest
+
 _ADVISORY_HEADER = re.compile(
     r"^\[(?P<date>[^\]]+)\]\s+(?P<id>(?:DSA|DLA|DTSA)-\d+(?:-\d+)?)\s*(?P<rest>.*)$")
 _CVE_HEADER = re.compile(r"^(?P<id>CVE-\d{4}-(?:\d{4,}|X+))\s*(?P<rest>.*)$")
@@ -89,7 +103,7 @@ def accepts(path: Path) -> bool:
     return path.name.endswith(".json") or path.name == "list" or path.name.startswith("list.")
 
 
-def read(files: Sequence[tuple[str, Path]], skips: SkipLog) -> Iterator[Record]:
+def read(files: Sequence[tuple[str, Path]], skips: SkipLog, facts: FeedFacts) -> Iterator[Record]:
     for name, path in files:
         try:
             text = read_capped(path, MAX_FILE_BYTES).decode("utf-8")
@@ -100,15 +114,50 @@ def read(files: Sequence[tuple[str, Path]], skips: SkipLog) -> Iterator[Record]:
             skips.skip(error.reason, name, error.detail)
             continue
         if path.name.endswith(".json"):
-            yield from _read_tracker_json(text, name, skips)
+            yield from _judged_tracker_json(text, name, skips, facts)
             continue
         first = next((line for line in text.splitlines() if line.strip()), "")
-        if _ADVISORY_HEADER.match(first):
-            yield from _read_advisory_list(text, name, skips)
+        header = _ADVISORY_HEADER.match(first)
+        if header:
+            yield from _judged_advisory_list(header["id"].split("-", 1)[0], text, name, skips, facts)
         elif _CVE_HEADER.match(first):
             yield from _read_cve_list(text, name, skips)
         else:
             skips.skip("not a tracker list", name, first[:60])
+
+
+def _judged_tracker_json(text: str, name: str, skips: SkipLog, facts: FeedFacts) -> Iterator[Record]:
+    """The export's records; it is whole for each release it has TRACKER_EXPORT_MIN_ISSUES issues for."""
+    issues: Counter[str] = Counter()
+    for record in _read_tracker_json(text, name, skips):
+        issues.update({row.ecosystem for row in record.affected})
+        yield record
+    for ecosystem, count in issues.items():
+        if count >= TRACKER_EXPORT_MIN_ISSUES:
+            facts.export(ecosystem, TRACKER_EXPORT)
+        else:
+            facts.notes.setdefault(ecosystem, f"Debian tracker JSON with {count} issue(s) for it: an extract")
+
+
+def _judged_advisory_list(kind: str, text: str, name: str, skips: SkipLog, facts: FeedFacts) -> Iterator[Record]:
+    """The list's records; a DSA or DLA list that looks whole is whole for every release it names."""
+    releases: set[str] = set()
+    numbers: set[int] = set()
+    for record in _read_advisory_list(text, name, skips):
+        releases.update(row.ecosystem for row in record.affected)
+        if record.part_precedence is None:  # the advisory itself, not a DEBIAN-CVE part
+            numbers.add(int(record.id.split("-")[1]))
+        yield record
+    if kind not in WHOLE_LISTS:
+        return
+    basis = f"Debian {kind} list"
+    span = max(numbers) - min(numbers) + 1 if numbers else 0
+    whole = len(numbers) >= WHOLE_LIST_MIN_ADVISORIES and len(numbers) >= WHOLE_LIST_MIN_DENSITY * span
+    for ecosystem in releases:
+        if whole:
+            facts.export(ecosystem, basis)
+        else:
+            facts.notes.setdefault(ecosystem, f"{basis} extract ({len(numbers)} advisories)")
 
 
 @dataclass

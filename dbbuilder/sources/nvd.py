@@ -13,8 +13,11 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from scanner.db.schema import CPE_ECOSYSTEM
+
 from .base import (
     CpeRow,
+    FeedFacts,
     Record,
     RecordError,
     SeverityRow,
@@ -42,13 +45,19 @@ def accepts(path: Path) -> bool:
     return path.name.endswith((".json", ".json.gz"))
 
 
-def read(files: Sequence[tuple[str, Path]], skips: SkipLog) -> Iterator[Record]:
+def read(files: Sequence[tuple[str, Path]], skips: SkipLog, facts: FeedFacts) -> Iterator[Record]:
     for name, path in files:
         try:
-            items, parse = _items(_load(path))
+            document = require_mapping(_load(path), "NVD file")
+            items, parse = _items(document)
         except RecordError as error:
             skips.skip(error.reason, name, error.detail)
             continue
+        facts.export(CPE_ECOSYSTEM, "NVD CVE data")
+        # When NVD produced the page (API 2.0) or the feed (legacy 1.1): the data is as fresh as that.
+        stamp = rfc3339(document.get("timestamp") or document.get("CVE_data_timestamp"))
+        if stamp is not None:
+            facts.timestamps.append(stamp)
         for index, item in enumerate(items):
             try:
                 yield parse(item)
@@ -69,8 +78,7 @@ def _load(path: Path) -> object:
     return parse_document(data, path.name.removesuffix(".gz"))
 
 
-def _items(document: object) -> tuple[list[Any], Any]:
-    page = require_mapping(document, "NVD file")
+def _items(page: Mapping[str, Any]) -> tuple[list[Any], Any]:
     if "vulnerabilities" in page:
         items = page["vulnerabilities"]
         if not isinstance(items, list):

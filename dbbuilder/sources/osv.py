@@ -1,5 +1,8 @@
 """OSV records (schema 1.x) as JSON or YAML files in directory trees, or inside OSV's per-ecosystem all.zip.
 
+An `<Ecosystem>/all.zip` (the osv.dev bucket's layout, which `dbbuilder fetch` keeps) is a whole export of
+that ecosystem; loose record files and other archives are not (docs/database.md, "Coverage").
+
 Every ecosystem is read, distro ones included (`Debian:12`, `Ubuntu:22.04:LTS`, `Alpine:v3.18` ...).
 GIT ranges are left out of the stored ranges: they cannot be evaluated on an installed package, and the
 record's explicit `versions` list already names what they cover.
@@ -15,8 +18,10 @@ from typing import Any
 from scanner.model import FixState
 from scanner.names import normalize_package_name
 
+from ..fetch.osv import ARCHIVE_NAME
 from .base import (
     AffectedRow,
+    FeedFacts,
     Record,
     RecordError,
     SeverityRow,
@@ -48,15 +53,27 @@ def accepts(path: Path) -> bool:
     return path.name.endswith(RECORD_SUFFIXES) or path.suffix == ".zip"
 
 
-def read(files: Sequence[tuple[str, Path]], skips: SkipLog) -> Iterator[Record]:
+def read(files: Sequence[tuple[str, Path]], skips: SkipLog, facts: FeedFacts) -> Iterator[Record]:
     for name, path in files:
         if path.suffix == ".zip":
-            yield from _read_archive(name, path, skips)
+            family = path.parent.name if path.name == ARCHIVE_NAME else ""
+            for record in _read_archive(name, path, skips):
+                if family:
+                    _note_export(record, family, f"OSV {family}/{ARCHIVE_NAME}", facts)
+                yield record
             continue
         try:
             yield parse_record(parse_document(read_capped(path, MAX_RECORD_BYTES), path.name))
         except RecordError as error:
             skips.skip(error.reason, name, error.detail)
+
+
+def _note_export(record: Record, family: str, basis: str, facts: FeedFacts) -> None:
+    """OSV publishes one `<Ecosystem>/all.zip` per ecosystem: it is whole for that ecosystem and its
+    releases (`Debian/all.zip` for `Debian:12`), not for other ecosystems a record also names."""
+    for row in record.affected:
+        if row.ecosystem == family or row.ecosystem.startswith(family + ":"):
+            facts.export(row.ecosystem, basis)
 
 
 def _read_archive(name: str, path: Path, skips: SkipLog) -> Iterator[Record]:

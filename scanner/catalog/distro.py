@@ -11,6 +11,7 @@ import re
 import shlex
 
 from scanner.catalog.base import read_text
+from scanner.catalog.limits import DEFAULT_LIMITS
 from scanner.image.filesystem import FileRequest, Filesystem
 from scanner.model import Distro
 
@@ -21,9 +22,9 @@ DISTRO_REQUESTS: tuple[FileRequest, ...] = (
     FileRequest(
         (*_OS_RELEASE_PATHS, "etc/alpine-release", "etc/redhat-release", "etc/system-release-cpe",
          "etc/debian_version", "var/lib/dpkg/status.d/base", "var/lib/dpkg/status.d/base-files"),
-        max_size=64 * 1024,
+        max_size=DEFAULT_LIMITS.max_release_file_size,
     ),
-    FileRequest(_BUSYBOX_PATHS, max_size=4 * 1024 * 1024),
+    FileRequest(_BUSYBOX_PATHS, max_size=DEFAULT_LIMITS.max_busybox_size),
 )
 
 _DEBIAN_CODENAMES = {
@@ -178,7 +179,7 @@ def osv_ecosystem(distro: Distro | None) -> str | None:
     ident, version = distro.id, distro.version_id
     if ident == "debian":
         major = _major(version)
-        return f"Debian:{major}" if major.isdigit() else None
+        return f"Debian:{major}" if major.isascii() and major.isdigit() else None
     if ident == "ubuntu":
         return f"Ubuntu:{version}" if version else None
     if ident == "alpine":

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from packageurl import PackageURL
 
-from scanner.catalog.base import CatalogResult, register
+from scanner.catalog.base import CatalogResult, Findings, register
 from scanner.catalog.langpkg import ParseError, captured_files, load_json, make_package, text_field
+from scanner.catalog.limits import DEFAULT_LIMITS, CatalogLimits
 from scanner.image.filesystem import FileRequest, Filesystem
-from scanner.model import Distro, Package
+from scanner.model import Distro
 
-DEPS_FILES = FileRequest(("**/*.deps.json",), max_size=64 * 1024 * 1024)
+DEPS_PATTERNS = ("**/*.deps.json",)
 _REPORTED_TYPES = {"package", "runtimepack"}
 _RUNTIME_PACK_PREFIX = "runtimepack."
 
@@ -40,27 +41,32 @@ def deps_libraries(document: object) -> list[tuple[str, str, dict[str, object]]]
 class DotnetCataloger:
     name = "dotnet"
 
+    def __init__(self, limits: CatalogLimits = DEFAULT_LIMITS) -> None:
+        self.limits = limits
+
     @property
     def requests(self) -> tuple[FileRequest, ...]:
-        return (DEPS_FILES,)
+        return (FileRequest(DEPS_PATTERNS, max_size=self.limits.max_lockfile_size),)
 
     def catalog(self, fs: Filesystem, distro: Distro | None) -> CatalogResult:
-        packages: list[Package] = []
-        warnings: list[str] = []
-        for found in captured_files(fs, DEPS_FILES):
+        findings = Findings(self.limits)
+        for found in captured_files(fs, self.requests[0]):
             try:
-                libraries = deps_libraries(load_json(fs.read_bytes(found.path)))
+                libraries = deps_libraries(load_json(fs.read_bytes(found.path), self.limits))
             except ParseError as error:
-                warnings.append(f"{found.path}: {error}")
+                findings.warn(f"{found.path}: {error}")
                 continue
-            packages.extend(
-                make_package(found, name=name, version=version, purl=PackageURL(type="nuget", name=name, version=version),
-                             ecosystem="NuGet", cataloger=self.name,
-                             metadata=[("type", text_field(entry, "type")), ("sha512", text_field(entry, "sha512")),
-                                       ("path", text_field(entry, "path"))])
-                for name, version, entry in libraries
-            )
-        return CatalogResult(packages=tuple(packages), warnings=tuple(warnings))
+            for name, version, entry in libraries:
+                where = f"{found.path}: {name}/{version}"
+                with findings.record(where):
+                    package = make_package(
+                        found, name=name, version=version, purl=PackageURL(type="nuget", name=name, version=version),
+                        ecosystem="NuGet", cataloger=self.name,
+                        metadata=[("type", text_field(entry, "type")), ("sha512", text_field(entry, "sha512")),
+                                  ("path", text_field(entry, "path"))])
+                    if not findings.add(package, where):
+                        return findings.result()
+        return findings.result()
 
 
 register(DotnetCataloger())

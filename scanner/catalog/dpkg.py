@@ -2,17 +2,21 @@
 
 Ownership comes from `var/lib/dpkg/info/NAME[:ARCH].list` (and distroless `status.d/NAME.md5sums`),
 licences from the machine-readable `usr/share/doc/NAME/copyright` where it has `License:` fields.
+Databases are read as a stream of stanzas within `CatalogLimits`; a stanza over a cap is skipped
+with a warning naming it, and the others are still reported.
 """
 
 from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
-from scanner.catalog.base import CatalogResult, read_text, register
-from scanner.catalog.ospackages import control_lines, ecosystem_of, os_purl, package_layer, upstream_qualifier
+from scanner.catalog.base import CatalogResult, Findings, read_text, register
+from scanner.catalog.limits import DEFAULT_LIMITS, CatalogLimits
+from scanner.catalog.ospackages import ecosystem_of, os_purl, package_layer, read_stanzas, upstream_qualifier
 from scanner.image.filesystem import FileRequest, Filesystem, normalize_path
 from scanner.model import Distro, Package
 
@@ -26,46 +30,56 @@ _STATUS_D_SIDECARS = frozenset({
 })
 # The third word of Status: states in which the package's files are not on disk.
 _ABSENT_STATES = frozenset({"not-installed", "config-files"})
+# The fields a package record is made of; the others are counted, never kept.
+KEPT_FIELDS = frozenset({b"Package", b"Status", b"Version", b"Architecture", b"Source", b"Maintainer"})
+# A field line: not a continuation (leading blank) nor a comment; its value's first line only.
+_FIELD = re.compile(rb"^([^ \t#\n][^:\n]*):([^\n]*)", re.M)
 _SOURCE = re.compile(r"^(?P<name>\S+)(?:\s+\((?P<version>[^)]*)\))?\s*$")
+_LICENSE_LINE = re.compile(r"^License:[ \t]*([^\n]*?)[ \t\r]*$", re.M)
 _COMMON_LICENSE = re.compile(r"/usr/share/common-licenses/([A-Za-z0-9][A-Za-z0-9.+-]*[A-Za-z0-9+])")
+# A package's layer is found from a bounded number of its files (see ospackages.package_layer).
+_EVIDENCE_PATHS = 256
 
 
 @dataclass(frozen=True)
 class Paragraph:
-    """One control paragraph: its fields (first line of each value) and where it came from."""
+    """One control paragraph: its kept fields (first line of each value) and where it came from."""
 
     fields: dict[str, str]
     path: str
     number: int  # 1-based position in the file, for warnings
 
 
-def parse_control(text: str, path: str) -> Iterator[Paragraph]:
-    """Paragraphs of a deb822 control file. Continuation lines are dropped: no field we read spans lines."""
-    fields: dict[str, str] = {}
-    number = 0
-    for line in control_lines(text):
-        if not line.strip():
+def parse_control(stream: BinaryIO, path: str, limits: CatalogLimits = DEFAULT_LIMITS,
+                  warn: Callable[[str], None] = lambda warning: None) -> Iterator[Paragraph]:
+    """Paragraphs of a deb822 control file holding at least one of `KEPT_FIELDS`.
+
+    Continuation lines are dropped: no field we keep spans lines. A paragraph over a cap (size,
+    lines, fields, length of a kept value) is skipped with a warning through `warn`.
+    """
+    for number, stanza in read_stanzas(stream, path, limits, warn):
+        fields: dict[str, str] = {}
+        for count, match in enumerate(_FIELD.finditer(stanza), start=1):
+            if count > limits.max_stanza_fields:
+                warn(f"{path}: stanza {number} has more than {limits.max_stanza_fields} fields "
+                     "(cap max_stanza_fields); skipped")
+                break
+            key = match[1].strip()
+            if key not in KEPT_FIELDS:
+                continue
+            value = match[2].strip()
+            if len(value) > limits.max_field_length:
+                warn(f"{path}: stanza {number} has a {key.decode()} field of {len(value)} bytes, over "
+                     f"{limits.max_field_length} (cap max_field_length); skipped")
+                break
+            fields[key.decode()] = value.decode("utf-8", "replace")
+        else:
             if fields:
-                number += 1
                 yield Paragraph(fields, path, number)
-                fields = {}
-            continue
-        if line[0] in " \t" or line[0] == "#":
-            continue
-        key, sep, value = line.partition(":")
-        if sep:
-            fields[key.strip()] = value.strip()
-    if fields:
-        yield Paragraph(fields, path, number + 1)
 
 
 def _licenses(copyright_text: str) -> tuple[str, ...]:
-    found: set[str] = set()
-    for line in copyright_text.splitlines():
-        if line.startswith("License:"):
-            value = line[len("License:"):].strip()
-            if value:
-                found.add(value)
+    found = {value for value in _LICENSE_LINE.findall(copyright_text) if value}
     if not found:
         found.update(_COMMON_LICENSE.findall(copyright_text))
     return tuple(sorted(found))
@@ -75,16 +89,18 @@ def _licenses(copyright_text: str) -> tuple[str, ...]:
 _UNCLEAN_LIST = re.compile(r"//|\\|/\.\.?(?:/|$)|^[^/]", re.M)
 
 
-def _list_paths(text: str) -> list[str]:
+def _list_paths(text: str, room: int) -> list[str]:
+    """The paths of a .list file, at most `room` + 1 of them (one more shows that the room ran out)."""
     body = text[3:] if text.startswith("/.\n") else text
+    lines = body.split("\n", room + 1)[:room + 1]
     if not _UNCLEAN_LIST.search(body):
-        return [line[1:] for line in body.splitlines() if len(line) > 1]
-    return [path for path in (normalize_path(line.strip()) for line in text.splitlines()) if path]
+        return [line[1:] for line in lines if len(line) > 1]
+    return [path for path in (normalize_path(line.strip()) for line in lines) if path]
 
 
-def _md5sums_paths(text: str) -> list[str]:
+def _md5sums_paths(text: str, room: int) -> list[str]:
     paths = []
-    for line in text.splitlines():
+    for line in text.split("\n", room + 1)[:room + 1]:
         _, _, name = line.strip().partition(" ")
         normalized = normalize_path(name.strip())
         if normalized:
@@ -95,42 +111,61 @@ def _md5sums_paths(text: str) -> list[str]:
 class DpkgCataloger:
     name = "dpkg"
 
+    def __init__(self, limits: CatalogLimits = DEFAULT_LIMITS) -> None:
+        self.limits = limits
+
     @property
     def requests(self) -> tuple[FileRequest, ...]:
         return (
-            FileRequest((STATUS, f"{STATUS_D}/*", f"{INFO}/*.list"), max_size=256 * 1024 * 1024),
-            FileRequest(("usr/share/doc/*/copyright",), max_size=8 * 1024 * 1024),
+            FileRequest((STATUS, f"{STATUS_D}/*", f"{INFO}/*.list"), max_size=self.limits.max_os_database_size),
+            FileRequest(("usr/share/doc/*/copyright",), max_size=self.limits.max_license_file_size),
         )
 
     def catalog(self, fs: Filesystem, distro: Distro | None) -> CatalogResult:
-        return _Run(fs, distro, self.requests).result()
+        return _Run(fs, distro, self.requests, self.limits).result()
 
 
 class _Run:
     """One cataloging pass: the captured file names are listed once, so absent files cost no lookup."""
 
-    def __init__(self, fs: Filesystem, distro: Distro | None, requests: tuple[FileRequest, ...]) -> None:
+    def __init__(self, fs: Filesystem, distro: Distro | None, requests: tuple[FileRequest, ...],
+                 limits: CatalogLimits) -> None:
         self.fs = fs
         self.distro = distro
+        self.limits = limits
         self.captured = {path for request in requests for path in fs.captured(request)}
         self.namespace = distro.id if distro is not None and distro.id in ("debian", "ubuntu") else "debian"
         self.ecosystem = ecosystem_of(distro)
-        self.warnings: list[str] = []
+        self.findings = Findings(limits)
 
     def result(self) -> CatalogResult:
-        packages: list[Package] = []
-        owned: dict[str, str] = {}
+        findings = self.findings
         for paragraph in self._paragraphs():
-            package, files = self._package(paragraph)
-            if package is None:
-                continue
-            packages.append(package)
-            for path in files:
-                owned[path] = package.name
-        return CatalogResult(tuple(packages), owned, tuple(self.warnings))
+            where = f"{paragraph.path}: stanza {paragraph.number}"
+            with findings.record(where):
+                found = self._package(paragraph, where)
+                if found is not None:
+                    package, files = found
+                    if not findings.add(package, where):
+                        break
+                    findings.own(files, package.name, where)
+        return findings.result()
 
     def _read(self, path: str) -> str | None:
         return read_text(self.fs, path) if path in self.captured else None
+
+    def _read_file_list(self, path: str, where: str) -> str | None:
+        """A captured file list as text; None when absent or (with a warning) over `max_file_list_bytes`."""
+        if path not in self.captured:
+            return None
+        cap = self.limits.max_file_list_bytes
+        with self.fs.open(path) as stream:
+            data = stream.read(cap + 1)
+        if len(data) > cap:
+            self.findings.warn(f"{where}: {path} is larger than {cap} bytes (cap max_file_list_bytes); "
+                               "its files are not recorded")
+            return None
+        return data.decode("utf-8", "replace")
 
     def _paragraphs(self) -> Iterator[Paragraph]:
         for path in sorted(self.captured):
@@ -140,47 +175,56 @@ class _Run:
                 base = posixpath.basename(path)
                 if base.startswith(".") or base.rpartition(".")[2] in _STATUS_D_SIDECARS:
                     continue
-            text = self._read(path)
-            if text is not None:
-                yield from parse_control(text, path)
+            with self.fs.open(path) as stream:
+                yield from parse_control(stream, path, self.limits, self.findings.warn)
 
-    def _package(self, paragraph: Paragraph) -> tuple[Package | None, list[str]]:
+    def _files(self, paragraph: Paragraph, name: str, arch: str, where: str) -> tuple[list[str], list[str], list[str]]:
+        """(owned paths, their evidence for the layer, extra locations) of a package."""
+        files, evidence, locations = self._listed(paragraph, name, arch, where)
+        if len(files) > self.limits.max_package_files:
+            self.findings.warn(f"{where}: its file list has more than {self.limits.max_package_files} entries "
+                               "(cap max_package_files); its files are not recorded")
+            return [], evidence, locations
+        return files, evidence, locations
+
+    def _listed(self, paragraph: Paragraph, name: str, arch: str, where: str) -> tuple[list[str], list[str], list[str]]:
+        room = min(self.findings.owned_room, self.limits.max_package_files)
+        if paragraph.path == STATUS:
+            # Multi-Arch: same packages keep their list under NAME:ARCH.list.
+            list_path = next((candidate for candidate in (f"{INFO}/{name}:{arch}.list", f"{INFO}/{name}.list")
+                              if candidate in self.captured), "")
+            if not list_path:
+                return [], [], []
+            listing = self._read_file_list(list_path, where)
+            return _list_paths(listing, room) if listing else [], [list_path], [list_path]
+        md5sums_path = f"{STATUS_D}/{name}.md5sums"
+        if md5sums_path not in self.captured:
+            return [], [], []
+        md5sums = self._read_file_list(md5sums_path, where)
+        files = _md5sums_paths(md5sums, room) if md5sums else []
+        return files, files[:_EVIDENCE_PATHS], [md5sums_path]
+
+    def _package(self, paragraph: Paragraph, where: str) -> tuple[Package, list[str]] | None:
         fields = paragraph.fields
-        where = f"{paragraph.path}: paragraph {paragraph.number}"
         status = fields.get("Status", "").split()
         if status and status[-1] in _ABSENT_STATES:
-            return None, []  # before the Version check: dpkg drops the Version of purged packages
+            return None  # before the Version check: dpkg drops the Version of purged packages
         name = fields.get("Package", "").split(":", 1)[0]
         version = fields.get("Version", "")
         if not name or not version:
-            self.warnings.append(f"{where}: skipped, no {'Package' if not name else 'Version'} field")
-            return None, []
+            self.findings.warn(f"{where}: skipped, no {'Package' if not name else 'Version'} field")
+            return None
         arch = fields.get("Architecture", "")
         source_name, source_version = "", ""
         if "Source" in fields:
             match = _SOURCE.match(fields["Source"])
             if match is None:
-                self.warnings.append(f"{where} ({name}): unreadable Source field {fields['Source']!r} ignored")
+                self.findings.warn(f"{where} ({name}): unreadable Source field {fields['Source']!r} ignored")
             else:
                 source_name = match["name"] if match["name"] != name else ""
                 source_version = match["version"] if match["version"] and match["version"] != version else ""
-        locations = [paragraph.path]
-        if paragraph.path == STATUS:
-            # Multi-Arch: same packages keep their list under NAME:ARCH.list.
-            list_path = next((candidate for candidate in (f"{INFO}/{name}:{arch}.list", f"{INFO}/{name}.list")
-                              if candidate in self.captured), "")
-            listing = self._read(list_path) if list_path else None
-            files = _list_paths(listing) if listing else []
-            if list_path:
-                locations.append(list_path)
-            evidence = [list_path] if list_path else files
-        else:
-            md5sums_path = f"{STATUS_D}/{name}.md5sums"
-            md5sums = self._read(md5sums_path)
-            files = _md5sums_paths(md5sums) if md5sums else []
-            if md5sums is not None:
-                locations.append(md5sums_path)
-            evidence = files
+        files, evidence, extra_locations = self._files(paragraph, name, arch, where)
+        locations = [paragraph.path, *extra_locations]
         copyright_path = f"usr/share/doc/{name}/copyright"
         copyright_text = self._read(copyright_path)
         licenses = _licenses(copyright_text) if copyright_text else ()

@@ -19,14 +19,15 @@ from dataclasses import dataclass
 
 from packageurl import PackageURL
 
-from scanner.catalog.base import CatalogResult, register
+from scanner.catalog.base import CatalogResult, Findings, register
 from scanner.catalog.langpkg import CapturedFile, captured_files, make_package
-from scanner.catalog.ziparchive import ArchiveView, walk_archive
+from scanner.catalog.limits import DEFAULT_LIMITS, CatalogLimits
+from scanner.catalog.ziparchive import ArchiveView, ImageBudget, walk_archive
 from scanner.image.filesystem import FileRequest, Filesystem
 from scanner.model import Distro, Package
 
 ARCHIVE_EXTENSIONS = (".jar", ".war", ".ear", ".par", ".sar", ".nar", ".jpi", ".hpi", ".kar", ".lpkg")
-ARCHIVES = FileRequest(tuple(f"**/*{ext}" for ext in ARCHIVE_EXTENSIONS), max_size=4 * 1024 * 1024 * 1024)
+ARCHIVE_PATTERNS = tuple(f"**/*{ext}" for ext in ARCHIVE_EXTENSIONS)
 
 MANIFEST = "META-INF/MANIFEST.MF"
 _POM_PROPERTIES = re.compile(r"META-INF/maven/[^/]+/[^/]+/pom\.properties")
@@ -59,23 +60,18 @@ def _is_wanted_member(name: str) -> bool:
     return name == MANIFEST or _POM_PROPERTIES.fullmatch(name) is not None
 
 
+_PROPERTIES_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|(.))", re.S)
+_ESCAPED_CHARACTERS = {"t": "\t", "n": "\n", "r": "\r", "f": "\f"}
+
+
+def _unescape_one(match: re.Match[str]) -> str:
+    if match[1]:
+        return chr(int(match[1], 16))
+    return _ESCAPED_CHARACTERS.get(match[2], match[2])
+
+
 def _unescape_properties(text: str) -> str:
-    out: list[str] = []
-    i = 0
-    while i < len(text):
-        char = text[i]
-        if char != "\\" or i + 1 == len(text):
-            out.append(char)
-            i += 1
-            continue
-        follower = text[i + 1]
-        if follower == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", text[i + 2:i + 6]):
-            out.append(chr(int(text[i + 2:i + 6], 16)))
-            i += 6
-            continue
-        out.append({"t": "\t", "n": "\n", "r": "\r", "f": "\f"}.get(follower, follower))
-        i += 2
-    return "".join(out)
+    return _PROPERTIES_ESCAPE.sub(_unescape_one, text) if "\\" in text else text
 
 
 def parse_properties(data: bytes) -> dict[str, str]:
@@ -85,19 +81,22 @@ def parse_properties(data: bytes) -> dict[str, str]:
     except UnicodeDecodeError:
         text = data.decode("latin-1")
     logical: list[str] = []
-    pending = ""
+    # Continued lines are joined once at the end: repeated concatenation is quadratic in a hostile file.
+    pending: list[str] = []
+    pending_chars = 0
     for raw in text.splitlines():
-        line = raw.lstrip() if pending else raw.strip()
-        if not pending and (not line or line[0] in "#!"):
+        line = raw.lstrip() if pending_chars else raw.strip()
+        if not pending_chars and (not line or line[0] in "#!"):
             continue
         trailing = len(line) - len(line.rstrip("\\"))
         if trailing % 2:
-            pending += line[:-1]
+            pending.append(line[:-1])
+            pending_chars += len(line) - 1
             continue
-        logical.append(pending + line)
-        pending = ""
-    if pending:
-        logical.append(pending)
+        logical.append("".join(pending) + line)
+        pending, pending_chars = [], 0
+    if pending_chars:
+        logical.append("".join(pending))
     result: dict[str, str] = {}
     for line in logical:
         match = re.match(r"((?:\\.|[^=:\s\\])*)\s*[=:]?\s*(.*)", line.strip())
@@ -108,19 +107,18 @@ def parse_properties(data: bytes) -> dict[str, str]:
 
 def parse_manifest(data: bytes) -> dict[str, str]:
     """The main section of a MANIFEST.MF (72-byte lines continued by a leading space)."""
-    headers: dict[str, str] = {}
-    last = ""
+    parts: dict[str, list[str]] = {}  # joined at the end: repeated concatenation is quadratic
+    last: list[str] | None = None
     for raw in data.decode("utf-8", "replace").splitlines():
         if not raw.strip():
             break  # the main section ends at the first blank line
-        if raw.startswith(" ") and last:
-            headers[last] += raw[1:]
+        if raw.startswith(" ") and last is not None:
+            last.append(raw[1:])
             continue
         key, sep, value = raw.partition(":")
         if sep:
-            last = key.strip()
-            headers[last] = value.strip()
-    return headers
+            last = parts[key.strip()] = [value.strip()]
+    return {key: "".join(values) for key, values in parts.items()}
 
 
 def _pom_coordinates(member: str, data: bytes) -> Coordinates | None:
@@ -211,26 +209,44 @@ def _package(source: CapturedFile, coords: Coordinates, view: ArchiveView, locat
 class JavaCataloger:
     name = "java"
 
+    def __init__(self, limits: CatalogLimits = DEFAULT_LIMITS) -> None:
+        self.limits = limits
+
     @property
     def requests(self) -> tuple[FileRequest, ...]:
-        return (ARCHIVES,)
+        return (FileRequest(ARCHIVE_PATTERNS, max_size=self.limits.max_archive_size),)
 
     def catalog(self, fs: Filesystem, distro: Distro | None) -> CatalogResult:
-        packages: list[Package] = []
-        problems: list[str] = []
-        for archive in captured_files(fs, ARCHIVES):
-            paths = archive.paths
+        findings = Findings(self.limits)
+        budget = ImageBudget(self.limits)
+        for archive in captured_files(fs, self.requests[0]):
+            if budget.exhausted:
+                findings.warn(f"{archive.path} and later archives: not read: the image's archives passed "
+                              f"{budget.exhausted}")
+                break
             with fs.open(archive.path) as stream:
-                for view in walk_archive(stream, archive.path, _is_wanted_member, is_archive_name, problems):
-                    headers = parse_manifest(view.files.get(MANIFEST, b""))
-                    top_level = view.depth == 0
-                    coordinates = archive_coordinates(view, headers, paths if top_level else ())
-                    if not coordinates:
-                        problems.append(f"{view.location}: no coordinates could be established offline")
-                    licenses = (_first(headers, "Bundle-License"),) if len(coordinates) == 1 else ()
-                    locations = paths if top_level else (view.location,)
-                    packages.extend(_package(archive, c, view, locations, licenses) for c in coordinates)
-        return CatalogResult(packages=tuple(packages), warnings=tuple(problems))
+                for view in walk_archive(stream, archive.path, _is_wanted_member, is_archive_name, findings.warn,
+                                         budget):
+                    with findings.record(view.location):
+                        if not self._view(archive, view, findings):
+                            return findings.result()
+        return findings.result()
+
+    def _view(self, archive: CapturedFile, view: ArchiveView, findings: Findings) -> bool:
+        """Add the packages of one archive; False once no more packages are kept."""
+        headers = parse_manifest(view.files.get(MANIFEST, b""))
+        top_level = view.depth == 0
+        coordinates = archive_coordinates(view, headers, archive.paths if top_level else ())
+        if not coordinates:
+            findings.warn(f"{view.location}: no coordinates could be established offline")
+        licenses = (_first(headers, "Bundle-License"),) if len(coordinates) == 1 else ()
+        locations = archive.paths if top_level else (view.location,)
+        for found in coordinates:
+            where = f"{view.location} ({found.evidence or found.source})"
+            with findings.record(where):
+                if not findings.add(_package(archive, found, view, locations, licenses), where):
+                    return False
+        return True
 
 
 register(JavaCataloger())

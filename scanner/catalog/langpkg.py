@@ -1,13 +1,15 @@
 """Helpers shared by the language package catalogers: package records, bounded parsing, ELF access.
 
 Language catalogers read files that applications ship, so every parser here treats its input as
-hostile: sizes are capped before reading, JSON nesting depth is bounded by the interpreter's own
-recursion guard (caught), and ELF sections are read through seeks, never by loading a whole binary.
+hostile: sizes are capped before reading, a JSON document's values are counted before it is parsed
+(`max_json_values`) and its nesting is bounded by the interpreter's own recursion guard (caught), and
+ELF sections are read through seeks, never by loading a whole binary.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import struct
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -19,12 +21,15 @@ from elftools.construct.core import ConstructError
 from elftools.elf.elffile import ELFFile
 from packageurl import PackageURL
 
-from scanner.catalog.base import CatalogResult
+from scanner.catalog.base import CatalogResult, Findings
+from scanner.catalog.limits import CatalogLimits
 from scanner.image.filesystem import EntryKind, FileEntry, FileRequest, Filesystem
 from scanner.model import Package
 
-# Go and Rust both read build data out of executables; the reader spools large files to disk.
-ELF_EXECUTABLES = FileRequest(("**",), max_size=1024 * 1024 * 1024, magic=b"\x7fELF", executable_only=True)
+
+def elf_executables(limits: CatalogLimits) -> FileRequest:
+    """What Go and Rust read build data from; the image reader spools large files to disk."""
+    return FileRequest(("**",), max_size=limits.max_executable_size, magic=b"\x7fELF", executable_only=True)
 
 
 # pyelftools reports malformed or truncated input through all of these.
@@ -38,8 +43,22 @@ class ParseError(ValueError):
     """A file a cataloger asked for is not in the format it claims; the cataloger warns and goes on."""
 
 
-def load_json(data: bytes) -> Any:
-    """Parsed JSON, or ParseError for anything that is not (bad UTF-8, bad syntax, absurd nesting)."""
+# A JSON string, escapes included (unrolled: no per-character alternation on long strings).
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+
+
+def json_values(data: bytes) -> int:
+    """An upper bound of the values a JSON text parses into: separators and containers outside strings."""
+    structure = _JSON_STRING.sub(b"", data)
+    return 1 + sum(structure.count(token) for token in (b",", b":", b"[", b"{"))
+
+
+def load_json(data: bytes, limits: CatalogLimits) -> Any:
+    """Parsed JSON, or ParseError for anything that is not (bad UTF-8, bad syntax, absurd nesting) or
+    that holds more than `max_json_values` values (parsed, each costs tens of bytes: a memory bomb)."""
+    values = json_values(data)
+    if values > limits.max_json_values:
+        raise ParseError(f"holds about {values} JSON values, over {limits.max_json_values} (cap max_json_values)")
     try:
         return json.loads(data.decode("utf-8-sig"))
     except RecursionError as error:
@@ -166,8 +185,9 @@ def elf_section(elf: ELFFile, name: str, limit: int) -> bytes | None:
 
 def read_executables(
     fs: Filesystem,
+    request: FileRequest,
     read: Callable[[ELFFile], Found | None],
-    warnings: list[str],
+    warn: Callable[[str], None],
     skip: Callable[[str], bool] = lambda path: False,
 ) -> Iterator[tuple[CapturedFile, Found]]:
     """(file, read(elf)) for each captured ELF executable or shared object that `read` finds data in.
@@ -175,7 +195,7 @@ def read_executables(
     Relocatable objects and core files are not programs and are passed over; a file that is not
     readable ELF, or whose data `read` refuses (ParseError), becomes a warning.
     """
-    for executable in captured_files(fs, ELF_EXECUTABLES):
+    for executable in captured_files(fs, request):
         if skip(executable.path):
             continue
         try:
@@ -183,7 +203,7 @@ def read_executables(
                 elf = open_elf(stream)
                 found = read(elf) if elf["e_type"] in ("ET_EXEC", "ET_DYN") else None
         except ELF_ERRORS as error:  # ParseError included
-            warnings.append(f"{executable.path}: {error}")
+            warn(f"{executable.path}: {error}")
             continue
         if found is not None:
             yield executable, found
@@ -191,14 +211,16 @@ def read_executables(
 
 def catalog_executables(
     fs: Filesystem,
+    limits: CatalogLimits,
     read: Callable[[ELFFile], Found | None],
-    packages_of: Callable[[CapturedFile, Found, list[str]], Iterable[Package]],
+    packages_of: Callable[[CapturedFile, Found, Findings], None],
     skip: Callable[[str], bool] = lambda path: False,
 ) -> CatalogResult:
     """The body of a cataloger of build data in executables (Go, Rust): `read_executables`, then
-    `packages_of(file, found, warnings)` for each executable with data."""
-    packages: list[Package] = []
-    warnings: list[str] = []
-    for executable, found in read_executables(fs, read, warnings, skip):
-        packages.extend(packages_of(executable, found, warnings))
-    return CatalogResult(packages=tuple(packages), warnings=tuple(warnings))
+    `packages_of(file, found, findings)` for each executable with data, until `findings` is full."""
+    findings = Findings(limits)
+    for executable, found in read_executables(fs, elf_executables(limits), read, findings.warn, skip):
+        packages_of(executable, found, findings)
+        if findings.full:
+            break
+    return findings.result()

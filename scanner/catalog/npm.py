@@ -17,7 +17,7 @@ from typing import Any
 
 from packageurl import PackageURL
 
-from scanner.catalog.base import CatalogResult, register
+from scanner.catalog.base import CatalogResult, Findings, register
 from scanner.catalog.langpkg import (
     CapturedFile,
     ParseError,
@@ -26,14 +26,13 @@ from scanner.catalog.langpkg import (
     make_package,
     text_field,
 )
+from scanner.catalog.limits import DEFAULT_LIMITS, CatalogLimits
 from scanner.image.filesystem import EntryKind, FileRequest, Filesystem
-from scanner.model import Distro, Package
+from scanner.model import Distro
 
-MANIFESTS = FileRequest(("**/node_modules/*/package.json", "**/node_modules/@*/*/package.json"),
-                        max_size=4 * 1024 * 1024)
-LOCKFILES = FileRequest(("**/package-lock.json",), max_size=64 * 1024 * 1024)
+MANIFEST_PATTERNS = ("**/node_modules/*/package.json", "**/node_modules/@*/*/package.json")
+LOCKFILE_PATTERNS = ("**/package-lock.json",)
 
-_MAX_LOCK_DEPTH = 64  # v1 lockfiles nest `dependencies`; deeper than this is hostile
 _ALIAS = re.compile(r"npm:(?P<name>(?:@[^/@]+/)?[^@]+)@(?P<version>.+)")
 
 
@@ -54,18 +53,18 @@ def npm_purl(name: str, version: str) -> PackageURL:
     return PackageURL(type="npm", namespace=scope or None, name=bare, version=version)
 
 
-def _lock_entries_v1(tree: Any, depth: int = 0) -> Iterator[tuple[str, dict[str, Any]]]:
+def _lock_entries_v1(tree: Any, max_depth: int, depth: int = 0) -> Iterator[tuple[str, dict[str, Any]]]:
     if not isinstance(tree, dict):
         return
-    if depth > _MAX_LOCK_DEPTH:
-        raise ParseError(f"dependencies nested deeper than {_MAX_LOCK_DEPTH} levels")
+    if depth > max_depth:
+        raise ParseError(f"dependencies nested deeper than {max_depth} levels (cap max_npm_lock_depth)")
     for name, entry in tree.items():
         if isinstance(entry, dict):
             yield name, entry
-            yield from _lock_entries_v1(entry.get("dependencies"), depth + 1)
+            yield from _lock_entries_v1(entry.get("dependencies"), max_depth, depth + 1)
 
 
-def _lock_entries(lock: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+def _lock_entries(lock: Any, max_depth: int) -> Iterator[tuple[str, dict[str, Any]]]:
     """(name, entry) of every package a lockfile pins, v2/v3 `packages` preferred over v1 `dependencies`."""
     if not isinstance(lock, dict):
         raise ParseError("not a JSON object")
@@ -78,56 +77,76 @@ def _lock_entries(lock: Any) -> Iterator[tuple[str, dict[str, Any]]]:
                 continue
             yield text_field(entry, "name") or key.rpartition("node_modules/")[2], entry
         return
-    yield from _lock_entries_v1(lock.get("dependencies"))
+    yield from _lock_entries_v1(lock.get("dependencies"), max_depth)
 
 
 class NpmCataloger:
     name = "npm"
 
+    def __init__(self, limits: CatalogLimits = DEFAULT_LIMITS) -> None:
+        self.limits = limits
+
     @property
     def requests(self) -> tuple[FileRequest, ...]:
-        return (MANIFESTS, LOCKFILES)
+        return (FileRequest(MANIFEST_PATTERNS, max_size=self.limits.max_npm_manifest_size),
+                FileRequest(LOCKFILE_PATTERNS, max_size=self.limits.max_lockfile_size))
 
     def catalog(self, fs: Filesystem, distro: Distro | None) -> CatalogResult:
-        packages: list[Package] = []
-        warnings: list[str] = []
-        for found in captured_files(fs, MANIFESTS):
-            try:
-                manifest = load_json(fs.read_bytes(found.path))
-            except ParseError as error:
-                warnings.append(f"{found.path}: {error}")
-                continue
-            name, version = text_field(manifest, "name"), text_field(manifest, "version")
-            if not name or not version or manifest.get("private") is True:
-                continue
-            packages.append(make_package(found, name=name, version=version, purl=npm_purl(name, version),
-                                         ecosystem="npm", cataloger=self.name, licenses=_licenses(manifest)))
-        for lockfile in captured_files(fs, LOCKFILES):
+        findings = Findings(self.limits)
+        manifests, lockfiles = self.requests
+        for found in captured_files(fs, manifests):
+            with findings.record(found.path):  # one bad manifest (a name like "x/") is one warning
+                if not self._manifest(fs, found, findings):
+                    return findings.result()
+        for lockfile in captured_files(fs, lockfiles):
             tree = fs.entry(posixpath.join(posixpath.dirname(lockfile.path), "node_modules"))
             if "node_modules" in lockfile.path.split("/") or (tree is not None and tree.kind is EntryKind.DIR):
                 continue
             try:
-                packages.extend(self._locked(fs, lockfile))
+                entries = list(_lock_entries(load_json(fs.read_bytes(lockfile.path), self.limits),
+                                             self.limits.max_npm_lock_depth))
             except ParseError as error:
-                warnings.append(f"{lockfile.path}: {error}")
-        return CatalogResult(packages=tuple(packages), warnings=tuple(warnings))
+                findings.warn(f"{lockfile.path}: {error}")
+                continue
+            if not self._locked(lockfile, entries, findings):
+                break
+        return findings.result()
 
-    def _locked(self, fs: Filesystem, lockfile: CapturedFile) -> list[Package]:
-        found: list[Package] = []
-        for declared_name, entry in _lock_entries(load_json(fs.read_bytes(lockfile.path))):
+    def _manifest(self, fs: Filesystem, found: CapturedFile, findings: Findings) -> bool:
+        """Add the package a manifest describes; False once no more packages are kept."""
+        try:
+            manifest = load_json(fs.read_bytes(found.path), self.limits)
+        except ParseError as error:
+            findings.warn(f"{found.path}: {error}")
+            return True
+        name, version = text_field(manifest, "name"), text_field(manifest, "version")
+        if not name or not version or manifest.get("private") is True:
+            return True
+        return findings.add(make_package(found, name=name, version=version, purl=npm_purl(name, version),
+                                         ecosystem="npm", cataloger=self.name, licenses=_licenses(manifest)),
+                            found.path)
+
+    def _locked(self, lockfile: CapturedFile, entries: list[tuple[str, dict[str, Any]]], findings: Findings) -> bool:
+        """Add the registry packages a lockfile pins; False once no more packages are kept."""
+        for declared_name, entry in entries:
             name, version = declared_name, text_field(entry, "version")
             alias = _ALIAS.fullmatch(version)
             if alias:
                 name, version = alias["name"], alias["version"]
             if not name or not version or ":" in version:
                 continue  # git, file: and tarball URLs are not registry versions
-            found.append(make_package(
-                lockfile, name=name, version=version, purl=npm_purl(name, version), ecosystem="npm",
-                cataloger=self.name, licenses=_licenses(entry),
-                metadata=[("dev", "true" if entry.get("dev") is True else ""),
-                          ("resolved", text_field(entry, "resolved")), ("integrity", text_field(entry, "integrity"))],
-            ))
-        return found
+            where = f"{lockfile.path}: {declared_name!r}"
+            with findings.record(where):
+                package = make_package(
+                    lockfile, name=name, version=version, purl=npm_purl(name, version), ecosystem="npm",
+                    cataloger=self.name, licenses=_licenses(entry),
+                    metadata=[("dev", "true" if entry.get("dev") is True else ""),
+                              ("resolved", text_field(entry, "resolved")),
+                              ("integrity", text_field(entry, "integrity"))],
+                )
+                if not findings.add(package, where):
+                    return False
+        return True
 
 
 register(NpmCataloger())

@@ -11,13 +11,21 @@ from typing import Any
 
 from packageurl import PackageURL
 
-from scanner.catalog.base import CatalogResult, register
-from scanner.catalog.langpkg import ParseError, captured_files, load_json, make_package, text_field
+from scanner.catalog.base import CatalogResult, Findings, register
+from scanner.catalog.langpkg import (
+    CapturedFile,
+    ParseError,
+    captured_files,
+    load_json,
+    make_package,
+    text_field,
+)
+from scanner.catalog.limits import DEFAULT_LIMITS, CatalogLimits
 from scanner.image.filesystem import FileRequest, Filesystem
-from scanner.model import Distro, Package
+from scanner.model import Distro
 
-INSTALLED = FileRequest(("**/vendor/composer/installed.json",), max_size=64 * 1024 * 1024)
-LOCKFILES = FileRequest(("**/composer.lock",), max_size=64 * 1024 * 1024)
+INSTALLED_PATTERNS = ("**/vendor/composer/installed.json",)
+LOCKFILE_PATTERNS = ("**/composer.lock",)
 
 
 def composer_entries(document: Any) -> Iterator[tuple[dict[str, Any], bool]]:
@@ -49,36 +57,50 @@ def _licenses(entry: dict[str, Any]) -> list[str]:
 class PhpCataloger:
     name = "php"
 
+    def __init__(self, limits: CatalogLimits = DEFAULT_LIMITS) -> None:
+        self.limits = limits
+
     @property
     def requests(self) -> tuple[FileRequest, ...]:
-        return (INSTALLED, LOCKFILES)
+        return (FileRequest(INSTALLED_PATTERNS, max_size=self.limits.max_lockfile_size),
+                FileRequest(LOCKFILE_PATTERNS, max_size=self.limits.max_lockfile_size))
 
     def catalog(self, fs: Filesystem, distro: Distro | None) -> CatalogResult:
-        packages: list[Package] = []
-        warnings: list[str] = []
-        sources = list(captured_files(fs, INSTALLED))
+        findings = Findings(self.limits)
+        installed, lockfiles = self.requests
+        sources = list(captured_files(fs, installed))
         installed_roots = {found.path.removesuffix("vendor/composer/installed.json") for found in sources}
-        sources += [lock for lock in captured_files(fs, LOCKFILES)
+        sources += [lock for lock in captured_files(fs, lockfiles)
                     if lock.path.removesuffix("composer.lock") not in installed_roots
                     and "vendor" not in lock.path.split("/")]
         for source in sources:
             try:
-                entries = list(composer_entries(load_json(fs.read_bytes(source.path))))
+                entries = list(composer_entries(load_json(fs.read_bytes(source.path), self.limits)))
             except ParseError as error:
-                warnings.append(f"{source.path}: {error}")
+                findings.warn(f"{source.path}: {error}")
                 continue
-            for entry, dev in entries:
-                name, version = text_field(entry, "name"), text_field(entry, "version")
-                if "/" not in name or not version:
-                    continue
+            if not self._entries(source, entries, findings):
+                break
+        return findings.result()
+
+    def _entries(self, source: CapturedFile, entries: list[tuple[dict[str, Any], bool]], findings: Findings) -> bool:
+        """Add the packages of one file; False once no more packages are kept."""
+        for entry, dev in entries:
+            name, version = text_field(entry, "name"), text_field(entry, "version")
+            if "/" not in name or not version:
+                continue
+            where = f"{source.path}: {name!r}"
+            with findings.record(where):  # a name like "x/" is no PURL: that entry only is skipped
                 vendor, _, project = name.partition("/")
-                packages.append(make_package(
+                package = make_package(
                     source, name=name, version=version,
                     purl=PackageURL(type="composer", namespace=vendor, name=project, version=version),
                     ecosystem="Packagist", cataloger=self.name, licenses=_licenses(entry),
                     metadata=[("dev", "true" if dev else ""), ("type", text_field(entry, "type"))],
-                ))
-        return CatalogResult(packages=tuple(packages), warnings=tuple(warnings))
+                )
+                if not findings.add(package, where):
+                    return False
+        return True
 
 
 register(PhpCataloger())

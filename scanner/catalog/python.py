@@ -11,20 +11,19 @@ from __future__ import annotations
 import csv
 import io
 import posixpath
+from typing import IO
 
 from packageurl import PackageURL
 
-from scanner.catalog.base import CatalogResult, register
+from scanner.catalog.base import CatalogResult, Findings, register
 from scanner.catalog.langpkg import CapturedFile, captured_files, make_package
+from scanner.catalog.limits import DEFAULT_LIMITS, CatalogLimits
 from scanner.image.filesystem import FileRequest, Filesystem
 from scanner.model import Distro, Package
 from scanner.names import normalize_package_name
 
-METADATA_FILES = FileRequest(
-    ("**/*.dist-info/METADATA", "**/*.egg-info/PKG-INFO", "**/*.egg-info", "**/EGG-INFO/PKG-INFO"),
-    max_size=8 * 1024 * 1024,
-)
-RECORD_FILES = FileRequest(("**/*.dist-info/RECORD",), max_size=32 * 1024 * 1024)
+METADATA_PATTERNS = ("**/*.dist-info/METADATA", "**/*.egg-info/PKG-INFO", "**/*.egg-info", "**/EGG-INFO/PKG-INFO")
+RECORD_PATTERNS = ("**/*.dist-info/RECORD",)
 
 _CLASSIFIER_LICENSE_PREFIX = "License :: "
 
@@ -33,24 +32,26 @@ def parse_headers(text: str) -> dict[str, list[str]]:
     """The RFC 822 style header block of core metadata (it ends at the first blank line, the description).
 
     Field names are case-insensitive (stored in lower case); a field may repeat (Classifier); a line
-    starting with white space continues the previous field.
+    starting with white space continues the previous field. Lines are read one at a time and stop at
+    the header block's end, so a long description costs nothing.
     """
-    headers: dict[str, list[str]] = {}
+    parts: dict[str, list[list[str]]] = {}  # joined at the end: repeated concatenation is quadratic
     last: list[str] | None = None
-    for line in text.splitlines():
+    for raw in io.StringIO(text):
+        line = raw.rstrip("\r\n")
         if not line.strip():
             break
         if line[0] in " \t":
             if last:
-                last[-1] += "\n" + line.strip()
+                last.append(line.strip())
             continue
         key, sep, value = line.partition(":")
         if not sep:
             last = None
             continue
-        last = headers.setdefault(key.strip().lower(), [])
-        last.append(value.strip())
-    return headers
+        last = [value.strip()]
+        parts.setdefault(key.strip().lower(), []).append(last)
+    return {key: ["\n".join(value) for value in values] for key, values in parts.items()}
 
 
 def _field(headers: dict[str, list[str]], key: str) -> str:
@@ -70,9 +71,9 @@ def _licenses(headers: dict[str, list[str]]) -> list[str]:
     return [c.rsplit(" :: ", 1)[-1] for c in classifiers if c.startswith(_CLASSIFIER_LICENSE_PREFIX)]
 
 
-def _record_file_count(record: bytes) -> int:
-    """How many files RECORD says the distribution installed."""
-    reader = csv.reader(io.StringIO(record.decode("utf-8", "replace")))
+def _record_file_count(stream: IO[bytes]) -> int:
+    """How many files RECORD says the distribution installed (read as a stream)."""
+    reader = csv.reader(io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline=""))
     count = 0
     try:
         for row in reader:
@@ -85,28 +86,31 @@ def _record_file_count(record: bytes) -> int:
 class PythonCataloger:
     name = "python"
 
+    def __init__(self, limits: CatalogLimits = DEFAULT_LIMITS) -> None:
+        self.limits = limits
+
     @property
     def requests(self) -> tuple[FileRequest, ...]:
-        return (METADATA_FILES, RECORD_FILES)
+        return (FileRequest(METADATA_PATTERNS, max_size=self.limits.max_python_metadata_size),
+                FileRequest(RECORD_PATTERNS, max_size=self.limits.max_python_record_size))
 
     def catalog(self, fs: Filesystem, distro: Distro | None) -> CatalogResult:
-        packages: list[Package] = []
-        warnings: list[str] = []
-        records = {posixpath.dirname(record.path) for record in captured_files(fs, RECORD_FILES)}
-        for found in captured_files(fs, METADATA_FILES):
-            package = self._package(fs, found, records, warnings)
-            if package is not None:
-                packages.append(package)
-        return CatalogResult(packages=tuple(packages), warnings=tuple(warnings))
+        findings = Findings(self.limits)
+        metadata_files, record_files = self.requests
+        records = {posixpath.dirname(record.path) for record in captured_files(fs, record_files)}
+        for found in captured_files(fs, metadata_files):
+            with findings.record(found.path):
+                package = self._package(fs, found, records, findings)
+                if package is not None and not findings.add(package, found.path):
+                    break
+        return findings.result()
 
-    def _package(
-        self, fs: Filesystem, found: CapturedFile, records: set[str], warnings: list[str]
-    ) -> Package | None:
+    def _package(self, fs: Filesystem, found: CapturedFile, records: set[str], findings: Findings) -> Package | None:
         real = found.path
         headers = parse_headers(fs.read_bytes(real).decode("utf-8", "replace"))
         name, version = _field(headers, "Name"), _field(headers, "Version")
         if not name or not version:
-            warnings.append(f"{real}: metadata without Name or Version, skipped")
+            findings.warn(f"{real}: metadata without Name or Version, skipped")
             return None
         meta_dir = posixpath.dirname(real)
         locations = list(found.paths)
@@ -114,7 +118,8 @@ class PythonCataloger:
         if meta_dir in records:
             record_path = f"{meta_dir}/RECORD"
             locations.append(record_path)
-            metadata.append(("record_files", str(_record_file_count(fs.read_bytes(record_path)))))
+            with fs.open(record_path) as record:
+                metadata.append(("record_files", str(_record_file_count(record))))
         metadata.append(("metadata_version", _field(headers, "Metadata-Version")))
         return make_package(
             found,

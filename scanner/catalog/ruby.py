@@ -9,19 +9,20 @@ suffix (`nokogiri (1.13.10-x86_64-linux)`) goes to metadata.
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 
 from packageurl import PackageURL
 
-from scanner.catalog.base import CatalogResult, register
+from scanner.catalog.base import CatalogResult, Findings, register
 from scanner.catalog.langpkg import CapturedFile, captured_files, make_package
+from scanner.catalog.limits import DEFAULT_LIMITS, CatalogLimits
 from scanner.image.filesystem import FileRequest, Filesystem
 from scanner.model import Distro, Package
 
-GEMSPECS = FileRequest(("**/specifications/*.gemspec", "**/specifications/default/*.gemspec"),
-                       max_size=1024 * 1024)
-LOCKFILES = FileRequest(("**/Gemfile.lock",), max_size=16 * 1024 * 1024)
+GEMSPEC_PATTERNS = ("**/specifications/*.gemspec", "**/specifications/default/*.gemspec")
+LOCKFILE_PATTERNS = ("**/Gemfile.lock",)
 
 _STRING = r"""(?:"(?P<dq>[^"\n]*)"|'(?P<sq>[^'\n]*)'|%q\{(?P<pq>[^}\n]*)\})"""
 # Blanks are `[ \t]`, never `\s`: a `^\s*` crosses line ends, and on a hostile file of blank lines
@@ -50,7 +51,8 @@ def parse_gemfile_lock(text: str) -> Iterator[tuple[str, str, str, str]]:
     """(name, version, platform, section) of every locked gem."""
     section = ""
     in_specs = False
-    for line in text.splitlines():
+    for raw in io.StringIO(text):  # one line at a time: a list of every line would be many times the file
+        line = raw.rstrip("\r\n")
         if line and not line[0].isspace():
             section, in_specs = line.strip(), False
         elif line.strip() == "specs:":
@@ -70,23 +72,34 @@ def _gem(source: CapturedFile, name: str, version: str, licenses: list[str],
 class RubyCataloger:
     name = "ruby"
 
+    def __init__(self, limits: CatalogLimits = DEFAULT_LIMITS) -> None:
+        self.limits = limits
+
     @property
     def requests(self) -> tuple[FileRequest, ...]:
-        return (GEMSPECS, LOCKFILES)
+        return (FileRequest(GEMSPEC_PATTERNS, max_size=self.limits.max_gemspec_size),
+                FileRequest(LOCKFILE_PATTERNS, max_size=self.limits.max_gemfile_lock_size))
 
     def catalog(self, fs: Filesystem, distro: Distro | None) -> CatalogResult:
-        packages: list[Package] = []
-        warnings: list[str] = []
-        for spec in captured_files(fs, GEMSPECS):
+        findings = Findings(self.limits)
+        gemspecs, lockfiles = self.requests
+        for spec in captured_files(fs, gemspecs):
             name, version, licenses = parse_gemspec(fs.read_bytes(spec.path).decode("utf-8", "replace"))
             if not name or not version:
-                warnings.append(f"{spec.path}: no name or version found, skipped")
+                findings.warn(f"{spec.path}: no name or version found, skipped")
                 continue
-            packages.append(_gem(spec, name, version, licenses, []))
-        for lock in captured_files(fs, LOCKFILES):
-            for name, version, platform, section in parse_gemfile_lock(fs.read_bytes(lock.path).decode("utf-8", "replace")):
-                packages.append(_gem(lock, name, version, [], [("platform", platform), ("source", section)]))
-        return CatalogResult(packages=tuple(packages), warnings=tuple(warnings))
+            with findings.record(spec.path):
+                if not findings.add(_gem(spec, name, version, licenses, []), spec.path):
+                    return findings.result()
+        for lock in captured_files(fs, lockfiles):
+            text = fs.read_bytes(lock.path).decode("utf-8", "replace")
+            for name, version, platform, section in parse_gemfile_lock(text):
+                where = f"{lock.path}: {name} ({version})"
+                with findings.record(where):
+                    if not findings.add(_gem(lock, name, version, [], [("platform", platform), ("source", section)]),
+                                        where):
+                        return findings.result()
+        return findings.result()
 
 
 register(RubyCataloger())

@@ -8,34 +8,31 @@ with that kind in metadata). Executables without the section carry no crate list
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from elftools.elf.elffile import ELFFile
 from packageurl import PackageURL
 
-from scanner.catalog.base import CatalogResult, register
+from scanner.catalog.base import CatalogResult, Findings, register
 from scanner.catalog.langpkg import (
-    ELF_EXECUTABLES,
     CapturedFile,
     ParseError,
     catalog_executables,
+    elf_executables,
     elf_section,
     inflate,
     load_json,
     make_package,
     text_field,
 )
+from scanner.catalog.limits import DEFAULT_LIMITS, CatalogLimits
 from scanner.image.filesystem import FileRequest, Filesystem
-from scanner.model import Distro, Package
+from scanner.model import Distro
 
 SECTION = ".dep-v0"
-_MAX_COMPRESSED = 8 * 1024 * 1024
-_MAX_JSON = 64 * 1024 * 1024
 
 
-def parse_dep_v0(compressed: bytes) -> list[dict[str, str]]:
+def parse_dep_v0(compressed: bytes, limits: CatalogLimits = DEFAULT_LIMITS) -> list[dict[str, str]]:
     """The crates of a `.dep-v0` section: name, version, source, kind, root ("true" or "")."""
-    document = load_json(inflate(compressed, _MAX_JSON))
+    document = load_json(inflate(compressed, limits.max_dep_v0_inflated), limits)
     entries = document.get("packages") if isinstance(document, dict) else None
     if not isinstance(entries, list):
         raise ParseError("no package list in .dep-v0")
@@ -49,27 +46,36 @@ def parse_dep_v0(compressed: bytes) -> list[dict[str, str]]:
     return crates
 
 
-def read_crates(elf: ELFFile) -> list[dict[str, str]] | None:
+def read_crates(elf: ELFFile, limits: CatalogLimits = DEFAULT_LIMITS) -> list[dict[str, str]] | None:
     """The crates of an executable built by cargo-auditable; None for any other executable."""
-    section = elf_section(elf, SECTION, _MAX_COMPRESSED)
-    return None if section is None else parse_dep_v0(section)
+    section = elf_section(elf, SECTION, limits.max_dep_v0_size)
+    return None if section is None else parse_dep_v0(section, limits)
 
 
 class RustCataloger:
     name = "rust"
 
+    def __init__(self, limits: CatalogLimits = DEFAULT_LIMITS) -> None:
+        self.limits = limits
+
     @property
     def requests(self) -> tuple[FileRequest, ...]:
-        return (ELF_EXECUTABLES,)
+        return (elf_executables(self.limits),)
 
     def catalog(self, fs: Filesystem, distro: Distro | None) -> CatalogResult:
-        return catalog_executables(fs, read_crates, self._packages)
+        return catalog_executables(fs, self.limits, lambda elf: read_crates(elf, self.limits), self._packages)
 
-    def _packages(self, executable: CapturedFile, crates: list[dict[str, str]], warnings: list[str]) -> Iterator[Package]:
+    def _packages(self, executable: CapturedFile, crates: list[dict[str, str]], findings: Findings) -> None:
         for crate in crates:
-            yield make_package(executable, name=crate["name"], version=crate["version"],
-                               purl=PackageURL(type="cargo", name=crate["name"], version=crate["version"]),
-                               ecosystem="crates.io", cataloger=self.name,
-                               metadata=[("source", crate["source"]), ("kind", crate["kind"]), ("root", crate["root"])])
+            where = f"{executable.path}: crate {crate['name']!r}"
+            with findings.record(where):
+                package = make_package(
+                    executable, name=crate["name"], version=crate["version"],
+                    purl=PackageURL(type="cargo", name=crate["name"], version=crate["version"]),
+                    ecosystem="crates.io", cataloger=self.name,
+                    metadata=[("source", crate["source"]), ("kind", crate["kind"]), ("root", crate["root"])])
+                if not findings.add(package, where):
+                    return
+
 
 register(RustCataloger())

@@ -7,6 +7,11 @@ Our own ustar header reader rather than `tarfile`: it refuses PAX and GNU extens
 for, and reports each refusal with its own error. Header parsing and the layout rules are pure
 functions; `_scan` (headers, manifest, signatures) and `verify_bundle` (the payload) read the file, each
 byte once.
+
+A bundle is canonical: every byte outside the members' data is the one dbbuilder writes
+(`scanner.db.bundle_format.member_header`, padding, end of archive), checked as it is read, and every
+member's mtime is the signed `built_at`, checked once the manifest is verified. So identical verified
+contents have one file sha256; any other layout is refused (`NonCanonicalBundleError`).
 """
 
 from __future__ import annotations
@@ -29,12 +34,14 @@ from scanner.db.errors import (
     MemberOrderError,
     MemberTypeError,
     MissingMemberError,
+    NonCanonicalBundleError,
     OversizeError,
     TruncatedBundleError,
 )
 from scanner.db.verify import (
     ChannelRecord,
     FreshnessPolicy,
+    InstalledRecord,
     TrustPolicy,
     VerifiedManifest,
     check_payload_listing,
@@ -43,11 +50,8 @@ from scanner.db.verify import (
     verify_manifest,
 )
 
-BLOCK = 512
+BLOCK = bundle_format.BLOCK_BYTES
 _OCTAL_DIGITS = re.compile(rb"[0-7]+")
-# After the last member: two zero blocks, then padding to a 20-block record; the worst case is one block
-# short of a record boundary, so 21 blocks. More trailing bytes than that are not padding.
-MAX_TRAILING_BYTES = 21 * BLOCK
 MEMBER_CAPS = {
     bundle_format.MANIFEST_NAME: bundle_format.MAX_MANIFEST_BYTES,
     bundle_format.SIGNATURES_NAME: bundle_format.MAX_SIGNATURES_BYTES,
@@ -64,6 +68,7 @@ class Member:
     name: str
     size: int
     offset: int  # where the member's data starts in the file
+    mtime: int
 
 
 def _octal(field: bytes, what: str, position: int) -> int:
@@ -101,7 +106,8 @@ def parse_header(block: bytes, position: int) -> Member | None:
     parts = name.split("/")
     if name.startswith("/") or "\\" in name or ".." in parts:
         raise MemberNameError(f"bundle member name {name!r} is unsafe (absolute or with ..)")
-    return Member(name=name, size=_octal(block[124:136], "size", position), offset=position + BLOCK)
+    return Member(name=name, size=_octal(block[124:136], "size", position), offset=position + BLOCK,
+                  mtime=_octal(block[136:148], "mtime", position))
 
 
 def check_member(member: Member, seen: Sequence[Member], file_size: int) -> None:
@@ -117,6 +123,29 @@ def check_member(member: Member, seen: Sequence[Member], file_size: int) -> None
     if member.offset + member.size > file_size:
         raise TruncatedBundleError(
             f"bundle member {member.name} needs {member.offset + member.size} bytes, the file has {file_size}")
+
+
+def check_canonical_header(block: bytes, member: Member, position: int) -> None:
+    """The header is byte for byte the one dbbuilder writes for this name, size and mtime."""
+    try:
+        expected = bundle_format.member_header(member.name, member.size, member.mtime)
+    except ValueError as exc:  # a size or mtime of 12 octal digits, which only a NUL-less field holds
+        raise NonCanonicalBundleError(f"tar header of {member.name} at byte {position}: {exc}") from None
+    if block == expected:
+        return
+    differing = [(field, block[offset:offset + length]) for field, offset, length in bundle_format.USTAR_FIELDS
+                 if block[offset:offset + length] != expected[offset:offset + length]]
+    # Any other difference changes the checksum too: name that one.
+    field, value = next((item for item in differing if item[0] != "checksum"), differing[0])
+    raise NonCanonicalBundleError(
+        f"tar header of {member.name} at byte {position}: {field} field {value.rstrip(bytes(1))[:40]!r} "
+        "differs from the one dbbuilder writes")
+
+
+def check_zero(data: bytes, what: str, position: int) -> None:
+    if data.count(0) != len(data):
+        first = next(index for index, byte in enumerate(data) if byte)
+        raise NonCanonicalBundleError(f"non-zero byte in {what} at byte {position + first}")
 
 
 def check_layout(members: Sequence[Member]) -> None:
@@ -138,7 +167,7 @@ def _read_exact(stream: BinaryIO, offset: int, size: int) -> bytes:
 
 
 def _padded(size: int) -> int:
-    return -(-size // BLOCK) * BLOCK
+    return size + bundle_format.padding_bytes(size)
 
 
 @dataclass(frozen=True)
@@ -149,6 +178,19 @@ class _Scan:
     chunks: tuple[tuple[int, bytes], ...]
 
 
+_NOT_A_BUNDLE = "not a bundle: a bundle is the tar archive dbbuilder writes"
+
+
+def _shown_name(stream: BinaryIO) -> str:
+    name = getattr(stream, "name", None)
+    return f"{name}: " if isinstance(name, str) else ""
+
+
+def _looks_like_tar(block: bytes) -> bool:
+    """A ustar magic, or a checksum field of octal digits: damage to a tar header, not some other file."""
+    return block[257:262] == b"ustar" or bool(re.fullmatch(rb"[0-7 ]{6,7}\x00? ?", block[148:156]))
+
+
 def _scan(stream: BinaryIO) -> _Scan:
     file_size = os.fstat(stream.fileno()).st_size
     members: list[Member] = []
@@ -156,21 +198,43 @@ def _scan(stream: BinaryIO) -> _Scan:
     position = 0
     while True:
         if position + BLOCK > file_size:
+            if position == 0:
+                raise BundleArchiveError(f"{_shown_name(stream)}{_NOT_A_BUNDLE} (it has {file_size} bytes, less "
+                                         "than one tar header)")
             raise TruncatedBundleError("the bundle ends without the tar end-of-archive marker")
         block = _read_exact(stream, position, BLOCK)
-        member = parse_header(block, position)
+        try:
+            member = parse_header(block, position)
+        except BundleArchiveError:
+            if position == 0 and not _looks_like_tar(block):
+                raise BundleArchiveError(f"{_shown_name(stream)}{_NOT_A_BUNDLE} (it does not start with a tar "
+                                         "header)") from None
+            raise
         if member is None:
             break
         check_member(member, members, file_size)
+        check_canonical_header(block, member, position)
+        if members and member.mtime != members[0].mtime:
+            raise NonCanonicalBundleError(
+                f"tar header of {member.name} at byte {position}: mtime {member.mtime}, the first member's is "
+                f"{members[0].mtime}; dbbuilder gives every member the signed built_at")
         members.append(member)
         chunks.append((position, block))
         position = member.offset + _padded(member.size)
         if member.name in MEMBER_CAPS:
-            chunks.append((member.offset, _read_exact(stream, member.offset, position - member.offset)))
+            data = _read_exact(stream, member.offset, position - member.offset)
+            check_zero(data[member.size:], f"the padding after {member.name}", member.offset + member.size)
+            chunks.append((member.offset, data))
+    end = bundle_format.end_of_archive_bytes(position)
     trailing = file_size - position
-    rest = b"" if trailing > MAX_TRAILING_BYTES else _read_exact(stream, position + BLOCK, trailing - BLOCK)
-    if trailing > MAX_TRAILING_BYTES or rest != bytes(len(rest)):
-        raise BundleArchiveError(f"data after the tar end-of-archive marker at byte {position}")
+    rest = _read_exact(stream, position + BLOCK, min(trailing, end) - BLOCK)
+    check_zero(rest, "the end of the archive", position + BLOCK)
+    if trailing > end:
+        raise NonCanonicalBundleError(f"{trailing - end} bytes after the end of the archive at byte {position + end}")
+    if trailing < end:
+        raise NonCanonicalBundleError(
+            f"the end of the archive at byte {position} is {trailing} zero bytes; dbbuilder writes {end} "
+            f"(two zero blocks, then zeros up to a multiple of {bundle_format.RECORD_BYTES} bytes)")
     chunks.append((position, block + rest))
     check_layout(members)
     return _Scan(tuple(members), tuple(chunks))
@@ -190,6 +254,7 @@ class BundleFile:
     payloads: tuple[Member, ...]
     head: bytes  # the file's bytes before the database's data (headers, manifest, signatures)
     tail: bytes  # the file's bytes after the database's data and padding (the end-of-archive marker)
+    mtime: int  # every member's (they are equal); canonical only if it is the signed built_at
 
     def payload(self, name: str) -> Member:
         for member in self.payloads:
@@ -216,6 +281,7 @@ def read_bundle(stream: BinaryIO) -> BundleFile:
         payloads=tuple(m for m in scan.members if m.name not in MEMBER_CAPS),
         head=b"".join(chunk for offset, chunk in scan.chunks if offset < database.offset),
         tail=b"".join(chunk for offset, chunk in scan.chunks if offset > database.offset),
+        mtime=manifest.mtime,
     )
 
 
@@ -224,6 +290,7 @@ class _ReadErrors:
 
     def __init__(self, source: BinaryIO) -> None:
         self.source = source
+        self.name = getattr(source, "name", None)
 
     def fileno(self) -> int:
         return self.source.fileno()
@@ -249,6 +316,9 @@ def verify_bundle(
     allow_expired: bool = False,
     allow_stale: bool = False,
     allow_downgrade: bool = False,
+    installed: InstalledRecord | None = None,
+    allow_channel_switch: bool = False,
+    allow_older_data: bool = False,
     sink: BinaryIO | None = None,
     spool_dir: Path | None = None,
 ) -> tuple[VerifiedBundleFile, VerifiedManifest]:
@@ -268,7 +338,12 @@ def verify_bundle(
     verified = verify_manifest(
         contents.manifest_bytes, contents.signatures_bytes, trust=trust, now=now, freshness=freshness,
         rollback=rollback, allow_expired=allow_expired, allow_stale=allow_stale,
-        allow_downgrade=allow_downgrade)
+        allow_downgrade=allow_downgrade, installed=installed, allow_channel_switch=allow_channel_switch,
+        allow_older_data=allow_older_data)
+    built_at = bundle_format.member_mtime(verified.manifest.built_at)
+    if contents.mtime != built_at:
+        raise NonCanonicalBundleError(
+            f"the members' mtime {contents.mtime} is not the signed built_at ({built_at}) dbbuilder gives them")
     check_payload_listing(verified.manifest, [member.name for member in contents.payloads])
     member = contents.payload(bundle_format.DATABASE_NAME)
     entry = verified.manifest.file(bundle_format.DATABASE_NAME)
@@ -280,7 +355,9 @@ def verify_bundle(
 
         stream.seek(member.offset)
         hash_stored_payload(stream, entry, member.size, keep)
-        whole.update(_read_exact(stream, member.offset + member.size, _padded(member.size) - member.size))
+        padding = _read_exact(stream, member.offset + member.size, bundle_format.padding_bytes(member.size))
+        check_zero(padding, f"the padding after {member.name}", member.offset + member.size)
+        whole.update(padding)
         whole.update(contents.tail)
         spool.seek(0)
         decompress_payload(spool, entry, sink)

@@ -1,4 +1,4 @@
-"""Bundle, trust and database-lifecycle refusals: one class and one exit code per reason (10-39).
+"""Bundle, trust and database-lifecycle refusals: one class and one exit code per reason (10-49).
 
 The table in docs/exit-codes.md lists the same codes; tests/db/test_errors.py checks that every class
 here has a distinct code and a row there.
@@ -183,3 +183,27 @@ class PolicyError(BundleError):
     """A trust or freshness policy setting is invalid (threshold < 1, unparsable max age)."""
 
     exit_code = 39
+
+
+class WeakKeyError(TrustStoreError):
+    """An Ed25519 public key anyone can sign for, or one encoded non-canonically (scanner.db.ed25519)."""
+
+    exit_code = 40
+
+
+class NonCanonicalBundleError(BundleError):
+    """The archive is not byte for byte the layout dbbuilder writes (header fields, padding, end of archive)."""
+
+    exit_code = 41
+
+
+class ChannelSwitchError(BundleError):
+    """The bundle is on another channel than the installed database's (without --allow-channel-switch)."""
+
+    exit_code = 42
+
+
+class OlderDataError(BundleError):
+    """The bundle was built before the installed database (without --allow-older-data)."""
+
+    exit_code = 43

@@ -4,13 +4,17 @@ Import, in this order (each step is durable before the next starts):
 1. verify the bundle (scanner.db.archive.verify_bundle) while decompressing into a staging directory
    db/.staging-* in the state directory; fsync the database and its signed manifest and signatures;
 2. rename the staging directory to db/<version>-<manifest sha256 prefix>-<random>;
-3. raise the rollback record for the channel (before the switch: a record ahead of the installed
-   database after a crash is harmless, since that bundle was fully verified; a record behind it
-   would not be);
-4. replace installed.json, the pointer to the installed directory (os.replace: the switch);
+3. raise the rollback record for the channel and record the installed database's channel, version and
+   built_at (before the switch: a record ahead of the installed database after a crash is harmless,
+   since that bundle was fully verified; a record behind it would not be);
+4. replace installed.json, the pointer to the installed directory (renameat: the switch);
 5. append the audit record, remove the previous directory.
 A kill at any point leaves installed.json naming a complete, verified directory: the old or the new.
 Stray staging or unreferenced directories are removed by the next import.
+
+Every step works through the state directory's checked descriptor (scanner.db.state), which is opened
+and checked whole before the first of them: an unsafe state directory is refused before anything in it
+is read, written or removed, and its refusal is not written into it.
 
 Loading re-verifies the installed manifest's signatures against the CURRENT trust store (a removed
 key stops its bundles), re-checks expiry and age, and re-hashes the database against the signed
@@ -24,9 +28,6 @@ import hashlib
 import json
 import os
 import secrets
-import shutil
-import tempfile
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,14 +36,16 @@ from scanner.db import audit, bundle_format
 from scanner.db.archive import VerifiedBundleFile, verify_bundle
 from scanner.db.errors import BundleArchiveError, InstalledDatabaseError, StateError
 from scanner.db.state import (
+    CACHE_DIR,
+    DATABASES_DIR,
+    INSTALLED_FILE,
+    Directory,
+    RollbackRecord,
     StateDir,
-    fsync_directory,
     load_freshness,
     load_rollback,
-    read_json,
     remove_stray_temporaries,
     save_rollback,
-    write_json_atomic,
 )
 from scanner.db.trust import load_trust
 from scanner.db.verify import (
@@ -50,6 +53,7 @@ from scanner.db.verify import (
     ChannelRecord,
     DataAge,
     FreshnessPolicy,
+    InstalledRecord,
     Manifest,
     VerifiedManifest,
     check_installed_digest,
@@ -82,7 +86,8 @@ class VerifiedDatabase:
     key_ids: tuple[str, ...]  # trusted keys whose signatures verified
     age: DataAge
     warnings: tuple[str, ...]  # age-policy and override warnings, one line each
-    overrides: tuple[str, ...]  # "expired", "stale", "downgrade" in effect for this database
+    # "expired", "stale", "downgrade", "channel-switch", "older-data" in effect for this database
+    overrides: tuple[str, ...]
     imported_at: datetime
 
 
@@ -90,6 +95,17 @@ class VerifiedDatabase:
 class ImportResult:
     database: VerifiedDatabase
     previous: Manifest | None  # the manifest of the database this import replaced
+
+
+@dataclass(frozen=True)
+class Allowed:
+    """The checks the operator waived for one import or use (the --allow-* flags); a waiver that was
+    needed is in the verdict's overrides, and so in the audit log."""
+
+    expired: bool = False  # also the local maximum age
+    downgrade: bool = False
+    channel_switch: bool = False
+    older_data: bool = False
 
 
 def _now(now: datetime | None) -> datetime:
@@ -108,8 +124,8 @@ def bundle_digest(path: Path) -> str:
         raise BundleArchiveError(f"cannot read bundle {path}: {exc.strerror}") from None
 
 
-def _write_file(path: Path, data: bytes) -> None:
-    with open(path, "wb") as out:
+def _write_new(directory: Directory, name: str, data: bytes, mode: int = 0o600) -> None:
+    with directory.create(name, mode) as out:
         out.write(data)
         out.flush()
         os.fsync(out.fileno())
@@ -118,90 +134,102 @@ def _write_file(path: Path, data: bytes) -> None:
 def _unpack_verified(
     state: StateDir,
     bundle: Path,
-    parent: Path,
+    parent: Directory,
     *,
     now: datetime,
     freshness: FreshnessPolicy,
-    rollback: Mapping[str, ChannelRecord],
-    allow_expired: bool,
-    allow_downgrade: bool,
-) -> tuple[Path, VerifiedManifest, str]:
-    """Verify `bundle` into a complete, fsynced staging directory under `parent`.
+    rollback: RollbackRecord,
+    allowed: Allowed,
+) -> tuple[str, VerifiedManifest, str]:
+    """Verify `bundle` into a complete, fsynced staging directory in `parent`.
 
-    Returns (staging directory, verdict, bundle sha256). On any failure the staging directory is removed.
+    Returns (staging directory name, verdict, bundle sha256). On any failure the staging directory is removed.
     """
     trust = load_trust(state)
     try:
         handle = open_regular_file(bundle)
     except OSError as exc:
         raise BundleArchiveError(f"cannot open bundle {bundle}: {exc.strerror}") from None
-    try:
-        parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=parent))
-    except OSError as exc:
-        handle.close()
-        raise StateError(f"cannot create a staging directory in {parent}: {exc.strerror}") from None
-    try:
-        with handle:
-            try:
-                with open(staging / DATABASE_FILE, "wb") as sink:
-                    contents, verified = verify_bundle(
-                        handle, trust=trust, now=now, freshness=freshness, rollback=rollback,
-                        allow_expired=allow_expired, allow_stale=allow_expired, allow_downgrade=allow_downgrade,
-                        sink=sink, spool_dir=staging)
-                    sink.flush()
-                    os.fsync(sink.fileno())
-                _store_documents(staging, contents, verified.overrides, now, bundle)
-            except OSError as exc:
-                raise StateError(f"cannot write the database into {parent}: {exc.strerror}") from None
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return staging, verified, contents.sha256
+    with handle:
+        name = parent.make_temporary_directory(STAGING_PREFIX)
+        try:
+            with parent.make_subdirectory(name) as staging:
+                try:
+                    with staging.create(DATABASE_FILE, 0o444) as sink:
+                        contents, verified = verify_bundle(
+                            handle, trust=trust, now=now, freshness=freshness, rollback=rollback.channels,
+                            allow_expired=allowed.expired, allow_stale=allowed.expired,
+                            allow_downgrade=allowed.downgrade, installed=rollback.installed,
+                            allow_channel_switch=allowed.channel_switch, allow_older_data=allowed.older_data,
+                            sink=sink, spool_dir=staging.path)
+                        sink.flush()
+                        os.fsync(sink.fileno())
+                    _store_documents(staging, contents, verified.overrides, now, bundle)
+                except OSError as exc:
+                    raise StateError(f"cannot write the database into {parent.path}: {exc.strerror}") from None
+        except BaseException:
+            with contextlib.suppress(StateError):
+                parent.remove(name)
+            raise
+    return name, verified, contents.sha256
 
 
 def _store_documents(
-    directory: Path, contents: VerifiedBundleFile, overrides: tuple[str, ...], now: datetime, source: Path
+    directory: Directory, contents: VerifiedBundleFile, overrides: tuple[str, ...], now: datetime, source: Path
 ) -> None:
     """Keep the signed documents byte for byte beside the database, so it can be re-verified later."""
-    _write_file(directory / bundle_format.MANIFEST_NAME, contents.manifest_bytes)
-    _write_file(directory / bundle_format.SIGNATURES_NAME, contents.signatures_bytes)
+    _write_new(directory, bundle_format.MANIFEST_NAME, contents.manifest_bytes)
+    _write_new(directory, bundle_format.SIGNATURES_NAME, contents.signatures_bytes)
     origin = {"bundle_sha256": contents.sha256, "imported_at": format_time(now), "source": str(source),
               "overrides": list(overrides)}
-    _write_file(directory / ORIGIN_FILE, (json.dumps(origin, indent=2, sort_keys=True) + "\n").encode())
-    os.chmod(directory / DATABASE_FILE, 0o444)
-    fsync_directory(directory)
+    _write_new(directory, ORIGIN_FILE, (json.dumps(origin, indent=2, sort_keys=True) + "\n").encode())
+    directory.sync()
 
 
-def installed_directory(state: StateDir) -> Path | None:
-    pointer = read_json(state.installed_pointer)
+def installed_directory(state: StateDir) -> str | None:
+    """The name of the installed database's directory under db/, or None when nothing is installed."""
+    pointer = state.read_json(INSTALLED_FILE)
     if pointer is None:
         return None
     name = pointer.get("directory") if isinstance(pointer, dict) else None
-    if not isinstance(name, str) or "/" in name or name.startswith("."):
+    if not isinstance(name, str) or not name or "/" in name or "\0" in name or name.startswith("."):
         raise StateError(f"{state.installed_pointer} is corrupt; re-import a bundle")
-    return state.databases / name
+    return name
 
 
-def _remove_strays(parent: Path, keep: Path | None) -> None:
+def _database_directory(state: StateDir, name: str) -> Directory:
+    """The installed database's directory db/`name`, opened; InstalledDatabaseError when it is gone."""
+    root = state.directory()
+    databases = None if root is None else root.subdirectory(DATABASES_DIR)
+    directory = None
+    if databases is not None:
+        with databases:
+            directory = databases.subdirectory(name)
+    if directory is None:
+        raise InstalledDatabaseError(f"{state.databases / name} is missing: the state directory was altered; "
+                                     "re-import the bundle")
+    return directory
+
+
+def _remove_strays(parent: Directory, keep: str | None) -> None:
     """Remove staging directories and database directories nothing points to (left by a crash)."""
-    if not parent.is_dir():
-        return
-    for entry in parent.iterdir():
-        if entry != keep and entry.is_dir():
-            shutil.rmtree(entry, ignore_errors=True)
+    for name, _ in parent.entries():
+        if name != keep:
+            with contextlib.suppress(StateError):
+                parent.remove(name)
 
 
-def _record_refusal(state: StateDir, operation: str, source: Path, error: BundleError) -> None:
-    """Audit a refusal. The file is named by path and size only: hashing a hostile file of any size
-    just to refuse it would undo the caps (digests are in the import records)."""
+def _record_refusal(state: StateDir, operation: str, bundle: Path | None, error: BundleError) -> None:
+    """Audit a refusal. A bundle is named by path and size only: hashing a hostile file of any size just
+    to refuse it would undo the caps (digests are in the import records)."""
     size: int | None = None
-    with contextlib.suppress(OSError):
-        size = source.stat().st_size
+    if bundle is not None:
+        with contextlib.suppress(OSError):
+            size = bundle.stat().st_size
     with contextlib.suppress(StateError):
-        audit.append(state, "refusal", {"operation": operation, "source": str(source), "size": size,
-                                        "error": type(error).__name__, "exit_code": error.exit_code,
-                                        "message": error.message})
+        audit.append(state, "refusal", {
+            "operation": operation, "source": "installed database" if bundle is None else str(bundle),
+            "size": size, "error": type(error).__name__, "exit_code": error.exit_code, "message": error.message})
 
 
 def _record_overrides(state: StateDir, operation: str, database: VerifiedDatabase) -> None:
@@ -211,6 +239,42 @@ def _record_overrides(state: StateDir, operation: str, database: VerifiedDatabas
             "channel": database.manifest.channel, "bundle_version": database.manifest.bundle_version})
 
 
+def _import(state: StateDir, bundle: Path, now: datetime, allowed: Allowed) -> ImportResult:
+    with state.lock():
+        root = state.ensure()
+        with root.make_subdirectory(DATABASES_DIR) as databases:
+            current = installed_directory(state)
+            _remove_strays(databases, current)
+            remove_stray_temporaries(root)
+            previous = _read_manifest(state, current) if current is not None else None
+            rollback = load_rollback(state)
+            staging, verified, digest = _unpack_verified(
+                state, bundle, databases, now=now, freshness=load_freshness(state), rollback=rollback,
+                allowed=allowed)
+            manifest = verified.manifest
+            target = f"{manifest.bundle_version}-{verified.manifest_sha256[:12]}-{secrets.token_hex(4)}"
+            try:
+                databases.rename(staging, target)
+                databases.sync()
+            except StateError:
+                with contextlib.suppress(StateError):
+                    databases.remove(staging)
+                raise
+            save_rollback(state, RollbackRecord(
+                channels={**rollback.channels,
+                          manifest.channel: ChannelRecord(manifest.bundle_version, verified.manifest_sha256)},
+                installed=InstalledRecord(manifest.channel, manifest.bundle_version, manifest.built_at)))
+            state.write_json(INSTALLED_FILE, {"directory": target})
+            database = _database(databases.path / target, verified, digest, now)
+            audit.append(state, "import", {
+                "bundle_sha256": digest, "manifest_sha256": verified.manifest_sha256, "channel": manifest.channel,
+                "bundle_version": manifest.bundle_version, "key_ids": list(verified.key_ids),
+                "previous_version": previous.bundle_version if previous else None, "source": str(bundle),
+                "overrides": list(verified.overrides)})
+            _remove_strays(databases, target)
+    return ImportResult(database=database, previous=previous)
+
+
 def import_bundle(
     bundle: Path,
     *,
@@ -218,43 +282,20 @@ def import_bundle(
     now: datetime | None = None,
     allow_expired: bool = False,
     allow_downgrade: bool = False,
+    allow_channel_switch: bool = False,
+    allow_older_data: bool = False,
 ) -> ImportResult:
     """Verify and install `bundle`; the previous database stays in service until the new one is complete."""
-    state = StateDir.resolve(state_dir)
     moment = _now(now)
-    try:
-        with state.lock():
-            current = installed_directory(state)
-            _remove_strays(state.databases, current)
-            remove_stray_temporaries(state.root)
-            previous = _read_manifest(current) if current is not None else None
-            records = load_rollback(state)
-            staging, verified, digest = _unpack_verified(
-                state, bundle, state.databases, now=moment, freshness=load_freshness(state), rollback=records,
-                allow_expired=allow_expired, allow_downgrade=allow_downgrade)
-            manifest = verified.manifest
-            target = state.databases / (
-                f"{manifest.bundle_version}-{verified.manifest_sha256[:12]}-{secrets.token_hex(4)}")
-            try:
-                os.rename(staging, target)
-                fsync_directory(state.databases)
-            except OSError as exc:
-                shutil.rmtree(staging, ignore_errors=True)
-                raise StateError(f"cannot install into {state.databases}: {exc.strerror}") from None
-            save_rollback(state, {**records, manifest.channel: ChannelRecord(
-                manifest.bundle_version, verified.manifest_sha256)})
-            write_json_atomic(state.installed_pointer, {"directory": target.name})
-            database = _database(target, verified, digest, moment)
-            audit.append(state, "import", {
-                "bundle_sha256": digest, "manifest_sha256": verified.manifest_sha256, "channel": manifest.channel,
-                "bundle_version": manifest.bundle_version, "key_ids": list(verified.key_ids),
-                "previous_version": previous.bundle_version if previous else None, "source": str(bundle)})
-            _record_overrides(state, "import", database)
-            _remove_strays(state.databases, target)
-    except BundleError as error:
-        _record_refusal(state, "import", bundle, error)
-        raise
-    return ImportResult(database=database, previous=previous)
+    allowed = Allowed(expired=allow_expired, downgrade=allow_downgrade, channel_switch=allow_channel_switch,
+                      older_data=allow_older_data)
+    with StateDir.resolve(state_dir) as state:
+        state.ensure()  # checked whole here, before the try: an unsafe directory's refusal is not written into it
+        try:
+            return _import(state, bundle, moment, allowed)
+        except BundleError as error:
+            _record_refusal(state, "import", bundle, error)
+            raise
 
 
 def _database(directory: Path, verified: VerifiedManifest, digest: str, imported_at: datetime) -> VerifiedDatabase:
@@ -264,29 +305,25 @@ def _database(directory: Path, verified: VerifiedManifest, digest: str, imported
         overrides=verified.overrides, imported_at=imported_at)
 
 
-def _read_document(path: Path, cap: int) -> bytes:
+def _read_document(directory: Directory, name: str, cap: int) -> bytes:
     """A signed document kept beside a database, read no further than the cap its bundle member had."""
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(cap + 1)
-    except FileNotFoundError:
-        raise InstalledDatabaseError(f"{path} is missing: the database directory was altered; "
-                                     "re-import the bundle") from None
-    except OSError as exc:
-        raise StateError(f"cannot read {path}: {exc.strerror}") from None
-    if len(data) > cap:
-        raise InstalledDatabaseError(f"{path} is larger than {cap} bytes: the database directory was altered; "
+    data = directory.read(name, cap)
+    if data is None:
+        raise InstalledDatabaseError(f"{directory.path / name} is missing: the database directory was altered; "
                                      "re-import the bundle")
+    if len(data) > cap:
+        raise InstalledDatabaseError(f"{directory.path / name} is larger than {cap} bytes: the database directory "
+                                     "was altered; re-import the bundle")
     return data
 
 
-def _read_manifest_bytes(directory: Path) -> bytes:
-    return _read_document(directory / bundle_format.MANIFEST_NAME, bundle_format.MAX_MANIFEST_BYTES)
+def _read_manifest_bytes(directory: Directory) -> bytes:
+    return _read_document(directory, bundle_format.MANIFEST_NAME, bundle_format.MAX_MANIFEST_BYTES)
 
 
-def _read_manifest(directory: Path) -> Manifest | None:
+def _read_manifest(state: StateDir, name: str) -> Manifest | None:
     """The installed manifest, parsed without verification (for messages only); None when unreadable."""
-    with contextlib.suppress(BundleError):
+    with contextlib.suppress(BundleError), _database_directory(state, name) as directory:
         return parse_manifest(_read_manifest_bytes(directory))
     return None
 
@@ -300,8 +337,8 @@ class Origin:
     overrides: tuple[str, ...]
 
 
-def _read_origin(directory: Path) -> Origin:
-    document = read_json(directory / ORIGIN_FILE)
+def _read_origin(directory: Directory) -> Origin:
+    document = directory.read_json(ORIGIN_FILE)
     try:
         if not isinstance(document, dict):
             raise TypeError(document)
@@ -309,22 +346,23 @@ def _read_origin(directory: Path) -> Origin:
                       tuple(str(item) for item in document["overrides"]))
     except (KeyError, TypeError, BundleError):
         raise InstalledDatabaseError(
-            f"{directory / ORIGIN_FILE} is missing or corrupt: re-import the bundle") from None
+            f"{directory.path / ORIGIN_FILE} is missing or corrupt: re-import the bundle") from None
 
 
 def _verify_directory(
     state: StateDir,
-    directory: Path,
+    directory: Directory,
     *,
     now: datetime,
     freshness: FreshnessPolicy,
-    rollback: Mapping[str, ChannelRecord],
-    allow_expired: bool,
+    rollback: RollbackRecord | None,
+    allowed: Allowed,
 ) -> VerifiedDatabase:
     """Re-verify an unpacked database: signatures (current trust store), freshness, rollback, digest.
 
-    A freshness override given at import stays in effect for that database (it is in origin.json and
-    the audit log); expiry that happens after a normal import still stops it.
+    `rollback` None skips the rollback checks (the installed database is what they compare with). A
+    freshness override given at import stays in effect for that database (it is in origin.json and the
+    audit log); expiry that happens after a normal import still stops it.
     """
     origin = _read_origin(directory)
     clock: tuple[str, ...] = ()
@@ -332,76 +370,88 @@ def _verify_directory(
         # A clock set back makes an expired bundle look valid again: say so at every use.
         clock = (f"the clock reads {format_time(now)}, before this database was imported "
                  f"({format_time(origin.imported_at)}): check the clock, expiry and age depend on it",)
+    record = rollback or RollbackRecord()
     verified = verify_manifest(
         _read_manifest_bytes(directory),
-        _read_document(directory / bundle_format.SIGNATURES_NAME, bundle_format.MAX_SIGNATURES_BYTES),
-        trust=load_trust(state), now=now, freshness=freshness, rollback=rollback,
-        allow_expired=allow_expired or "expired" in origin.overrides,
-        allow_stale=allow_expired or "stale" in origin.overrides)
+        _read_document(directory, bundle_format.SIGNATURES_NAME, bundle_format.MAX_SIGNATURES_BYTES),
+        trust=load_trust(state), now=now, freshness=freshness, rollback=record.channels,
+        allow_expired=allowed.expired or "expired" in origin.overrides,
+        allow_stale=allowed.expired or "stale" in origin.overrides, allow_downgrade=allowed.downgrade,
+        installed=record.installed, allow_channel_switch=allowed.channel_switch,
+        allow_older_data=allowed.older_data)
     entry = verified.manifest.file(bundle_format.DATABASE_NAME)
-    path = directory / DATABASE_FILE
-    try:
-        with open(path, "rb") as handle:
-            problem = check_installed_digest(handle, entry)
-    except FileNotFoundError:
-        problem = "the file is missing"
-    except OSError as exc:
-        raise StateError(f"cannot read {path}: {exc.strerror}") from None
+    path = directory.path / DATABASE_FILE
+    handle = directory.reader(DATABASE_FILE)
+    problem: str | None = "the file is missing"
+    if handle is not None:
+        with handle:
+            try:
+                problem = check_installed_digest(handle, entry)
+            except OSError as exc:
+                raise StateError(f"cannot read {path}: {exc.strerror}") from None
     if problem is not None:
         raise InstalledDatabaseError(
             f"database {path} no longer matches its signed manifest ({problem}): it was altered after "
             "import; re-import the bundle")
-    return _database(directory, replace(verified, warnings=(*clock, *verified.warnings)), origin.bundle_sha256,
-                     origin.imported_at)
+    return _database(directory.path, replace(verified, warnings=(*clock, *verified.warnings)),
+                     origin.bundle_sha256, origin.imported_at)
 
 
 def _load_bundle(
-    state: StateDir, bundle: Path, *, now: datetime, freshness: FreshnessPolicy, allow_expired: bool
+    state: StateDir, bundle: Path, *, now: datetime, freshness: FreshnessPolicy, allowed: Allowed
 ) -> VerifiedDatabase:
-    """A bundle used directly: verified like an import (rollback checked, record NOT raised: only an
-    import moves a channel forward), then kept decompressed in cache/<bundle sha256>."""
+    """A bundle used directly: verified like an import against the same records (rollback, installed
+    channel and age), which it does NOT move: only an import does. Kept decompressed in cache/<sha256>."""
     rollback = load_rollback(state)
-    cached = state.cache / bundle_digest(bundle)
-    if (cached / ORIGIN_FILE).is_file():
-        database = _verify_directory(
-            state, cached, now=now, freshness=freshness, rollback=rollback, allow_expired=allow_expired)
-        with contextlib.suppress(OSError):
-            os.utime(cached)  # most recently used: evicted last
-        return database
-    with state.lock():
-        staging, verified, digest = _unpack_verified(
-            state, bundle, state.cache, now=now, freshness=freshness, rollback=rollback,
-            allow_expired=allow_expired, allow_downgrade=False)
-        target = state.cache / digest
-        shutil.rmtree(target, ignore_errors=True)
-        try:
-            os.rename(staging, target)
-        except OSError as exc:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise StateError(f"cannot write the bundle cache {state.cache}: {exc.strerror}") from None
-        entries = sorted((e for e in state.cache.iterdir() if e != target),
-                         key=lambda e: e.stat().st_mtime, reverse=True)
-        for stale_entry in entries[CACHE_ENTRIES - 1:]:
-            shutil.rmtree(stale_entry, ignore_errors=True)
-    return _database(target, verified, digest, now)
+    with state.ensure().make_subdirectory(CACHE_DIR) as cache:
+        digest = bundle_digest(bundle)
+        cached = cache.subdirectory(digest)
+        if cached is not None:
+            with cached:
+                if cached.contains(ORIGIN_FILE):
+                    database = _verify_directory(
+                        state, cached, now=now, freshness=freshness, rollback=rollback, allowed=allowed)
+                    cache.touch(digest)  # most recently used: evicted last
+                    return database
+        with state.lock():
+            staging, verified, digest = _unpack_verified(
+                state, bundle, cache, now=now, freshness=freshness, rollback=rollback, allowed=allowed)
+            cache.remove(digest)
+            try:
+                cache.rename(staging, digest)
+            except StateError:
+                with contextlib.suppress(StateError):
+                    cache.remove(staging)
+                raise
+            others = sorted((entry for entry in cache.entries() if entry[0] != digest),
+                            key=lambda entry: entry[1].st_mtime, reverse=True)
+            for name, _ in others[CACHE_ENTRIES - 1:]:
+                with contextlib.suppress(StateError):
+                    cache.remove(name)
+        return _database(cache.path / digest, verified, digest, now)
+
+
+def _verify_installed(
+    state: StateDir, name: str, *, now: datetime, freshness: FreshnessPolicy, allowed: Allowed
+) -> VerifiedDatabase:
+    with _database_directory(state, name) as directory:
+        return _verify_directory(state, directory, now=now, freshness=freshness, rollback=None, allowed=allowed)
 
 
 def _load_installed(
-    state: StateDir, *, now: datetime, freshness: FreshnessPolicy, allow_expired: bool
+    state: StateDir, *, now: datetime, freshness: FreshnessPolicy, allowed: Allowed
 ) -> VerifiedDatabase:
-    directory = installed_directory(state)
-    if directory is None:
+    name = installed_directory(state)
+    if name is None:
         raise DatabaseError(NO_DATABASE)
     try:
-        return _verify_directory(state, directory, now=now, freshness=freshness, rollback={},
-                                 allow_expired=allow_expired)
+        return _verify_installed(state, name, now=now, freshness=freshness, allowed=allowed)
     except InstalledDatabaseError:
         # A concurrent import may have switched to a new directory and removed this one mid-read.
         current = installed_directory(state)
-        if current is None or current == directory:
+        if current is None or current == name:
             raise
-        return _verify_directory(state, current, now=now, freshness=freshness, rollback={},
-                                 allow_expired=allow_expired)
+        return _verify_installed(state, current, now=now, freshness=freshness, allowed=allowed)
 
 
 def load_database(
@@ -411,29 +461,40 @@ def load_database(
     policy: FreshnessPolicy | None = None,
     audit: bool = True,
     allow_expired: bool = False,
+    allow_downgrade: bool = False,
+    allow_channel_switch: bool = False,
+    allow_older_data: bool = False,
     now: datetime | None = None,
 ) -> VerifiedDatabase:
     """The verified database for a scan: the installed one, or `bundle` verified and cached.
 
     `policy` overrides the state directory's freshness.json; `allow_expired` lets an expired or stale
-    database through (with a warning and an audit record). Raises DatabaseError when nothing is
-    installed, a scanner.db.errors refusal otherwise; never returns an unverified database.
+    database through (with a warning and an audit record); the other `allow_*` waive the rollback checks
+    of a `bundle` (as `import_bundle`'s). Raises DatabaseError when nothing is installed, a
+    scanner.db.errors refusal otherwise; never returns an unverified database.
     """
-    state = StateDir.resolve(state_dir)
     moment = _now(now)
-    try:
-        freshness = policy if policy is not None else load_freshness(state)
+    allowed = Allowed(expired=allow_expired, downgrade=allow_downgrade, channel_switch=allow_channel_switch,
+                      older_data=allow_older_data)
+    with StateDir.resolve(state_dir) as state:
+        # Checked whole here, before the try: an unsafe directory's refusal is not written into it.
         if bundle is not None:
-            database = _load_bundle(state, bundle, now=moment, freshness=freshness, allow_expired=allow_expired)
+            state.ensure()
         else:
-            database = _load_installed(state, now=moment, freshness=freshness, allow_expired=allow_expired)
-    except BundleError as error:
+            state.directory()
+        try:
+            freshness = policy if policy is not None else load_freshness(state)
+            if bundle is not None:
+                database = _load_bundle(state, bundle, now=moment, freshness=freshness, allowed=allowed)
+            else:
+                database = _load_installed(state, now=moment, freshness=freshness, allowed=allowed)
+        except BundleError as error:
+            if audit:
+                _record_refusal(state, "load", bundle, error)
+            raise
         if audit:
-            _record_refusal(state, "load", bundle or state.installed_pointer, error)
-        raise
-    if audit:
-        _record_overrides(state, "load", database)
-    return database
+            _record_overrides(state, "load", database)
+        return database
 
 
 @dataclass(frozen=True)
@@ -446,14 +507,15 @@ class InstalledInfo:
 
 
 def installed_info(state_dir: Path | None = None) -> InstalledInfo | None:
-    state = StateDir.resolve(state_dir)
-    directory = installed_directory(state)
-    if directory is None:
-        return None
-    origin = None
-    with contextlib.suppress(BundleError):
-        origin = _read_origin(directory)
-    return InstalledInfo(directory=directory, manifest=_read_manifest(directory), origin=origin)
+    with StateDir.resolve(state_dir) as state:
+        name = installed_directory(state)
+        if name is None:
+            return None
+        manifest = _read_manifest(state, name)
+        origin = None
+        with contextlib.suppress(BundleError), _database_directory(state, name) as directory:
+            origin = _read_origin(directory)
+        return InstalledInfo(directory=state.databases / name, manifest=manifest, origin=origin)
 
 
 def freshness_summary(database: VerifiedDatabase) -> str:

@@ -6,8 +6,15 @@ unknown MODEL, reads any REVISION of its MODEL, and ignores tables or columns a 
 
 from __future__ import annotations
 
-SCHEMA_VERSION = "1.0.0"
+SCHEMA_VERSION = "1.2.0"  # 1.1.0 added providers.captured_at_basis and the coverage table; 1.2.0 the kev and
+# epss tables (CISA KEV, FIRST EPSS)
 SCHEMA_MODEL = 1
+# The coverage table's name for what NVD's CPE configurations cover (the opt-in CPE matcher): no package
+# ecosystem, so CPE data never makes a distro release or a language ecosystem complete.
+CPE_ECOSYSTEM = "CPE"
+# The provider names of the exploitation feeds (tables `kev` and `epss`), as the providers table and the
+# manifest list them: how a scanner tells whether a bundle carries a KEV catalog at all.
+KEV_PROVIDER, EPSS_PROVIDER = "kev", "epss"
 
 # Narrow rows for lookup; long text lives in `details`, read only for findings.
 DDL = """
@@ -23,8 +30,21 @@ CREATE TABLE providers (
     skipped INTEGER NOT NULL,       -- records skipped
     skipped_reasons TEXT NOT NULL,  -- JSON object: reason -> count
     withdrawn INTEGER NOT NULL DEFAULT 0,   -- records kept but withdrawn (never matched)
-    ecosystems TEXT NOT NULL DEFAULT '{}'   -- JSON object: ecosystem -> records with a package there
+    ecosystems TEXT NOT NULL DEFAULT '{}',  -- JSON object: ecosystem -> records with a package there
+    captured_at_basis TEXT NOT NULL DEFAULT 'records'  -- where captured_at comes from: given (by the
+                                    -- operator), feed (the feed's own timestamp), records (newest record
+                                    -- date), unknown (no date anywhere: captured_at is the epoch)
 );
+CREATE TABLE coverage (
+    provider TEXT NOT NULL,         -- providers.name
+    ecosystem TEXT NOT NULL,        -- as in affected.ecosystem; "CPE" for NVD's CPE configurations
+    records INTEGER NOT NULL,       -- the provider's records with a package (or a CPE) there
+    newest TEXT,                    -- RFC 3339: the newest `modified` among them; NULL when undated
+    complete INTEGER NOT NULL,      -- 1: the input is a whole export of this ecosystem, or the operator
+                                    -- declared it one (dbbuilder build --complete); 0: loose records
+    basis TEXT NOT NULL,            -- why: "OSV PyPI/all.zip", "Debian DSA list", "--complete", ...
+    PRIMARY KEY (provider, ecosystem)
+) WITHOUT ROWID;
 CREATE TABLE vulnerabilities (
     id TEXT PRIMARY KEY,            -- record id as published: CVE-..., GHSA-..., PYSEC-..., DSA-...
     provider TEXT NOT NULL,
@@ -81,4 +101,19 @@ CREATE TABLE cpes (
     version_end_excluding TEXT
 );
 CREATE INDEX cpes_product ON cpes(product, vendor);
+CREATE TABLE kev (                  -- CISA's Known Exploited Vulnerabilities catalog (provider "kev")
+    cve TEXT PRIMARY KEY,           -- CVE-YYYY-NNNN
+    date_added TEXT NOT NULL,       -- YYYY-MM-DD
+    due_date TEXT NOT NULL,         -- YYYY-MM-DD
+    known_ransomware_use TEXT NOT NULL,  -- "Known" or "Unknown", as the catalog says
+    required_action TEXT NOT NULL,
+    vendor_project TEXT NOT NULL,
+    product TEXT NOT NULL,
+    name TEXT NOT NULL              -- the catalog's vulnerabilityName
+) WITHOUT ROWID;
+CREATE TABLE epss (                 -- FIRST EPSS scores (provider "epss"); their date is meta epss_score_date
+    cve TEXT PRIMARY KEY,
+    score REAL NOT NULL,            -- probability of exploitation activity in the next 30 days, 0 to 1
+    percentile REAL NOT NULL        -- 0 to 1
+) WITHOUT ROWID;
 """

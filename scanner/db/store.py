@@ -19,10 +19,11 @@ from typing import Any, TypeVar
 
 from scanner.db.schema import SCHEMA_MODEL
 from scanner.errors import DatabaseError
-from scanner.model import FixState
+from scanner.model import ExploitPrediction, FixState, KnownExploited
 
 # Well under SQLite's smallest compiled-in limit on bound parameters (999 before 3.32).
 _BATCH = 500
+LEGACY_BASIS = "database predates coverage data (schema 1.0)"
 
 _T = TypeVar("_T")
 
@@ -109,6 +110,18 @@ class CpeRow:
     version_end_excluding: str | None
 
 
+@dataclass(frozen=True)
+class SourceCoverage:
+    """What one provider's data says about one ecosystem (a `coverage` row; docs/database.md, "Coverage")."""
+
+    provider: str
+    ecosystem: str
+    records: int
+    newest: str | None  # RFC 3339: the newest record date; None when the records carry none
+    complete: bool  # the input was a whole export of the ecosystem, or the operator declared it one
+    basis: str  # why: "OSV PyPI/all.zip", "Debian DSA list", "--complete", "loose records", ...
+
+
 def _fix_state(text: str) -> FixState:
     try:
         return FixState(text)
@@ -137,7 +150,7 @@ class VulnStore:
 
     def _check_schema(self) -> None:
         model = self.schema_version.split(".", 1)[0]
-        if not model.isdigit():
+        if not (model.isascii() and model.isdigit()):
             self.close()
             raise DatabaseError(f"vulnerability database {self.path}: no schema version in its meta table")
         if int(model) != SCHEMA_MODEL:
@@ -222,6 +235,51 @@ class VulnStore:
         found.update({vuln_id: str(group) for vuln_id, group in self._rows_in(
             "SELECT id, group_id FROM aliases WHERE id IN ({marks})", wanted - set(found))})
         return {vuln_id: found.get(vuln_id, vuln_id) for vuln_id in wanted}
+
+    def coverage(self) -> tuple[SourceCoverage, ...]:
+        """Every provider's coverage of every ecosystem, by ecosystem then provider.
+
+        A database older than schema 1.1 has no coverage table: its providers' ecosystems are listed as
+        loose records, since nothing in it says which were whole exports.
+        """
+        tables = {row[0] for row in self._query("SELECT name FROM sqlite_master WHERE type = 'table'", [])}
+        if "coverage" in tables:
+            return tuple(SourceCoverage(provider, ecosystem, records, newest, bool(complete), basis)
+                         for provider, ecosystem, records, newest, complete, basis in self._query(
+                             "SELECT provider, ecosystem, records, newest, complete, basis FROM coverage "
+                             "ORDER BY ecosystem, provider", []))
+        found: list[SourceCoverage] = []
+        for provider, ecosystems in self._query("SELECT name, ecosystems FROM providers ORDER BY name", []):
+            try:
+                counts = json.loads(ecosystems or "{}")
+            except ValueError as error:
+                raise DatabaseError(f"vulnerability database {self.path}: provider {provider}: "
+                                    f"ecosystems is not JSON ({error})") from error
+            if not isinstance(counts, dict):
+                raise DatabaseError(f"vulnerability database {self.path}: provider {provider}: "
+                                    "ecosystems is not a JSON object")
+            found.extend(SourceCoverage(provider, ecosystem, int(count), None, False, LEGACY_BASIS)
+                         for ecosystem, count in counts.items())
+        return tuple(sorted(found, key=lambda entry: (entry.ecosystem, entry.provider)))
+
+    def _has_table(self, name: str) -> bool:
+        return bool(self._query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [name]))
+
+    def known_exploited(self, cves: Iterable[str]) -> dict[str, KnownExploited]:
+        """The CISA KEV entry of each CVE that has one (none from a database before schema 1.2)."""
+        if not self._has_table("kev"):
+            return {}
+        return {row[0]: KnownExploited(*row) for row in self._rows_in(
+            "SELECT cve, date_added, due_date, known_ransomware_use, required_action FROM kev "
+            "WHERE cve IN ({marks})", cves)}
+
+    def exploit_predictions(self, cves: Iterable[str]) -> dict[str, ExploitPrediction]:
+        """The EPSS score of each CVE that has one, dated by the scores' day (meta `epss_score_date`)."""
+        if not self._has_table("epss"):
+            return {}
+        day = self.meta.get("epss_score_date", "")
+        return {cve: ExploitPrediction(cve, float(score), float(percentile), day) for cve, score, percentile in
+                self._rows_in("SELECT cve, score, percentile FROM epss WHERE cve IN ({marks})", cves)}
 
     def cpes(self, products: Iterable[str]) -> dict[str, list[CpeRow]]:
         """CPE match rows by lower-case product name (only used by the opt-in CPE matcher)."""

@@ -7,6 +7,7 @@ Key rotation: add the new key, import a bundle signed by it, then remove the old
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -18,40 +19,68 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from scanner.db import audit
 from scanner.db.bundle_format import key_id
 from scanner.db.errors import PolicyError, StateError, TrustStoreError
-from scanner.db.state import StateDir, read_json, write_json_atomic
-from scanner.db.verify import ED25519_PUBLIC_KEY_BYTES, TrustedKey, TrustPolicy, format_time
+from scanner.db.state import TRUST_FILE, StateDir
+from scanner.db.verify import ED25519_PUBLIC_KEY_BYTES, TrustedKey, TrustPolicy, check_public_key, format_time
 from scanner.fileio import read_capped
 
 MAX_KEY_FILE_BYTES = 64 * 1024
+# The key whose private half ships in the repository (bundles/demo-key.pem) to sign the demo bundle:
+# anyone can sign with it, so a store trusts it only when told so explicitly (`trust add --demo`).
+DEMO_KEY_ID = "d6b632adb329d8fbe193b307ba720a24693a0a43f350c745a9c8dfdbc7f1e802"
 # A prefix shorter than this could match keys the operator did not mean.
 MIN_KEY_ID_PREFIX = 8
 
 
 def raw_public_key(pem: bytes, source: str) -> bytes:
-    """The 32 raw bytes of an Ed25519 SubjectPublicKeyInfo PEM; TrustStoreError for anything else."""
+    """The 32 raw bytes of an Ed25519 SubjectPublicKeyInfo PEM; TrustStoreError for anything else, and
+    WeakKeyError for a key anyone can sign for or one not canonically encoded (scanner.db.ed25519)."""
     try:
         key = serialization.load_pem_public_key(pem)
     except (ValueError, UnsupportedAlgorithm):
         raise TrustStoreError(f"{source}: not a PEM public key (expected SubjectPublicKeyInfo PEM)") from None
     if not isinstance(key, Ed25519PublicKey):
         raise TrustStoreError(f"{source}: a {type(key).__name__.lstrip('_')}, bundles are signed with Ed25519")
-    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    check_public_key(raw, f"{source}: the Ed25519 public key", "refusing to trust it")
+    return raw
 
 
 def read_key_file(path: Path) -> bytes:
     return read_capped(path, MAX_KEY_FILE_BYTES, "public key file", TrustStoreError)
 
 
+def keys_from_files(paths: Iterable[Path]) -> dict[str, TrustedKey]:
+    """`--trust PUBLIC.pem` files by key id, each named by its file name; weak keys refused.
+
+    The same key given twice counts once (a threshold counts distinct keys).
+    """
+    keys = {}
+    for path in paths:
+        raw = raw_public_key(read_key_file(path), str(path))
+        keys[key_id(raw)] = TrustedKey(key_id=key_id(raw), name=path.name, public_key=raw)
+    return keys
+
+
+def _trusted_key(entry: dict[str, object]) -> TrustedKey:
+    """One trust.json entry; TypeError or ValueError when a field is of the wrong type or not canonical
+    base64. Whether the key itself is sound is checked at every use (verify.verify_signatures), so that
+    `trust remove` can still take out a key that is not."""
+    key_id, name, encoded = entry["key_id"], entry["name"], entry["public_key"]
+    if not (isinstance(key_id, str) and isinstance(name, str) and isinstance(encoded, str)):
+        raise TypeError(entry)
+    public_key = base64.b64decode(encoded, validate=True)
+    if base64.b64encode(public_key).decode("ascii") != encoded:
+        raise ValueError(encoded)
+    return TrustedKey(key_id=key_id, name=name, public_key=public_key)
+
+
 def load_trust(state: StateDir) -> TrustPolicy:
-    state.check_private(state.trust_file)
-    document = read_json(state.trust_file)
+    state.check()
+    document = state.read_json(TRUST_FILE)
     if document is None:
         return TrustPolicy(keys=())
     try:
-        keys = tuple(
-            TrustedKey(key_id=entry["key_id"], name=entry["name"], public_key=base64.b64decode(entry["public_key"]))
-            for entry in document["keys"]
-        )
+        keys = tuple(_trusted_key(entry) for entry in document["keys"])
         threshold = document["threshold"]
     except (KeyError, TypeError, ValueError):
         raise StateError(f"{state.trust_file} is corrupt; restore it from a backup") from None
@@ -64,13 +93,13 @@ def load_trust(state: StateDir) -> TrustPolicy:
 
 
 def _load_added_times(state: StateDir) -> dict[str, str]:
-    document = read_json(state.trust_file) or {}
+    document = state.read_json(TRUST_FILE) or {}
     return {entry["key_id"]: entry.get("added_at", "") for entry in document.get("keys", [])}
 
 
 def save_trust(state: StateDir, policy: TrustPolicy, now: datetime) -> None:
     added = _load_added_times(state)
-    write_json_atomic(state.trust_file, {
+    state.write_json(TRUST_FILE, {
         "threshold": policy.threshold,
         "keys": [
             {"key_id": key.key_id, "name": key.name, "added_at": added.get(key.key_id) or format_time(now),
@@ -80,10 +109,19 @@ def save_trust(state: StateDir, policy: TrustPolicy, now: datetime) -> None:
     })
 
 
-def add_key(state: StateDir, pem: bytes, name: str, source: str, now: datetime) -> tuple[TrustedKey, bool]:
-    """Trust the key in `pem`; (key, False) when it was already trusted (its name is then updated)."""
+def add_key(state: StateDir, pem: bytes, name: str, source: str, now: datetime, *,
+            allow_demo: bool = False) -> tuple[TrustedKey, bool]:
+    """Trust the key in `pem`; (key, False) when it was already trusted (its name is then updated).
+
+    The shipped demo key is refused unless `allow_demo`: its private half is public.
+    """
     raw = raw_public_key(pem, source)
     new = TrustedKey(key_id=key_id(raw), name=name, public_key=raw)
+    if new.key_id == DEMO_KEY_ID and not allow_demo:
+        raise TrustStoreError(
+            f"{source} is the shipped demo key: its private half is public in the airgap-scanner repository, "
+            "so anyone can sign bundles with it. Trust it only in a state directory of its own, "
+            "for a demonstration: `scanner --state-dir DIR trust add --demo KEY.pub.pem`")
     with state.lock():
         policy = load_trust(state)
         existing = [key for key in policy.keys if key.key_id == new.key_id]

@@ -14,9 +14,7 @@ then format, schema, expiry and age, rollback; payloads last.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
-import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -27,9 +25,10 @@ import zstandard
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from scanner.db import bundle_format
+from scanner.db import bundle_format, ed25519
 from scanner.db.errors import (
     BadSignatureError,
+    ChannelSwitchError,
     DecompressionBombError,
     DecompressionError,
     ExpiredError,
@@ -38,6 +37,7 @@ from scanner.db.errors import (
     MemberNameError,
     MissingMemberError,
     NoTrustedKeysError,
+    OlderDataError,
     PayloadDigestError,
     PayloadSizeError,
     ReplayError,
@@ -49,12 +49,17 @@ from scanner.db.errors import (
     TruncatedBundleError,
     UncompressedDigestError,
     UnknownKeyError,
+    WeakKeyError,
 )
 from scanner.db.schema import SCHEMA_MODEL, SCHEMA_VERSION
+from scanner.errors import BundleError
+from scanner.jsonstrict import loads_strict
 
 CHUNK_BYTES = 1024 * 1024
 ED25519_SIGNATURE_BYTES = 64
-ED25519_PUBLIC_KEY_BYTES = 32
+ED25519_PUBLIC_KEY_BYTES = ed25519.ENCODED_BYTES
+# Standard base64 of 64 bytes, with its padding.
+_SIGNATURE_BASE64_CHARS = 88
 # A bundle dated further ahead than this is suspicious (or the clock is wrong): warn, do not refuse.
 CLOCK_SKEW = timedelta(days=1)
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
@@ -72,6 +77,9 @@ class Provider:
     records: int
     skipped: int
     skipped_reasons: Mapping[str, int]
+    # False when the builder found no date in the data (`captured_at_basis: "unknown"`; captured_at is then
+    # the epoch): any age policy treats the provider as stale.
+    captured_at_known: bool = True
 
 
 @dataclass(frozen=True)
@@ -126,6 +134,16 @@ class ChannelRecord:
 
 
 @dataclass(frozen=True)
+class InstalledRecord:
+    """The installed database's channel, version and build time: every bundle is compared with it, whatever
+    its channel, since there is one installed database however many channels have records."""
+
+    channel: str
+    bundle_version: int
+    built_at: datetime
+
+
+@dataclass(frozen=True)
 class FreshnessPolicy:
     """Local maximum data age. `max_age` applies to the build and to every provider without its own limit."""
 
@@ -153,55 +171,53 @@ class VerifiedManifest:
 # --- signatures ----------------------------------------------------------------------------------
 
 
-def _strict_json(data: bytes, what: str, error: type[ManifestError] | type[SignaturesError]) -> Any:
-    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        keys = [key for key, _ in pairs]
-        if len(set(keys)) != len(keys):
-            raise error(f"{what}: duplicate key in a JSON object")
-        return dict(pairs)
-
-    def no_constants(name: str) -> None:
-        raise error(f"{what}: {name} is not valid JSON")
-
+def _signature_bytes(encoded: object, where: str) -> bytes:
+    """The 64 bytes of a signature in canonical base64 (standard alphabet, padded, zero spare bits)."""
+    if not isinstance(encoded, str):
+        raise SignaturesError(f"{where}: signature is not a string")
+    if not encoded.isascii() or len(encoded) != _SIGNATURE_BASE64_CHARS:
+        raise SignaturesError(f"{where}: signature is not {_SIGNATURE_BASE64_CHARS} characters of base64")
     try:
-        return json.loads(data.decode("utf-8"), object_pairs_hook=no_duplicates, parse_constant=no_constants)
-    except UnicodeDecodeError as exc:
-        raise error(f"{what}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
-    except json.JSONDecodeError as exc:
-        raise error(f"{what}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
-    except ValueError as exc:  # e.g. an integer with more digits than Python converts
-        raise error(f"{what}: invalid JSON: {exc}") from None
-    except RecursionError:
-        raise error(f"{what}: JSON nested too deeply") from None
+        raw = base64.b64decode(encoded, validate=True)
+    except ValueError:
+        raise SignaturesError(f"{where}: signature is not base64") from None
+    if len(raw) != ED25519_SIGNATURE_BYTES or base64.b64encode(raw).decode("ascii") != encoded:
+        raise SignaturesError(f"{where}: signature is not the canonical base64 of {ED25519_SIGNATURE_BYTES} bytes")
+    return raw
 
 
 def parse_signatures(signatures_bytes: bytes) -> tuple[tuple[str, bytes], ...]:
-    """(key id, raw signature) pairs from signatures.json, shape-checked."""
+    """(key id, raw signature) pairs from signatures.json.
+
+    Only the exact document dbbuilder writes is accepted (bundle_format.signatures_document): the
+    documented fields and nothing else, each key id once, canonical base64, canonical layout. It is not
+    signed, so any freedom in it would let a bundle with the same verified content have another sha256.
+    """
     what = bundle_format.SIGNATURES_NAME
-    document = _strict_json(signatures_bytes, what, SignaturesError)
-    if not isinstance(document, dict) or not isinstance(document.get("signatures"), list):
-        raise SignaturesError(f'{what}: expected an object with a "signatures" list')
+    document = loads_strict(signatures_bytes, what, SignaturesError)
+    if not isinstance(document, dict) or set(document) != {"signatures"} or not isinstance(
+            document["signatures"], list):
+        raise SignaturesError(f'{what}: expected an object whose only field is a "signatures" list')
     entries = document["signatures"]
     if not entries:
         raise SignaturesError(f"{what}: no signatures")
     if len(entries) > bundle_format.MAX_SIGNATURES:
         raise SignaturesError(f"{what}: {len(entries)} signatures, at most {bundle_format.MAX_SIGNATURES}")
-    pairs = []
+    pairs: dict[str, bytes] = {}
     for index, entry in enumerate(entries):
-        keyid = entry.get("keyid") if isinstance(entry, dict) else None
-        encoded = entry.get("signature") if isinstance(entry, dict) else None
+        where = f"{what}: signature {index}"
+        if not isinstance(entry, dict) or set(entry) != {"keyid", "signature"}:
+            raise SignaturesError(f'{where}: expected an object with exactly the fields "keyid" and "signature"')
+        keyid = entry["keyid"]
         if not isinstance(keyid, str) or not _SHA256_HEX.fullmatch(keyid):
-            raise SignaturesError(f"{what}: signature {index}: keyid is not a lower-case sha256 hex")
-        if not isinstance(encoded, str):
-            raise SignaturesError(f"{what}: signature {index}: signature is not a string")
-        try:
-            raw = base64.b64decode(encoded, validate=True)
-        except binascii.Error:
-            raise SignaturesError(f"{what}: signature {index}: not base64") from None
-        if len(raw) != ED25519_SIGNATURE_BYTES:
-            raise SignaturesError(f"{what}: signature {index}: {len(raw)} bytes, an Ed25519 signature has 64")
-        pairs.append((keyid, raw))
-    return tuple(pairs)
+            raise SignaturesError(f"{where}: keyid is not a lower-case sha256 hex")
+        if keyid in pairs:
+            raise SignaturesError(f"{where}: a second signature by key {short_key_id(keyid)}")
+        pairs[keyid] = _signature_bytes(entry["signature"], where)
+    if signatures_bytes != bundle_format.signatures_document(pairs.items()):
+        raise SignaturesError(f"{what}: not laid out as dbbuilder writes it (entries ordered by key id, sorted "
+                              "keys, two-space indent, trailing newline)")
+    return tuple(pairs.items())
 
 
 def short_key_id(key_id: str) -> str:
@@ -213,17 +229,43 @@ def describe_keys(keys: Iterable[TrustedKey]) -> str:
                      for key in keys)
 
 
-def verify_signatures(manifest_bytes: bytes, signatures_bytes: bytes, trust: TrustPolicy) -> tuple[str, ...]:
+def check_public_key(raw: bytes, what: str, remedy: str) -> None:
+    """Refuse a public key anyone can sign for, or one not canonically encoded (scanner.db.ed25519)."""
+    weakness = ed25519.public_key_weakness(raw)
+    if weakness is not None:
+        raise WeakKeyError(f"{what} {weakness}; {remedy}")
+
+
+def _verifies(public_key: bytes, signature: bytes, message: bytes) -> bool:
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
+    except InvalidSignature:
+        return False
+    return True
+
+
+def verify_signatures(manifest_bytes: bytes, signatures_bytes: bytes, trust: TrustPolicy, *,
+                      context: bytes = bundle_format.SIGNATURE_CONTEXT,
+                      subject: str = "the manifest") -> tuple[str, ...]:
     """Key ids of the distinct trusted keys that signed the exact manifest bytes; refuses below threshold.
 
-    A key that signs twice counts once. Signatures by untrusted keys are ignored; a signature that claims
-    a trusted key but does not verify counts for nothing, and is named when the threshold is not met.
+    `context` prefixes what was signed (a bundle manifest's, or an install kit's SHA256SUMS) and
+    `subject` names the signed document in refusals.
+
+    Every trusted key is checked first: one anyone can sign for stops all verification until it is
+    removed. A key counts once (its id is the sha256 of its one accepted encoding). Signatures by
+    untrusted keys are ignored; a signature that claims a trusted key but does not verify, or is not in
+    canonical form, counts for nothing, and is named when the threshold is not met.
     """
     if not trust.keys:
         raise NoTrustedKeysError(
             "no trusted keys: add the bundle signer's public key with `scanner trust add PUBLIC.pem`")
-    trusted = {key.key_id: key for key in trust.keys}
-    message = bundle_format.signed_message(manifest_bytes)
+    for candidate in trust.keys:
+        check_public_key(candidate.public_key,
+                         f"trusted key {short_key_id(candidate.key_id)} ({candidate.name}): the public key",
+                         f"nothing verifies until it is removed: `scanner trust remove {candidate.key_id}`")
+    trusted = {bundle_format.key_id(candidate.public_key): candidate for candidate in trust.keys}
+    message = context + manifest_bytes
     verified: set[str] = set()
     failed: set[str] = set()
     untrusted: set[str] = set()
@@ -232,18 +274,16 @@ def verify_signatures(manifest_bytes: bytes, signatures_bytes: bytes, trust: Tru
         if key is None:
             untrusted.add(keyid)
             continue
-        try:
-            Ed25519PublicKey.from_public_bytes(key.public_key).verify(signature, message)
-        except InvalidSignature:
-            failed.add(keyid)
-        else:
+        if ed25519.signature_weakness(signature) is None and _verifies(key.public_key, signature, message):
             verified.add(keyid)
+        else:
+            failed.add(keyid)
     if len(verified) >= trust.threshold:
         return tuple(sorted(verified))
     if failed - verified:
         names = ", ".join(short_key_id(k) for k in sorted(failed - verified))
         raise BadSignatureError(
-            f"signature by trusted key {names} does not match the manifest: the bundle was altered after signing")
+            f"signature by trusted key {names} does not match {subject}: it was altered after signing")
     if not verified:
         signers = ", ".join(short_key_id(k) for k in sorted(untrusted))
         raise UnknownKeyError(
@@ -305,7 +345,21 @@ def _parse_provider(entry: object, index: int) -> Provider:
         records=_count(entry, "records", where),
         skipped=_count(entry, "skipped", where),
         skipped_reasons=dict(reasons),
+        captured_at_known=_capture_basis(entry, where) != "unknown",
     )
+
+
+_CAPTURE_BASES = frozenset({"given", "feed", "records", "unknown"})
+
+
+def _capture_basis(entry: Mapping[str, Any], where: str) -> str | None:
+    """`captured_at_basis` (schema 1.1 bundles; absent before): how the builder knows the capture time."""
+    if "captured_at_basis" not in entry:
+        return None
+    basis = entry["captured_at_basis"]
+    if not isinstance(basis, str) or basis not in _CAPTURE_BASES:
+        raise ManifestError(f"{where}: captured_at_basis must be one of {', '.join(sorted(_CAPTURE_BASES))}")
+    return basis
 
 
 def _parse_file(entry: object, index: int) -> PayloadFile:
@@ -324,7 +378,7 @@ def _parse_file(entry: object, index: int) -> PayloadFile:
 def parse_manifest(manifest_bytes: bytes) -> Manifest:
     """Parse the manifest's fields; the format name and version are checked first (FormatVersionError)."""
     where = bundle_format.MANIFEST_NAME
-    document = _strict_json(manifest_bytes, where, ManifestError)
+    document = loads_strict(manifest_bytes, where, ManifestError)
     if not isinstance(document, dict):
         raise ManifestError(f"{where}: not a JSON object")
     if document.get("format") != bundle_format.FORMAT_NAME:
@@ -341,8 +395,8 @@ def parse_manifest(manifest_bytes: bytes) -> Manifest:
     builder = _field(document, "builder", dict, where)
     providers = _field(document, "providers", list, where)
     files = _field(document, "files", list, where)
-    names = [p.get("name") if isinstance(p, dict) else None for p in providers]
-    if len(set(names)) != len(names):
+    parsed_providers = tuple(_parse_provider(entry, index) for index, entry in enumerate(providers))
+    if len({p.name for p in parsed_providers}) != len(parsed_providers):
         raise ManifestError(f"{where}: a provider is listed twice")
     parsed_files = tuple(_parse_file(entry, index) for index, entry in enumerate(files))
     if len({f.name for f in parsed_files}) != len(parsed_files):
@@ -357,7 +411,7 @@ def parse_manifest(manifest_bytes: bytes) -> Manifest:
         expires_at=parse_time(document.get("expires_at"), f"{where} expires_at"),
         builder_name=_field(builder, "name", str, f"{where} builder"),
         builder_version=_field(builder, "version", str, f"{where} builder"),
-        providers=tuple(_parse_provider(entry, index) for index, entry in enumerate(providers)),
+        providers=parsed_providers,
         files=parsed_files,
     )
 
@@ -425,7 +479,7 @@ def check_freshness(
             raise ExpiredError(
                 f"bundle expired on {format_time(manifest.expires_at)}; carry in a newer one (this is "
                 f"channel {manifest.channel} version {manifest.bundle_version}), or pass --allow-expired "
-                "to use it anyway (recorded in the audit log)")
+                "to use it anyway")
         overrides.append("expired")
         warnings.append(f"bundle expired on {format_time(manifest.expires_at)}; used under --allow-expired")
     if manifest.built_at > now + CLOCK_SKEW:
@@ -436,13 +490,16 @@ def check_freshness(
     for provider in manifest.providers:
         limit = policy.provider_max_age.get(provider.name, policy.max_age)
         provider_age = age.providers[provider.name]
-        if limit is not None and provider_age > limit:
+        if limit is not None and not provider.captured_at_known:
+            stale.append(f"provider {provider.name} data captured at an unknown time (its feed carries no "
+                         f"date; maximum age {format_age(limit)})")
+        elif limit is not None and provider_age > limit:
             stale.append(f"provider {provider.name} data captured {format_age(provider_age)} ago "
                          f"(maximum {format_age(limit)})")
     if stale and policy.fail and not allow_stale:
         raise StaleDataError(
             "data older than the freshness policy allows: " + "; ".join(stale)
-            + "; carry in a newer bundle, or pass --allow-expired (recorded in the audit log)")
+            + "; carry in a newer bundle, or pass --allow-expired to use it anyway")
     if stale and policy.fail:
         overrides.append("stale")
     warnings.extend(f"stale data: {line}" for line in stale)
@@ -450,26 +507,55 @@ def check_freshness(
 
 
 def check_rollback(
-    manifest: Manifest, manifest_sha256: str, record: ChannelRecord | None, *, allow_downgrade: bool
+    manifest: Manifest,
+    manifest_sha256: str,
+    record: ChannelRecord | None,
+    *,
+    allow_downgrade: bool,
+    installed: InstalledRecord | None = None,
+    allow_channel_switch: bool = False,
+    allow_older_data: bool = False,
 ) -> tuple[str, ...]:
-    """Overrides used (("downgrade",) or ()). Equal version with the same manifest is a re-import."""
-    if record is None:
-        return ()
+    """Overrides used, of "downgrade", "channel-switch" and "older-data" (each the flag --allow-NAME).
+
+    On the bundle's channel (`record`): a lower bundle_version is a downgrade, the same version with another
+    manifest a replay. Against the installed database (`installed`), whatever the channel: another channel
+    is a channel switch, an earlier built_at older data. Re-importing the installed bundle needs nothing.
+    A refusal is the error of the first override missing, and names every reason and every flag needed.
+    """
     channel, version = manifest.channel, manifest.bundle_version
-    if version < record.bundle_version:
-        if allow_downgrade:
-            return ("downgrade",)
-        raise RollbackError(
-            f"bundle_version {version} is older than installed {record.bundle_version} on channel {channel}; "
-            "carry in a newer bundle, or pass --allow-downgrade (recorded in the audit log)")
-    if version == record.bundle_version and manifest_sha256 != record.manifest_sha256:
-        if allow_downgrade:
-            return ("downgrade",)
-        raise ReplayError(
-            f"bundle_version {version} on channel {channel} was already accepted with a different manifest "
-            f"(sha256 {record.manifest_sha256[:16]}.., this one {manifest_sha256[:16]}..): two bundles "
-            "signed with the same version; refusing both is safer than guessing")
-    return ()
+    overrides: list[str] = []
+    refusals: list[tuple[type[BundleError], str, str]] = []  # (error, reason, override)
+
+    def needs(override: str, allowed: bool, error: type[BundleError], reason: str) -> None:
+        if allowed:
+            overrides.append(override)
+        else:
+            refusals.append((error, reason, override))
+
+    if record is not None and version == record.bundle_version and manifest_sha256 != record.manifest_sha256:
+        if not allow_downgrade:
+            raise ReplayError(
+                f"bundle_version {version} on channel {channel} was already accepted with a different manifest "
+                f"(sha256 {record.manifest_sha256[:16]}.., this one {manifest_sha256[:16]}..): two bundles "
+                "signed with the same version; refusing both is safer than guessing")
+        overrides.append("downgrade")
+    if record is not None and version < record.bundle_version:
+        needs("downgrade", allow_downgrade, RollbackError,
+              f"bundle_version {version} is older than installed {record.bundle_version} on channel {channel}")
+    if installed is not None and channel != installed.channel:
+        needs("channel-switch", allow_channel_switch, ChannelSwitchError,
+              f"bundle channel {channel} is not the installed database's ({installed.channel} "
+              f"v{installed.bundle_version})")
+    if installed is not None and manifest.built_at < installed.built_at:
+        needs("older-data", allow_older_data, OlderDataError,
+              f"bundle {channel} v{version} was built {format_time(manifest.built_at)}, before the installed "
+              f"database ({installed.channel} v{installed.bundle_version}, built {format_time(installed.built_at)})")
+    if refusals:
+        flags = " ".join(f"--allow-{override}" for _, _, override in refusals)
+        raise refusals[0][0](f"{'; '.join(reason for _, reason, _ in refusals)}; carry in a newer bundle, or "
+                             f"pass {flags} (recorded in the audit log)")
+    return tuple(overrides)
 
 
 def verify_manifest(
@@ -483,10 +569,14 @@ def verify_manifest(
     allow_expired: bool = False,
     allow_stale: bool = False,
     allow_downgrade: bool = False,
+    installed: InstalledRecord | None = None,
+    allow_channel_switch: bool = False,
+    allow_older_data: bool = False,
 ) -> VerifiedManifest:
     """Everything about a bundle that can be decided before reading its payload.
 
-    `rollback` is the per-channel record; pass {} to skip the rollback check (an installed database).
+    `rollback` is the per-channel record and `installed` the installed database's (check_rollback); pass {}
+    and None to skip the rollback checks (re-verifying the installed database itself).
     """
     key_ids = verify_signatures(manifest_bytes, signatures_bytes, trust)
     manifest = parse_manifest(manifest_bytes)
@@ -495,7 +585,8 @@ def verify_manifest(
     age, warnings, overrides = check_freshness(
         manifest, now, freshness, allow_expired=allow_expired, allow_stale=allow_stale)
     overrides += check_rollback(manifest, manifest_sha256, rollback.get(manifest.channel),
-                                allow_downgrade=allow_downgrade)
+                                allow_downgrade=allow_downgrade, installed=installed,
+                                allow_channel_switch=allow_channel_switch, allow_older_data=allow_older_data)
     return VerifiedManifest(manifest, manifest_sha256, key_ids, age, warnings, overrides)
 
 

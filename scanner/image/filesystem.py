@@ -109,22 +109,34 @@ class FileRequest:
         return self.matches_kind(entry) and self.matches_path(entry.path)
 
 
-def normalize_path(name: str) -> str | None:
-    """Archive member name to image path; None when the name escapes the root or is empty.
+def clean_path(name: str) -> str | None:
+    """A tar member's name as an image path, read as the runtimes' Go code reads it on Linux.
 
-    Leading "/" and "./" are dropped; ".." may not climb above the root.
+    "/" is the only separator (a backslash is part of a name); leading "/", "." and empty components
+    are dropped and ".." removes the component before it. None for the root itself; ValueError when
+    ".." climbs above the root, where the runtimes disagree (containerd and umoci stop at the root,
+    docker refuses the layer).
     """
     parts: list[str] = []
-    for part in name.replace("\\", "/").split("/"):
+    for part in name.split("/"):
         if part in ("", "."):
             continue
         if part == "..":
             if not parts:
-                return None
+                raise ValueError(f"{name!r} climbs above the root")
             parts.pop()
             continue
         parts.append(part)
     return "/".join(parts) if parts else None
+
+
+def normalize_path(name: str) -> str | None:
+    """A path from a package database, a zip entry or a manifest as an image path; None when it escapes
+    the root or is empty. Like `clean_path`, with "\\" a separator too (paths written on Windows)."""
+    try:
+        return clean_path(name.replace("\\", "/"))
+    except ValueError:
+        return None
 
 
 def link_depth(symlink_paths: Iterable[str]) -> int:

@@ -1,4 +1,8 @@
-"""Caps that keep reading a hostile or enormous image bounded in time, memory and disk."""
+"""Caps that keep reading a hostile or enormous image bounded in time, memory and disk.
+
+What catalogers do with the files they are handed has its own caps, in the peer object
+`scanner.catalog.limits.CatalogLimits`.
+"""
 
 from __future__ import annotations
 
@@ -21,14 +25,43 @@ class Limits:
     # In-memory captured content above this total goes to the spool file too.
     max_memory_capture: int = 64 * MIB
     # Everything captured (memory and spool) together; beyond it files are skipped with a warning.
-    max_captured_bytes: int = 8 * GIB
-    # Tar members over all layers (a million-file image has about a million).
+    # Content is kept once per stored copy: hard links, symlink targets and a layer listed again share it.
+    max_captured_bytes: int = 4 * GIB
+    # ... and no more than this many times the stored size of the image's layer blobs (but always up to
+    # `min_capture_allowance`): a few KB of zstd may hold gigabytes of zeros named `*.jar`.
+    max_capture_ratio: int = 50
+    min_capture_allowance: int = 256 * MIB
+    # Characters of paths and symlink targets written to the on-disk path index, every layer counted.
+    max_index_bytes: int = 4 * GIB
+    # Symlink lookups made to place members (and hard-link targets) under symlinked directories, as the
+    # runtimes do; images built by docker and the like need none.
+    max_link_lookups: int = 1_000_000
+    # Tar members over all layers, a layer listed n times counted n times (a million-file image has
+    # about a million).
     max_entries: int = 20_000_000
+    # Layers an image lists, repeats included (Docker refuses more than about 125).
+    max_layers: int = 500
+    # Members of the outer archive (docker save, OCI archive) and the longest member name kept.
+    max_archive_members: int = 100_000
+    max_archive_name: int = 1024
+    # OCI image indexes: nesting, and descriptors over all of them.
+    max_index_depth: int = 4
+    max_index_descriptors: int = 10_000
     symlink_hops: int = SYMLINK_HOP_LIMIT
     # manifest.json, index.json, image manifests and configs.
     max_metadata_size: int = 16 * MIB
-    # pax extended headers and GNU long names inside layers.
+    # One pax extended header, GNU long name or GNU sparse map (Go's archive/tar refuses more than 1 MiB).
     max_header_size: int = 1 * MIB
+    # Tar headers read as Go reads them (docs/architecture.md); beyond these the archive is refused:
+    # a member name or link target longer than Linux's PATH_MAX,
+    max_path_length: int = 4096
+    # records in one pax header,
+    max_pax_records: int = 4096
+    # pax/GNU headers before one member, and their bytes together,
+    max_meta_headers: int = 16
+    max_meta_bytes: int = 4 * MIB
+    # data fragments of one sparse file.
+    max_sparse_fragments: int = 65_536
     # Warnings kept verbatim; the rest are counted.
     max_warnings: int = 200
 

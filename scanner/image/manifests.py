@@ -26,7 +26,6 @@ DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar"
 DOCKER_LAYER_TYPES = {"none": DOCKER_LAYER, "gzip": DOCKER_LAYER + ".gzip", "zstd": DOCKER_LAYER + ".zstd"}
 _INDEX_TYPES = (OCI_INDEX, DOCKER_LIST)
 _MANIFEST_TYPES = (OCI_MANIFEST, DOCKER_MANIFEST)
-_MAX_INDEX_DEPTH = 4
 _DIGEST = re.compile(r"(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})\Z")
 # Blob names that state their content digest: blobs/sha256/HEX (docker 25+), HEX.json and HEX.tar
 # (older docker configs, skopeo). HEX/layer.tar names a legacy layer id, not a digest.
@@ -160,6 +159,11 @@ def _read_config(source: Source, name: str, limits: Limits, expected: str) -> tu
     return digest, _ConfigFields(config, f"config {name}")
 
 
+def _check_layer_count(count: int, limits: Limits, where: str) -> None:
+    if count > limits.max_layers:
+        raise ImageError(f"{where}: {count} layers, more than {limits.max_layers} (max_layers)")
+
+
 def _hex_digest_in(name: str) -> str:
     found = _NAMED_BY_DIGEST.fullmatch(name)
     return f"sha256:{found.group(1) or found.group(2)}" if found else ""
@@ -185,6 +189,7 @@ def docker_archive_plan(source: Source, image: str | None, platform: str | None,
     layers = entry.get("Layers")
     if not isinstance(config_name, str) or not isinstance(layers, list) or not all(isinstance(x, str) for x in layers):
         raise ImageError(f"{where}: entry for {tags[0] if tags else 'the image'} lacks Config or Layers")
+    _check_layer_count(len(layers), limits, where)
     config_digest, fields = _read_config(source, config_name, limits, _hex_digest_in(config_name))
     if len(fields.diff_ids) != len(layers):
         raise ImageError(
@@ -236,8 +241,9 @@ def _legacy_docker_plan(source: Source, image: str | None, platform: str | None,
     while layer_id:
         if not isinstance(layer_id, str) or not re.fullmatch(r"[0-9a-f]{64}", layer_id):
             raise ImageError(f"{where}: invalid parent layer id {str(layer_id)[:80]!r}")
-        if len(chain) > 1000 or any(item[0] == layer_id for item in chain):
+        if any(item[0] == layer_id for item in chain):
             raise ImageError(f"{where}: layer parent chain loops at {layer_id}")
+        _check_layer_count(len(chain) + 1, limits, where)
         data = read_small(source, f"{layer_id}/json", limits.max_metadata_size)
         info = _expect(_parse_json(data, f"{layer_id}/json"), dict, f"{layer_id}/json")
         chain.append((layer_id, info, data))
@@ -295,14 +301,32 @@ def _descriptor_platform(descriptor: dict[str, Any]) -> tuple[str, str, str] | N
     return parts  # type: ignore[return-value]
 
 
-def _collect_candidates(
-    source: Source, index: dict[str, Any], names: tuple[str, ...], limits: Limits, depth: int
-) -> list[_Candidate]:
-    if depth > _MAX_INDEX_DEPTH:
-        raise ImageError(f"{source.description}: image indexes nested more than {_MAX_INDEX_DEPTH} deep")
+class _IndexWalk:
+    """Descriptors seen over every image index of one read: a small index fanning out to the same
+    nested index many times, many levels deep, would otherwise multiply without bound."""
+
+    def __init__(self, source: Source, limits: Limits) -> None:
+        self.source = source
+        self.limits = limits
+        self.descriptors = 0
+
+    def count(self, more: int) -> None:
+        self.descriptors += more
+        if self.descriptors > self.limits.max_index_descriptors:
+            raise ImageError(f"{self.source.description}: image indexes list more than "
+                             f"{self.limits.max_index_descriptors} descriptors (max_index_descriptors)")
+
+
+def _collect_candidates(walk: _IndexWalk, index: dict[str, Any], names: tuple[str, ...], depth: int
+                        ) -> list[_Candidate]:
+    source, limits = walk.source, walk.limits
+    if depth > limits.max_index_depth:
+        raise ImageError(f"{source.description}: image indexes nested more than {limits.max_index_depth} deep "
+                         "(max_index_depth)")
     manifests = index.get("manifests")
     if not isinstance(manifests, list):
         raise ImageError(f"{source.description}: image index without a manifests list")
+    walk.count(len(manifests))
     found: list[_Candidate] = []
     for descriptor in manifests:
         if not isinstance(descriptor, dict):
@@ -311,7 +335,7 @@ def _collect_candidates(
         own_names = _descriptor_names(descriptor, names)
         if media_type in _INDEX_TYPES:
             nested = _read_blob_json(source, descriptor, limits, "image index")
-            found.extend(_collect_candidates(source, nested, own_names, limits, depth + 1))
+            found.extend(_collect_candidates(walk, nested, own_names, depth + 1))
         elif media_type in _MANIFEST_TYPES or media_type is None:
             platform = _descriptor_platform(descriptor)
             if platform is not None and platform[0] == "unknown":
@@ -354,17 +378,18 @@ def oci_plan(source: Source, format_name: str, image: str | None, platform: str 
              limits: Limits) -> ImagePlan:
     where = f"{source.description}: index.json"
     index = _expect(_parse_json(read_small(source, "index.json", limits.max_metadata_size), where), dict, where)
-    chosen = _choose_candidate(_collect_candidates(source, index, (), limits, 0), image, platform,
-                               source.description)
+    walk = _IndexWalk(source, limits)
+    chosen = _choose_candidate(_collect_candidates(walk, index, (), 0), image, platform, source.description)
     manifest = _read_blob_json(source, chosen.descriptor, limits, "image manifest")
     if manifest.get("mediaType") in _INDEX_TYPES or "manifests" in manifest:
-        nested = _collect_candidates(source, manifest, chosen.names, limits, 1)
+        nested = _collect_candidates(walk, manifest, chosen.names, 1)
         chosen = _choose_candidate(nested, image, platform, source.description)
         manifest = _read_blob_json(source, chosen.descriptor, limits, "image manifest")
     config_descriptor = _expect(manifest.get("config"), dict, f"{where}: manifest config")
     config_digest = _check_digest(config_descriptor.get("digest"), f"{where}: manifest config")
     _, fields = _read_config(source, _blob_name(config_digest), limits, config_digest)
     layers = _expect(manifest.get("layers"), list, f"{where}: manifest layers")
+    _check_layer_count(len(layers), limits, where)
     if len(layers) != len(fields.diff_ids):
         raise ImageError(f"{where}: manifest lists {len(layers)} layers but the config has "
                          f"{len(fields.diff_ids)} diff_ids")

@@ -1,33 +1,43 @@
-"""`open_image`: read an image archive in one streaming pass per layer into a squashed filesystem."""
+"""`open_image`: read an image archive, one streaming pass per distinct layer blob, into a squashed filesystem."""
 
 from __future__ import annotations
 
+import dataclasses
 import posixpath
 import re
 import shutil
+import sqlite3
 import tempfile
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
 from scanner.errors import ImageError
-from scanner.image.filesystem import EntryKind, FileRequest, normalize_path, patterns_regex, resolve_path
+from scanner.image.filesystem import EntryKind, FileRequest, clean_path, patterns_regex, resolve_path
 from scanner.image.limits import Limits
 from scanner.image.manifests import DOCKER_LAYER_TYPES, ImagePlan, LayerRef, plan_image
 from scanner.image.metadata import ImageMetadata, LayerInfo
 from scanner.image.source import DirectorySource, Source, open_source
-from scanner.image.squash import Content, ContentStore, SquashedFilesystem, SquashIndex
+from scanner.image.squash import (
+    Content,
+    ContentStore,
+    IndexLimitError,
+    MemberLog,
+    SquashedFilesystem,
+    SquashIndex,
+)
 from scanner.image.tarstream import (
     DIRECTORY,
     HARDLINK,
-    REGULAR_TYPES,
     SYMLINK,
     Budget,
+    DataReader,
     LayerStream,
     TarMember,
     iter_members,
+    member_data,
 )
 
 _OPAQUE = ".wh..wh..opq"
@@ -129,23 +139,34 @@ class _Pass:
     store: ContentStore
     warnings: _Warnings
     budget: Budget
+    log: MemberLog | None  # members of the blobs the image lists more than once
     entries: int = 0
-    contents: dict[str, tuple[int, Content]] = field(default_factory=dict)  # path -> (layer, content)
+    # Content read so far, by where it is stored: (the layer that first held the blob, data offset
+    # in its uncompressed stream). Hard links, symlink targets and a layer listed again share it.
+    captures: dict[tuple[int, int], Content] = field(default_factory=dict)
+    # Paths whose content is wanted -> (layer of their index row, data layer, data offset): a path keeps
+    # its content only if its final row is still that one (not replaced or deleted by a later entry).
+    wanted: dict[str, tuple[int, int, int]] = field(default_factory=dict)
     requested_links: list[tuple[str, int]] = field(default_factory=list)
-    # layer -> path with the data -> (paths to give the content to, size cap)
-    needed: dict[int, dict[str, tuple[set[str], int]]] = field(default_factory=dict)
+    # data layer -> data offset -> (size cap, a path it is read for): content to read in the extra pass
+    needed: dict[int, dict[int, tuple[int, str]]] = field(default_factory=dict)
 
-    def need(self, layer: int, origin: str, alias: str, cap: int) -> None:
-        aliases, old_cap = self.needed.setdefault(layer, {}).get(origin, (set(), 0))
-        aliases.add(alias)
-        self.needed[layer][origin] = (aliases, max(old_cap, cap))
+    def want(self, path: str, layer: int, data_layer: int, data_offset: int, cap: int) -> None:
+        self.wanted[path] = (layer, data_layer, data_offset)
+        if (data_layer, data_offset) not in self.captures:
+            old_cap, _ = self.needed.setdefault(data_layer, {}).get(data_offset, (0, path))
+            self.needed[data_layer][data_offset] = (max(old_cap, cap), path)
 
 
 def _layer_label(source: Source, index: int, ref: LayerRef) -> str:
     return f"{source.description}: layer {index} ({ref.name})"
 
 
-def _chunks(stream: LayerStream, size: int, label: str, path: str) -> Iterator[bytes]:
+def _size_cap(run: _Pass, wanted: tuple[FileRequest, ...]) -> int:
+    return min(run.limits.max_file_size, max(r.max_size for r in wanted))
+
+
+def _chunks(stream: DataReader, size: int, label: str, path: str) -> Iterator[bytes]:
     left = size
     while left > 0:
         chunk = stream.read(min(left, _COPY_CHUNK))
@@ -155,13 +176,14 @@ def _chunks(stream: LayerStream, size: int, label: str, path: str) -> Iterator[b
         yield chunk
 
 
-def _capture(run: _Pass, stream: LayerStream, member: TarMember, path: str, cap: int,
+def _capture(run: _Pass, stream: DataReader, member: TarMember, path: str, cap: int,
              magics: tuple[bytes, ...], label: str) -> Content | None:
     if member.size > cap:
         run.warnings.add(f"{label}: {path} not read: {member.size} bytes is over the {cap}-byte cap")
         return None
     if not run.store.fits(member.size):
-        run.warnings.add(f"{label}: {path} not read: captured content exceeds the total cap")
+        run.warnings.add(f"{label}: {path} not read: captured content would exceed the image's "
+                         f"{run.store.total_budget}-byte cap (max_captured_bytes, max_capture_ratio)")
         return None
     head = b""
     if magics:
@@ -174,25 +196,53 @@ def _capture(run: _Pass, stream: LayerStream, member: TarMember, path: str, cap:
     return run.store.keep(head, _chunks(stream, member.size - len(head), label, path), member.size)
 
 
+def _ambiguous_climb(label: str, what: str, name: str) -> ImageError:
+    return ImageError(f"{label}: {what} {name[:200]!r} climbs above the image root; refused as ambiguous "
+                      "(containerd and umoci unpack it under the root, docker refuses the layer)")
+
+
 def _member_path(run: _Pass, member: TarMember, label: str) -> str | None:
-    """The member's image path: `normalize_path`, with a fast path for the usual clean relative name."""
+    """The member's image path (`clean_path`), with a fast path for the usual clean relative name."""
     try:
         text = member.name.decode("utf-8")
-    except UnicodeDecodeError:
-        run.warnings.add(f"{label}: skipped member with a non-UTF-8 name {member.name[:120]!r}")
-        return None
+        utf8 = True
+    except UnicodeDecodeError:  # a ".." after the odd bytes may still make it a UTF-8 path
+        text = member.name.decode("utf-8", "surrogateescape")
+        utf8 = False
     name = text[2:] if text.startswith("./") else text
     name = name.rstrip("/")
-    if name and not name.startswith((".", "/")) and "//" not in name and "/." not in name and "\\" not in name:
+    if utf8 and name and not name.startswith((".", "/")) and "//" not in name and "/." not in name:
         return name
-    path = normalize_path(name)
-    if path is None and text.strip("./"):
-        run.warnings.add(f"{label}: skipped member {text[:200]!r} whose path leaves the image root")
+    try:
+        path = clean_path(name)
+    except ValueError:
+        raise _ambiguous_climb(label, "member", text) from None
+    if path is not None and not utf8 and not _is_utf8(path):
+        run.warnings.add(f"{label}: skipped member with a non-UTF-8 name {member.name[:120]!r}")
+        return None
     return path
 
 
-def _index_member(run: _Pass, stream: LayerStream, member: TarMember, path: str, layer: int, label: str) -> None:
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _index_member(run: _Pass, stream: LayerStream | None, member: TarMember, path: str, layer: int,
+                  data_layer: int, label: str) -> None:
+    """Apply one member at `layer`; its data is at `member.offset` in the blob first read as `data_layer`.
+
+    `stream` is None when a recorded member is replayed: content is then only found among the captures.
+    """
     index = run.index
+    placed = index.resolve_parent(path, run.limits.symlink_hops)
+    if placed is None:
+        run.warnings.add(f"{label}: skipped member {path!r}: its directories are a symlink loop")
+        return
+    path = placed
     # A whiteout's base name starts with ".wh.": the substring test spares splitting every other path.
     if _WHITEOUT in path and (parts := path.rpartition("/"))[2].startswith(_WHITEOUT):
         directory, _, base = parts
@@ -206,59 +256,73 @@ def _index_member(run: _Pass, stream: LayerStream, member: TarMember, path: str,
                 index.whiteout(posixpath.join(directory, name), layer)
         return
     kind = member.type
-    regular = member.is_regular
-    if kind == DIRECTORY or (not regular and kind in REGULAR_TYPES):  # old tars: "name/" files
-        index.add(path, EntryKind.DIR, 0, member.mode, "", "", layer)
-    elif regular and not member.sparse:
-        index.add(path, EntryKind.FILE, member.size, member.mode, "", "", layer)
-        wanted = run.matcher.wanted(path, bool(member.mode & 0o111))
-        if wanted:
-            cap = min(run.limits.max_file_size, max(r.max_size for r in wanted))
+    if kind == DIRECTORY:
+        index.add(path, EntryKind.DIR, 0, member.mode, "", layer)
+    elif member.is_regular:
+        index.add(path, EntryKind.FILE, member.size, member.mode, "", layer, data_layer, member.offset)
+        location = (data_layer, member.offset)
+        # Replayed, the first pass's decision stands: content is captured only for wanted files.
+        if stream is not None and (wanted := run.matcher.wanted(path, bool(member.mode & 0o111))):
             magics = tuple(r.magic for r in wanted) if all(r.magic for r in wanted) else ()
-            content = _capture(run, stream, member, path, cap, magics, label)
+            content = _capture(run, member_data(stream, member), member, path, _size_cap(run, wanted), magics, label)
             if content is not None:
-                run.contents[path] = (layer, content)
+                run.captures[location] = content
+        if location in run.captures:
+            run.wanted[path] = (layer, *location)
     elif kind == SYMLINK:
         try:
             target = member.linkname.decode("utf-8")
-        except UnicodeDecodeError:
-            run.warnings.add(f"{label}: skipped symlink {path!r} with a non-UTF-8 target")
+        except UnicodeDecodeError:  # it still replaces what lower layers had there
+            run.warnings.add(f"{label}: symlink {path!r} has a non-UTF-8 target; recorded, not followed")
+            index.add(path, EntryKind.OTHER, 0, member.mode, "", layer)
             return
-        index.add(path, EntryKind.SYMLINK, 0, member.mode, target, "", layer)
+        index.add(path, EntryKind.SYMLINK, 0, member.mode, target, layer)
         if run.matcher.wanted(path, False):
             run.requested_links.append((path, layer))
     elif kind == HARDLINK:
         _index_hardlink(run, member, path, layer, label)
     else:
-        if member.sparse:
-            run.warnings.add(f"{label}: {path} is a sparse file; recorded without content")
-        index.add(path, EntryKind.OTHER, 0, member.mode, "", "", layer)
+        index.add(path, EntryKind.OTHER, 0, member.mode, "", layer)
+
+
+def _link_origin(run: _Pass, linkname: bytes, path: str, label: str) -> str | None:
+    """The path a hard link names, its directories resolved through symlinks as the runtimes do
+    (the last component is not followed: a link to a symlink links the symlink itself)."""
+    text = linkname.decode("utf-8", "surrogateescape")
+    try:
+        origin = clean_path(text)
+    except ValueError:
+        raise _ambiguous_climb(label, f"hard link {path!r} to", text) from None
+    if origin is not None and not _is_utf8(origin):  # its target was skipped: its content is unknown
+        raise ImageError(f"{label}: hard link {path!r} to {linkname[:200]!r}, a name that is not UTF-8")
+    return None if origin is None else run.index.resolve_parent(origin, run.limits.symlink_hops)
 
 
 def _index_hardlink(run: _Pass, member: TarMember, path: str, layer: int, label: str) -> None:
-    origin = normalize_path(member.linkname.decode("utf-8", "replace"))
-    row = run.index.row(origin) if origin is not None else None
-    if origin is None or row is None or row.kind is not EntryKind.FILE:
-        run.warnings.add(f"{label}: skipped hard link {path!r} to a missing file")
+    """A hard link becomes what its target is at this point of the layer, whichever layer put it there.
+
+    Runtimes link to the path in the filesystem unpacked so far (containerd's overlay copies a lower
+    file up first): a file of a lower layer lends its content, a symlink stays a symlink. A target
+    that is missing, a directory, or the link's own path (removed before linking) fails every runtime.
+    """
+    origin = _link_origin(run, member.linkname, path, label)
+    row = None if origin is None or origin == path or origin.startswith(path + "/") else run.index.row(origin)
+    if row is None or row.kind is EntryKind.DIR:
+        what = "a missing file" if row is None else "a directory"
+        run.warnings.add(f"{label}: skipped hard link {path!r} to {what} {member.linkname[:200]!r}")
         return
-    data_path = row.hardlink or origin
-    run.index.add(path, EntryKind.FILE, row.size, member.mode, "", data_path, layer)
-    wanted = run.matcher.wanted(path, bool(member.mode & 0o111))
-    if not wanted:
-        return
-    captured = run.contents.get(data_path) or run.contents.get(origin)
-    if captured is not None and captured[0] == row.layer:
-        run.contents[path] = (layer, captured[1])
-    elif row.layer == layer:
-        run.need(layer, data_path, path, min(run.limits.max_file_size, max(r.max_size for r in wanted)))
-    else:
-        run.warnings.add(f"{label}: hard link {path!r} points into a lower layer; content not read")
+    # umoci and containerd keep the target's mode, docker gives the shared file the link's: a file that
+    # either makes executable counts as executable (so no executable escapes the ELF catalogers).
+    mode = row.mode | (member.mode & 0o111) if row.kind is EntryKind.FILE else row.mode
+    run.index.add(path, row.kind, row.size, mode, row.target, layer, row.data_layer, row.data_offset)
+    if row.kind is EntryKind.SYMLINK and run.matcher.wanted(path, False):
+        run.requested_links.append((path, layer))
+    elif row.kind is EntryKind.FILE and (wanted := run.matcher.wanted(path, bool(mode & 0o111))):
+        run.want(path, layer, row.data_layer, row.data_offset, _size_cap(run, wanted))
 
 
 def _open_layer(run: _Pass, index: int, ref: LayerRef) -> LayerStream:
     label = _layer_label(run.source, index, ref)
-    if not run.source.exists(ref.name):
-        raise ImageError(f"{label}: the layer blob is missing from the image")
     algorithm = ref.expected_digest.split(":", 1)[0] if ref.expected_digest else "sha256"
     raw = run.source.open(ref.name)
     try:
@@ -268,72 +332,113 @@ def _open_layer(run: _Pass, index: int, ref: LayerRef) -> LayerStream:
         raise
 
 
-def _verify(stream: LayerStream, ref: LayerRef, label: str) -> None:
-    if ref.expected_digest and stream.blob_digest != ref.expected_digest:
-        raise ImageError(f"{label}: blob digest is {stream.blob_digest}, expected {ref.expected_digest}")
-    if ref.diff_id and stream.diff_id != ref.diff_id:
-        raise ImageError(f"{label}: uncompressed digest is {stream.diff_id}, config diff_id says {ref.diff_id}")
+def _verify(blob_digest: str, diff_id: str, ref: LayerRef, label: str) -> None:
+    if ref.expected_digest and blob_digest != ref.expected_digest:
+        raise ImageError(f"{label}: blob digest is {blob_digest}, expected {ref.expected_digest}")
+    if ref.diff_id and diff_id != ref.diff_id:
+        raise ImageError(f"{label}: uncompressed digest is {diff_id}, config diff_id says {ref.diff_id}")
 
 
-def _read_layer(run: _Pass, layer: int, ref: LayerRef) -> LayerInfo:
+def _too_many_entries(run: _Pass, label: str) -> ImageError:
+    return ImageError(f"{label}: more than {run.limits.max_entries} tar entries in the image, a layer "
+                      "listed again counted again (max_entries)")
+
+
+def _read_layer(run: _Pass, layer: int, ref: LayerRef, record: bool) -> LayerInfo:
+    """The first pass over a blob; with `record`, its members are kept for the positions that list it again."""
     files = 0
     entries_left = run.limits.max_entries - run.entries  # entries still allowed in the image
+    log = run.log if record else None
     with _open_layer(run, layer, ref) as stream:
         label = stream.label
-        for member in iter_members(stream, label, run.limits.max_header_size):
+        for member in iter_members(stream, label, run.limits):
             files += 1
             if files > entries_left:
-                raise ImageError(f"{label}: more than {run.limits.max_entries} tar entries in the image")
+                raise _too_many_entries(run, label)
             path = _member_path(run, member, label)
             if path is not None:
-                _index_member(run, stream, member, path, layer, label)
+                if log is not None:
+                    log.record(layer, path, member)
+                _index_member(run, stream, member, path, layer, layer, label)
         stream.drain()
     run.entries += files
     run.index.flush()
-    _verify(stream, ref, label)
+    _verify(stream.blob_digest, stream.diff_id, ref, label)
     media_type = ref.media_type or DOCKER_LAYER_TYPES[stream.compression]
     return LayerInfo(layer, stream.blob_digest, stream.diff_id, media_type, stream.blob_size, stream.size, files)
 
 
-def _reread_layer(run: _Pass, layer: int, ref: LayerRef, wanted: dict[str, tuple[set[str], int]]) -> None:
-    """The targeted extra pass: content of files needed only after the squash (symlink and hard-link targets)."""
+def _replay_layer(run: _Pass, layer: int, ref: LayerRef, first: LayerInfo) -> LayerInfo:
+    """A blob listed again: its recorded members applied at this position, as reading it again would."""
+    label = _layer_label(run.source, layer, ref)
+    _verify(first.digest, first.diff_id, ref, label)
+    if run.entries + first.files > run.limits.max_entries:
+        raise _too_many_entries(run, label)
+    run.entries += first.files
+    assert run.log is not None  # every repeated blob is recorded
+    for path, member in run.log.members(first.index):
+        _index_member(run, None, member, path, layer, first.index, label)
+    run.index.flush()
+    return dataclasses.replace(first, index=layer, media_type=ref.media_type or first.media_type)
+
+
+def _read_layers(run: _Pass, plan: ImagePlan, blobs: list[Hashable]) -> tuple[LayerInfo, ...]:
+    """Every layer in order; a blob listed at several positions is decompressed and parsed once."""
+    first_position: dict[Hashable, int] = {}
+    for number, blob in enumerate(blobs):
+        first_position.setdefault(blob, number)
+    repeated = {first_position[blob] for number, blob in enumerate(blobs) if first_position[blob] != number}
+    layers: list[LayerInfo] = []
+    for number, (ref, blob) in enumerate(zip(plan.layers, blobs, strict=True)):
+        first = first_position[blob]
+        try:
+            if first == number:
+                layers.append(_read_layer(run, number, ref, number in repeated))
+            else:
+                layers.append(_replay_layer(run, number, ref, layers[first]))
+        except IndexLimitError as error:
+            raise ImageError(f"{_layer_label(run.source, number, ref)}: {error}") from None
+    return tuple(layers)
+
+
+def _reread_layer(run: _Pass, layer: int, ref: LayerRef, wanted: dict[int, tuple[int, str]]) -> None:
+    """The targeted extra pass: content needed only after the squash (symlink and hard-link targets)."""
     left = len(wanted)
     with _open_layer(run, layer, ref) as stream:
         label = stream.label
-        for member in iter_members(stream, label, run.limits.max_header_size):
-            if not member.is_regular or member.sparse:
+        for member in iter_members(stream, label, run.limits):
+            found = wanted.get(member.offset) if member.is_regular else None
+            if found is None:
                 continue
-            path = normalize_path(member.name.decode("utf-8", "replace"))
-            if path is None or path not in wanted:
-                continue
-            aliases, cap = wanted[path]
-            content = _capture(run, stream, member, path, cap, (), label)
+            cap, path = found
+            content = _capture(run, member_data(stream, member), member, path, cap, (), label)
             if content is not None:
-                for alias in aliases:
-                    run.contents[alias] = (layer, content)
+                run.captures[(layer, member.offset)] = content
             left -= 1
             if left == 0:
                 break
         stream.drain()
-    _verify(stream, ref, label)
+    _verify(stream.blob_digest, stream.diff_id, ref, label)
 
 
 def _valid_contents(run: _Pass) -> dict[str, Content]:
-    """Captures that survived the squash: the final entry is the very file that was read."""
+    """Content of the wanted paths whose final index row is the very file that was read."""
     valid: dict[str, Content] = {}
-    captures = list(run.contents.items())
-    for start in range(0, len(captures), _ROW_BATCH):  # batched queries, and a bounded batch of rows at a time
-        batch = captures[start:start + _ROW_BATCH]
+    wanted = list(run.wanted.items())
+    for start in range(0, len(wanted), _ROW_BATCH):  # batched queries, and a bounded batch of rows at a time
+        batch = wanted[start:start + _ROW_BATCH]
         rows = run.index.rows_of(path for path, _ in batch)
-        for path, (layer, content) in batch:
+        for path, (layer, data_layer, data_offset) in batch:
             row = rows.get(path)
-            if row is not None and row.kind is EntryKind.FILE and row.layer == layer:
+            content = run.captures.get((data_layer, data_offset))
+            if (content is not None and row is not None and row.kind is EntryKind.FILE
+                    and (row.layer, row.data_layer, row.data_offset) == (layer, data_layer, data_offset)):
                 valid[path] = content
     return valid
 
 
-def _plan_link_targets(run: _Pass, contents: dict[str, Content]) -> list[str]:
-    """Requested symlinks of the final filesystem; targets whose content was not captured become needs."""
+def _plan_link_targets(run: _Pass) -> list[str]:
+    """Requested symlinks of the final filesystem; their targets' content becomes wanted."""
     linked: list[str] = []
     for path, layer in run.requested_links:
         row = run.index.row(path)
@@ -347,9 +452,8 @@ def _plan_link_targets(run: _Pass, contents: dict[str, Content]) -> list[str]:
         if target_row is None or target_row.kind is not EntryKind.FILE:
             continue
         linked.append(path)
-        if target not in contents:
-            cap = min(run.limits.max_file_size, max(r.max_size for r in run.matcher.wanted(path, False)))
-            run.need(target_row.layer, target_row.hardlink or target, target, cap)
+        run.want(target, target_row.layer, target_row.data_layer, target_row.data_offset,
+                 _size_cap(run, run.matcher.wanted(path, False)))
     return linked
 
 
@@ -388,6 +492,29 @@ def _metadata(plan: ImagePlan, layers: tuple[LayerInfo, ...]) -> ImageMetadata:
                          plan.created, layers)
 
 
+def _blob_keys(source: Source, plan: ImagePlan) -> list[Hashable]:
+    keys = []
+    for number, ref in enumerate(plan.layers):
+        if not source.exists(ref.name):
+            raise ImageError(f"{_layer_label(source, number, ref)}: the layer blob is missing from the image")
+        keys.append(source.blob_key(ref.name))
+    return keys
+
+
+def _capture_budget(source: Source, plan: ImagePlan, blobs: list[Hashable], limits: Limits) -> int:
+    """Bytes of content the image may have captured: bounded outright, and by its stored size."""
+    stored = sum(source.size(ref.name) for ref in dict(zip(blobs, plan.layers, strict=True)).values())
+    return min(limits.max_captured_bytes, max(limits.min_capture_allowance, limits.max_capture_ratio * stored))
+
+
+def _spool_directory() -> Path:
+    try:
+        return Path(tempfile.mkdtemp(prefix="airgap-scanner-"))
+    except OSError as error:
+        raise ImageError(f"{tempfile.gettempdir()}: cannot create a spool directory ({error.strerror}); "
+                         "point TMPDIR elsewhere") from None
+
+
 def open_image(
     path: Path,
     *,
@@ -402,29 +529,36 @@ def open_image(
     choose within multi-image archives and multi-platform indexes. Raises `ImageError`.
     """
     limits = limits or Limits()
-    source = open_source(Path(path))
-    spool_dir = Path(tempfile.mkdtemp(prefix="airgap-scanner-"))
+    source = open_source(Path(path), limits)
+    spool_dir: Path | None = None
     index: SquashIndex | None = None
     store: ContentStore | None = None
+    log: MemberLog | None = None
     try:
         plan = plan_image(source, isinstance(source, DirectorySource), image, platform, limits)
-        index = SquashIndex(spool_dir / "index.sqlite")
+        blobs = _blob_keys(source, plan)
+        spool_dir = _spool_directory()
+        index = SquashIndex(spool_dir / "index.sqlite", limits.max_index_bytes, limits.max_link_lookups)
         store = ContentStore(spool_dir / "spool", limits.spool_threshold, limits.max_memory_capture,
-                             limits.max_captured_bytes)
+                             _capture_budget(source, plan, blobs, limits))
+        if len(set(blobs)) < len(blobs):
+            log = MemberLog(spool_dir / "members", limits.max_index_bytes)
         run = _Pass(source, limits, _Matcher(requests), index, store, _Warnings(limits.max_warnings),
-                    Budget(limits.max_uncompressed_bytes))
-        layers = tuple(_read_layer(run, number, ref) for number, ref in enumerate(plan.layers))
-        digests = tuple(layer.digest for layer in layers)
-        contents = _valid_contents(run)
-        linked = _plan_link_targets(run, contents)
+                    Budget(limits.max_uncompressed_bytes), log)
+        layers = _read_layers(run, plan, blobs)
+        linked = _plan_link_targets(run)
         for number in sorted(run.needed):
             _reread_layer(run, number, plan.layers[number], run.needed[number])
-        contents = _valid_contents(run)
-        filesystem = SquashedFilesystem(index, store, contents, linked, digests, limits.symlink_hops)
+        filesystem = SquashedFilesystem(index, store, _valid_contents(run), linked,
+                                        tuple(layer.digest for layer in layers), limits.symlink_hops)
         return Image(_metadata(plan, layers), filesystem, run.warnings.result(), spool_dir, index, store)
-    except BaseException:
-        _remove_spool(spool_dir, index, store)
+    except BaseException as error:
+        if spool_dir is not None:
+            _remove_spool(spool_dir, index, store)
+        if isinstance(error, sqlite3.Error):  # the index on a full disk: "database or disk is full"
+            raise ImageError(f"{spool_dir}: cannot write the path index ({error})") from None
         raise
     finally:
+        if log is not None:
+            log.close()
         source.close()
-

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Hashable
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from scanner.errors import ImageError
 from scanner.fileio import open_regular_file
-from scanner.image.filesystem import link_depth, normalize_path, resolve_path
+from scanner.image.filesystem import clean_path, link_depth, normalize_path, resolve_path
+from scanner.image.limits import Limits
 from scanner.image.tarstream import BLOCK, HARDLINK, SYMLINK, SeekableBlocks, compression_of, iter_members
 
-# An image archive holds a few files per layer; more members than this is not an image.
-_MAX_OUTER_MEMBERS = 1_000_000
+# Mode bits Go's FileInfo turns into a file type (c_ISDIR, c_ISFIFO, c_ISLNK, c_ISBLK, c_ISCHR, c_ISSOCK).
+_TYPED_MODES = frozenset({0o40000, 0o10000, 0o120000, 0o60000, 0o20000, 0o140000})
 
 
 class Source(Protocol):
@@ -27,6 +29,10 @@ class Source(Protocol):
     def exists(self, name: str) -> bool: ...
 
     def size(self, name: str) -> int: ...
+
+    def blob_key(self, name: str) -> Hashable:
+        """The same key for names that reach the same stored bytes (links, aliases); the name must exist."""
+        ...
 
     def open(self, name: str) -> BinaryIO: ...
 
@@ -94,10 +100,18 @@ class FileWindow(io.RawIOBase):
         return data
 
 
+def _archive_name(name: str) -> str | None:
+    """An outer archive member's name as `docker load` and skopeo read it; None for the root or above it."""
+    try:
+        return clean_path(name)
+    except ValueError:
+        return None
+
+
 class ArchiveSource:
     """The members of an uncompressed tar archive, indexed by name once, read by offset."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, limits: Limits) -> None:
         self.description = str(path)
         self._file = open(path, "rb")  # noqa: SIM115 - closed by close()
         try:
@@ -105,33 +119,41 @@ class ArchiveSource:
             self._members: dict[str, tuple[int, int]] = {}
             self._links: dict[str, str] = {}
             self._link_depth = 0  # see resolve_path: set by _index
-            self._index()
+            self._index(limits)
         except BaseException:
             self._file.close()
             raise
 
-    def _index(self) -> None:
+    def _index(self, limits: Limits) -> None:
         label = self.description
-        hardlinks: dict[str, str] = {}
         blocks = SeekableBlocks(self._file, self._file_size)
-        for count, member in enumerate(iter_members(blocks, label, BLOCK * 2048)):
-            if count >= _MAX_OUTER_MEMBERS:
-                raise ImageError(f"{label}: more than {_MAX_OUTER_MEMBERS} members; not an image archive")
-            name = normalize_path(member.name.decode("utf-8", "surrogateescape"))
-            if name is None:
+        for count, member in enumerate(iter_members(blocks, label, limits)):
+            if count >= limits.max_archive_members:
+                raise ImageError(f"{label}: more than {limits.max_archive_members} members "
+                                 "(max_archive_members); not an image archive")
+            # Blob and metadata names are short; longer ones are not kept (a manifest naming one finds
+            # it missing), so the names held in memory stay bounded.
+            if len(member.name) > limits.max_archive_name or len(member.linkname) > limits.max_archive_name:
                 continue
-            link = member.linkname.decode("utf-8", "surrogateescape")
+            name = _archive_name(member.name.decode("utf-8", "surrogateescape"))
+            if name is None or not (member.is_regular or member.type in (SYMLINK, HARDLINK)):
+                continue
+            # Where the tools that read this archive disagree on what a member holds, it is refused:
+            # skopeo takes the first of two members with one name, docker load the last; skopeo reads
+            # a hard link as an empty file and goes by the mode's type bits, docker load does neither.
+            if name in self._members or name in self._links:
+                raise ImageError(f"{label}: member {name} appears more than once (refused as ambiguous)")
+            if member.type == HARDLINK:
+                raise ImageError(f"{label}: member {name} is a hard link (refused as ambiguous)")
             if member.type == SYMLINK:
-                self._links[name] = link
-            elif member.type == HARDLINK:
-                target = normalize_path(link)
-                if target is not None:
-                    hardlinks[name] = target
-            elif member.is_regular:
+                self._links[name] = member.linkname.decode("utf-8", "surrogateescape")
+            elif member.fragments is not None:
+                raise ImageError(f"{label}: member {name} is a sparse file (not supported in the outer archive)")
+            elif (member.mode % (1 << 32)) & ~0o7777 in _TYPED_MODES:
+                raise ImageError(f"{label}: member {name} has mode {member.mode:o}, whose type bits say it is "
+                                 "not a regular file (refused as ambiguous)")
+            else:
                 self._members[name] = (member.offset, member.size)
-        for name, target in hardlinks.items():
-            if target in self._members:
-                self._members[name] = self._members[target]
         self._link_depth = link_depth(self._links)
 
     def _locate(self, name: str) -> tuple[int, int] | None:
@@ -145,16 +167,19 @@ class ArchiveSource:
         return self._locate(name) is not None
 
     def size(self, name: str) -> int:
+        return self._found(name)[1]
+
+    def blob_key(self, name: str) -> Hashable:
+        return self._found(name)
+
+    def _found(self, name: str) -> tuple[int, int]:
         found = self._locate(name)
         if found is None:
             raise ImageError(f"{self.description}: {name} is missing")
-        return found[1]
+        return found
 
     def open(self, name: str) -> BinaryIO:
-        found = self._locate(name)
-        if found is None:
-            raise ImageError(f"{self.description}: {name} is missing")
-        offset, size = found
+        offset, size = self._found(name)
         if offset + size > self._file_size:
             raise ImageError(f"{self.description}: member {name} is truncated")
         return io.BufferedReader(FileWindow(self._file.fileno(), offset, size), 1024 * 1024)
@@ -164,7 +189,11 @@ class ArchiveSource:
 
 
 class DirectorySource:
-    """An OCI image layout directory; blob paths must stay inside it after following links."""
+    """An OCI image layout directory.
+
+    Symlinks in it are followed only while they stay inside it: a name whose real path leaves the
+    directory, or is not a regular file, is missing; a symlink loop is an error.
+    """
 
     def __init__(self, path: Path) -> None:
         self.description = str(path)
@@ -174,31 +203,43 @@ class DirectorySource:
         normalized = normalize_path(name)
         if normalized is None:
             return None
-        candidate = (self._root / normalized).resolve()
-        if not candidate.is_relative_to(self._root) or not candidate.is_file():
-            return None
+        try:
+            candidate = (self._root / normalized).resolve()
+            if not candidate.is_relative_to(self._root) or not candidate.is_file():
+                return None
+        except RuntimeError:  # Python before 3.13 reports a loop so
+            raise ImageError(f"{self.description}: {name} is a symlink loop") from None
+        except OSError as error:
+            raise ImageError(f"{self.description}: {name}: cannot read ({error.strerror})") from None
         return candidate
+
+    def _found(self, name: str) -> Path:
+        found = self._path(name)
+        if found is None:
+            raise ImageError(f"{self.description}: {name} is missing")
+        return found
 
     def exists(self, name: str) -> bool:
         return self._path(name) is not None
 
     def size(self, name: str) -> int:
-        found = self._path(name)
-        if found is None:
-            raise ImageError(f"{self.description}: {name} is missing")
-        return found.stat().st_size
+        return self._found(name).stat().st_size
+
+    def blob_key(self, name: str) -> Hashable:
+        return self._found(name)
 
     def open(self, name: str) -> BinaryIO:
-        found = self._path(name)
-        if found is None:
-            raise ImageError(f"{self.description}: {name} is missing")
-        return open(found, "rb", buffering=1024 * 1024)
+        found = self._found(name)
+        try:  # the checks above looked at a path: what is opened must still be a regular file
+            return open_regular_file(found)
+        except OSError as error:
+            raise ImageError(f"{self.description}: {name}: cannot read ({error.strerror})") from None
 
     def close(self) -> None:
         """Nothing is held open between reads."""
 
 
-def open_source(path: Path) -> ArchiveSource | DirectorySource:
+def open_source(path: Path, limits: Limits | None = None) -> ArchiveSource | DirectorySource:
     """Open an image file or directory; refuses compressed outer archives with a hint."""
     if path.is_dir():
         return DirectorySource(path)
@@ -215,6 +256,6 @@ def open_source(path: Path) -> ArchiveSource | DirectorySource:
     if len(head) < BLOCK:
         raise ImageError(f"{path}: not a tar archive (too short)")
     try:
-        return ArchiveSource(path)
+        return ArchiveSource(path, limits or Limits())
     except OSError as error:
         raise ImageError(f"{path}: cannot read ({error.strerror})") from None

@@ -8,17 +8,23 @@ lower directory removes what was below it.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
+import itertools
 import json
+import marshal
+import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, TypeVar
 
+from scanner.errors import ImageError
 from scanner.image.filesystem import EntryKind, FileEntry, FileRequest, resolve_path
 from scanner.image.source import FileWindow
+from scanner.image.tarstream import TarMember
 
 _Answer = TypeVar("_Answer")
 _KIND_CODES = {EntryKind.FILE: 0, EntryKind.DIR: 1, EntryKind.SYMLINK: 2, EntryKind.OTHER: 3}
@@ -27,6 +33,15 @@ _BATCH = 4096
 _LOOKUP_CACHE = 16384
 _CACHED_PATH_CHARS = 1024
 _PREFETCH_CHARS = 4 * 1024 * 1024  # prefixes fetched in one batch of resolutions
+_LINK_FILTER_BYTES = 1 << 20  # 8 Mi bits
+_LINK_FILTER_MASK = (_LINK_FILTER_BYTES << 3) - 1
+# What placing members remembers (`resolve_parent`, replaced subtrees): a few MiB whatever the paths.
+_PLAIN_CHARS = 4 * 1024 * 1024
+_PLAIN_KEYS = 1 << 18
+_PLACEMENT_CACHE_ENTRIES = 8192
+
+
+NO_DATA = -1  # data_layer of rows that are not files
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,8 +51,15 @@ class IndexRow:
     size: int
     mode: int
     target: str  # symlink target as stored
-    hardlink: str  # for a hard link: the path whose data it shares ("" otherwise)
     layer: int
+    # Where a file's bytes are: the layer whose blob holds them and their offset in its uncompressed
+    # stream. A hard link shares its target's; a layer listed again refers to its first position.
+    data_layer: int
+    data_offset: int
+
+
+class IndexLimitError(ImageError):
+    """The index reached a cap (`max_index_bytes`, `max_link_lookups`); the reader adds where it happened."""
 
 
 def _below(path: str) -> tuple[str, str]:
@@ -45,8 +67,22 @@ def _below(path: str) -> tuple[str, str]:
     return path + "/", path + "0"
 
 
+def _text_cap_error(cap: int) -> IndexLimitError:
+    return IndexLimitError(f"more than {cap} bytes of paths to index (max_index_bytes); not read further")
+
+
+def _prefix_keys(parts: list[str]) -> list[int]:
+    """A key per prefix of a path split into components, in time linear in its length (no prefix strings)."""
+    keys = []
+    key = 0
+    for part in parts:
+        key = hash((key, part))
+        keys.append(key)
+    return keys
+
+
 class SquashIndex:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, max_text_bytes: int, max_link_lookups: int) -> None:
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.executescript(
             """
@@ -56,41 +92,82 @@ class SquashIndex:
             PRAGMA temp_store = FILE;
             CREATE TABLE entries (
                 path TEXT PRIMARY KEY, kind INTEGER NOT NULL, size INTEGER NOT NULL, mode INTEGER NOT NULL,
-                target TEXT NOT NULL, hardlink TEXT NOT NULL, layer INTEGER NOT NULL
+                target TEXT NOT NULL, layer INTEGER NOT NULL, data_layer INTEGER NOT NULL,
+                data_offset INTEGER NOT NULL
             ) WITHOUT ROWID;
             BEGIN;
             """
         )
-        self._pending: list[tuple[str, int, int, int, str, str, int]] = []
+        self._pending: list[tuple[str, int, int, int, str, int, int, int]] = []
         self._pending_files: list[str] = []
+        self._pending_text = 0  # characters in _pending: batches are bounded in memory, not only in rows
         self._layer = 0
+        # Non-directories of this layer whose lower subtree is already removed: never looked at again.
+        self._cleared: set[str] = set()
+        self._text_left = max_text_bytes
+        self._text_cap = max_text_bytes
         # The most components of any symlink path ever added: deeper prefixes need no lookup. Symlinks
         # deleted later only make it an overestimate, which is safe.
         self.link_depth = 0
+        # For placing members (`resolve_parent`). Which paths may be symlinks: a bit per key of every
+        # symlink path added, fixed in size (a false "maybe" costs one exact lookup per directory).
+        self._maybe_links = bytearray(_LINK_FILTER_BYTES)
+        # Directories with no symlink among their prefixes, by name and by the keys of all their prefixes
+        # (so that a symlink added at one of those prefixes is noticed): most members need no lookup.
+        self._plain_dirs: set[str] = set()
+        self._plain_keys: set[int] = set()
+        self._plain_chars = 0
+        # Directories that do go through a symlink -> where they lead, until any symlink may have changed.
+        self._resolved: dict[str, str] = {}
+        self._lookups_left = max_link_lookups
+        self._lookups_cap = max_link_lookups
 
-    def add(self, path: str, kind: EntryKind, size: int, mode: int, target: str, hardlink: str,
-            layer: int) -> None:
-        self._layer = layer
-        self._pending.append((path, _KIND_CODES[kind], size, mode, target, hardlink, layer))
+    def add(self, path: str, kind: EntryKind, size: int, mode: int, target: str, layer: int,
+            data_layer: int = NO_DATA, data_offset: int = 0) -> None:
+        if layer != self._layer:
+            self._layer = layer
+            self._cleared.clear()
+        self._pending_text += len(path) + len(target)
+        self._pending.append((path, _KIND_CODES[kind], size, mode, target, layer, data_layer, data_offset))
+        if kind is EntryKind.SYMLINK:
+            self.link_depth = max(self.link_depth, path.count("/") + 1)
+            key = _prefix_keys(path.split("/"))[-1]
+            slot = key & _LINK_FILTER_MASK
+            self._maybe_links[slot >> 3] |= 1 << (slot & 7)
+            if key in self._plain_keys:  # directories under it now lead elsewhere
+                self._forget_plain()
+            self._resolved.clear()
+        elif self._resolved and self._maybe_symlink(_prefix_keys(path.split("/"))[-1]):
+            self._resolved.clear()  # a symlink replaced
         if kind is not EntryKind.DIR:
             self._pending_files.append(path)
-            if kind is EntryKind.SYMLINK:
-                self.link_depth = max(self.link_depth, path.count("/") + 1)
-        if len(self._pending) >= _BATCH:
+        if len(self._pending) >= _BATCH or self._pending_text >= _PREFETCH_CHARS:
             self.flush()
 
     def flush(self) -> None:
         if not self._pending:
             return
-        if self._pending_files:
-            # A non-directory replacing a lower directory hides everything that was under it.
+        self._text_left -= self._pending_text
+        self._pending_text = 0
+        if self._text_left < 0:
+            raise _text_cap_error(self._text_cap)
+        fresh = set(self._pending_files).difference(self._cleared)
+        if fresh:
+            # A non-directory replacing a lower directory hides everything that was under it, whether a
+            # layer listed that directory or only files in it (runtimes remove the whole tree first).
             replaced = self._db.execute(
-                "SELECT path FROM entries WHERE kind = 1 AND layer < ? AND path IN (SELECT value FROM json_each(?))",
-                (self._layer, json.dumps(self._pending_files)),
+                "SELECT value FROM json_each(?) WHERE EXISTS "
+                "(SELECT 1 FROM entries WHERE path > value || '/' AND path < value || '0')",
+                (json.dumps(list(fresh)),),
             ).fetchall()
+            if len(self._cleared) + len(replaced) > _PLACEMENT_CACHE_ENTRIES:
+                self._cleared.clear()
             for (path,) in replaced:
                 self._delete_below(path, self._layer)
-        self._db.executemany("INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?, ?, ?)", self._pending)
+                if len(path) <= _CACHED_PATH_CHARS:
+                    self._cleared.add(path)
+                self._resolved.clear()  # symlinks below it may be gone
+        self._db.executemany("INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?)", self._pending)
         self._pending.clear()
         self._pending_files.clear()
 
@@ -99,10 +176,12 @@ class SquashIndex:
         self._db.execute("DELETE FROM entries WHERE path > ? AND path < ? AND layer < ?", (low, high, layer))
 
     def whiteout(self, path: str, layer: int) -> None:
+        self._resolved.clear()
         self._db.execute("DELETE FROM entries WHERE path = ? AND layer < ?", (path, layer))
         self._delete_below(path, layer)
 
     def opaque(self, directory: str, layer: int) -> None:
+        self._resolved.clear()
         if directory:
             self._delete_below(directory, layer)
         else:
@@ -140,6 +219,62 @@ class SquashIndex:
         found = self._db.execute("SELECT layer FROM entries WHERE path > ? AND path < ? LIMIT 1", (low, high)).fetchone()
         return None if found is None else int(found[0])
 
+    def resolve_parent(self, path: str, hop_limit: int) -> str | None:
+        """Where a member named `path` lands: its directories resolved through the symlinks indexed so far,
+        the last component not followed, as runtimes place it (umoci and containerd resolve the parent
+        inside the root, then create the entry there). None when the symlinks loop.
+
+        Symlink lookups made here are counted against `max_link_lookups` (IndexLimitError beyond).
+        """
+        parent, _, base = path.rpartition("/")
+        if not parent or parent in self._plain_dirs:
+            return path
+        resolved = self._resolved.get(parent)
+        if resolved is None:
+            if not self._links_among_prefixes(parent):
+                return path
+            resolved = resolve_path(parent, self._counted_symlink_target, hop_limit, self.link_depth)
+            if resolved is None:
+                return None
+            if len(self._resolved) >= _PLACEMENT_CACHE_ENTRIES:
+                self._resolved.clear()
+            if len(parent) + len(resolved) <= _CACHED_PATH_CHARS:
+                self._resolved[parent] = resolved
+        return f"{resolved}/{base}" if resolved else base
+
+    def _maybe_symlink(self, key: int) -> bool:
+        slot = key & _LINK_FILTER_MASK
+        return bool(self._maybe_links[slot >> 3] & (1 << (slot & 7)))
+
+    def _links_among_prefixes(self, directory: str) -> bool:
+        """Whether a prefix of `directory` (itself included) is a symlink now; remembered when none is."""
+        parts = directory.split("/")
+        keys = _prefix_keys(parts)
+        candidates = [count for count, key in enumerate(keys[:self.link_depth], 1)
+                      if key not in self._plain_keys and self._maybe_symlink(key)]
+        if candidates:
+            self.flush()
+            if any(self._counted_symlink_target("/".join(parts[:count])) is not None for count in candidates):
+                return True
+        if self._plain_chars > _PLAIN_CHARS or len(self._plain_keys) > _PLAIN_KEYS:
+            self._forget_plain()
+        self._plain_dirs.add(directory)
+        self._plain_keys.update(keys)
+        self._plain_chars += len(directory)
+        return False
+
+    def _forget_plain(self) -> None:
+        self._plain_dirs.clear()
+        self._plain_keys.clear()
+        self._plain_chars = 0
+
+    def _counted_symlink_target(self, path: str) -> str | None:
+        self._lookups_left -= 1
+        if self._lookups_left < 0:
+            raise IndexLimitError(f"more than {self._lookups_cap} symlink lookups placing members under "
+                                  "symlinked directories (max_link_lookups); not read further")
+        return self.symlink_target(path)
+
     def symlink_target(self, path: str) -> str | None:
         found = self._db.execute("SELECT target FROM entries WHERE path = ? AND kind = 2", (path,)).fetchone()
         return None if found is None else str(found[0])
@@ -172,8 +307,79 @@ def _batches(paths: Iterable[str]) -> Iterator[list[str]]:
         yield batch
 
 
-def _to_row(found: tuple[str, int, int, int, str, str, int]) -> IndexRow:
-    return IndexRow(found[0], _KINDS[found[1]], found[2], found[3], found[4], found[5], found[6])
+def _to_row(found: tuple[str, int, int, int, str, int, int, int]) -> IndexRow:
+    return IndexRow(found[0], _KINDS[found[1]], found[2], found[3], found[4], found[5], found[6], found[7])
+
+
+@contextlib.contextmanager
+def _spool_writes(path: Path) -> Iterator[None]:
+    """A failed write to a spool file (a full disk) as an ImageError naming the file."""
+    try:
+        yield
+    except OSError as error:
+        raise ImageError(f"{path}: cannot write to the spool ({error.strerror}); "
+                         "free space there or point TMPDIR elsewhere") from None
+
+
+class MemberLog:
+    """The tar members of layer blobs an image lists more than once, in order, kept on disk.
+
+    Applying such a blob again at a later position replays its members through the same indexing
+    as the first pass (whiteouts, replacements and hard links resolve against the index of that
+    moment), without decompressing or parsing the blob again. A replayed member carries its image
+    path instead of its name and no sparse map: its content, if wanted, was captured by the first
+    pass and is found by where it is stored, never read again. Members are appended in batches of
+    marshalled tuples to one file of the spool directory (ours alone: nothing else writes there).
+    """
+
+    def __init__(self, path: Path, max_text_bytes: int) -> None:
+        self._path = path
+        with _spool_writes(path):
+            self._file = open(path, "w+b")  # noqa: SIM115 - closed by close()
+        self._size = 0
+        self._batches: dict[int, list[tuple[int, int]]] = {}  # blob -> (offset, length) of its batches
+        self._pending: list[tuple[str, bytes, int, int, bytes, int, int]] = []
+        self._pending_blob = -1
+        self._pending_text = 0
+        self._text_left = max_text_bytes
+        self._text_cap = max_text_bytes
+
+    def record(self, blob: int, path: str, member: TarMember) -> None:
+        if blob != self._pending_blob:
+            self._flush()
+            self._pending_blob = blob
+        text = len(path) + len(member.linkname)
+        self._text_left -= text
+        if self._text_left < 0:
+            raise _text_cap_error(self._text_cap)
+        self._pending.append((path, member.type, member.size, member.mode, member.linkname, member.offset,
+                              member.stored))
+        self._pending_text += text
+        if len(self._pending) >= _BATCH or self._pending_text >= _PREFETCH_CHARS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        data = marshal.dumps(self._pending)
+        with _spool_writes(self._path):
+            os.pwrite(self._file.fileno(), data, self._size)
+        self._batches.setdefault(self._pending_blob, []).append((self._size, len(data)))
+        self._size += len(data)
+        self._pending.clear()
+        self._pending_text = 0
+
+    def members(self, blob: int) -> Iterator[tuple[str, TarMember]]:
+        """(path, member) as recorded for `blob`, in order."""
+        self._flush()
+        for offset, length in self._batches.get(blob, []):
+            for path, kind, size, mode, linkname, data_offset, stored in marshal.loads(
+                    os.pread(self._file.fileno(), length, offset)):
+                yield path, TarMember(name=b"", type=kind, size=size, mode=mode, linkname=linkname,
+                                      offset=data_offset, stored=stored)
+
+    def close(self) -> None:
+        self._file.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,26 +393,36 @@ class ContentStore:
     """Captured file contents: small ones in memory, the rest appended to one spool file."""
 
     def __init__(self, spool_path: Path, spool_threshold: int, memory_budget: int, total_budget: int) -> None:
-        self._spool = open(spool_path, "w+b")  # noqa: SIM115 - closed by close()
+        self._path = spool_path
+        with _spool_writes(spool_path):
+            self._spool = open(spool_path, "w+b")  # noqa: SIM115 - closed by close()
         self._spool_size = 0
         self._threshold = spool_threshold
         self._memory_left = memory_budget
         self._total_left = total_budget
+        self.total_budget = total_budget
 
     def fits(self, size: int) -> bool:
         return size <= self._total_left
 
     def keep(self, head: bytes, rest: Iterable[bytes], size: int) -> Content:
-        """Store `head` followed by the chunks of `rest` (together `size` bytes)."""
+        """Store `head` followed by the chunks of `rest` (together `size` bytes).
+
+        ImageError naming the spool file when it cannot be written (a full disk).
+        """
         self._total_left -= size
         if size <= self._threshold and size <= self._memory_left:
             self._memory_left -= size
             return Content(size, head + b"".join(rest))
         offset = self._spool_size
-        self._spool.seek(offset)
-        self._spool.write(head)
-        for chunk in rest:
-            self._spool.write(chunk)
+        with _spool_writes(self._path):
+            self._spool.seek(offset)
+        # Only the writes are wrapped: an OSError while reading the chunks is the image's, not the spool's.
+        for chunk in itertools.chain((head,), rest):
+            with _spool_writes(self._path):
+                self._spool.write(chunk)
+        with _spool_writes(self._path):
+            self._spool.flush()
         self._spool_size = offset + size
         return Content(size, None, offset)
 

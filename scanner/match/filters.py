@@ -24,22 +24,17 @@ import yaml
 from packageurl import PackageURL
 
 from scanner import versions
+from scanner.clock import now
 from scanner.errors import UsageError
 from scanner.fileio import read_capped
+from scanner.match.sbom_input import go_module_path
 from scanner.model import Finding, FixState, Package
 from scanner.names import ecosystem_family, normalize_package_name
-from scanner.report.sbom import timestamp_from_environment
 
 _RULE_KEYS = frozenset({"id", "package", "ecosystem", "versions", "fix_state", "reason", "expires"})
 _RANGE_EVENTS = ("introduced", "fixed", "last_affected")
 _SUPPRESSING_STATUSES = frozenset({"not_affected", "fixed"})
 _MAX_FILTER_FILE = 16 * 1024 * 1024
-
-
-def today() -> dt.date:
-    """The date rules expire against: from SOURCE_DATE_EPOCH when set (reproducible runs), else the clock."""
-    moment = timestamp_from_environment()
-    return (moment or dt.datetime.now(tz=dt.UTC)).date()
 
 
 @dataclass(frozen=True)
@@ -174,6 +169,9 @@ def _purl_matches(product: PackageURL, package: Package) -> bool:
         own = PackageURL.from_string(package.purl)
     except ValueError:
         return False
+    if product.type == "golang" and own.type == "golang":  # the subpath is part of a Go module's path
+        return go_module_path(product) == go_module_path(own) and (
+            not product.version or product.version == own.version)
     if product.type != own.type or (product.namespace or "").lower() != (own.namespace or "").lower():
         return False
     if normalize_package_name(package.ecosystem, product.name) != normalize_package_name(package.ecosystem, own.name):
@@ -279,7 +277,7 @@ def apply_filters(
     only_fixed: bool = False,
     on: dt.date | None = None,
 ) -> FilterOutcome:
-    day = on or today()
+    day = on or now().date()  # the date rules expire against: scanner.clock's
     warnings: list[str] = []
     live_rules: list[IgnoreRule] = []
     for rule in rules:

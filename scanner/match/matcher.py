@@ -7,7 +7,9 @@
   the rpm distros' OSV records list binary rpms ("openssl-libs", "python3-libs"), sometimes beside
   the source name. An advisory naming the binary rpm is judged by that row only.
 - Language packages match their ecosystem by normalised name; those whose files an OS package owns
-  are skipped unless asked for (the distro patches them; their upstream advisories mislead).
+  are skipped unless asked for (the distro patches them; their upstream advisories mislead). Go modules
+  and Rust crates compiled into an OS package's executable are matched all the same
+  (`Package.compiled_into`): a distro issues no advisories for the Go standard library in its restic.
 - Withdrawn records never match; a record whose fix state is "not affected" never matches.
 - One finding per (package, alias group); its id is the group id (the CVE when there is one).
 - A version or range that cannot be evaluated gives an `Unevaluated` entry, never a silent answer.
@@ -23,8 +25,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scanner import versions
+from scanner.clock import normalized_time
 from scanner.db.store import AffectedRow, CpeRow, DetailRow, SeverityRow, VulnRecord, VulnStore
-from scanner.match.severity import choose_severity, cvss_scores
+from scanner.match.severity import Rating, choose_severity, cvss_scores
 from scanner.model import Finding, Fix, FixState, Package, Severity, Vulnerability
 from scanner.names import normalize_package_name
 
@@ -74,24 +77,32 @@ def is_cve(vuln_id: str) -> bool:
     return vuln_id.startswith("CVE-")
 
 
-def _is_alpine_edge(package: Package) -> bool:
+def is_alpine_edge(package: Package) -> bool:
     return package.ecosystem.startswith("Alpine:") and _ALPINE_EDGE_DISTRO.search(package.purl) is not None
 
 
-def _release_variants(store: VulnStore, ecosystem: str, *, alpine_edge: bool = False) -> tuple[str, ...]:
-    """Every ecosystem spelling in the database that means this release (exact, with suffixes, Pro).
+def release_prefixes(ecosystem: str, *, alpine_edge: bool = False) -> tuple[str, ...]:
+    """The ecosystem spellings that mean this release: each prefix, and each prefix + ":" + suffix.
 
-    An Alpine edge image ("Alpine:v3.19" from VERSION_ID 3.19_alpha…) also reads the secdb's edge
-    branch ("Alpine:edge").
+    Ubuntu 22.04 is "Ubuntu:22.04", "Ubuntu:22.04:LTS" and "Ubuntu:Pro:22.04:LTS". An Alpine edge image
+    ("Alpine:v3.19" from VERSION_ID 3.19_alpha…) also reads the secdb's edge branch ("Alpine:edge").
     """
     family, _, release = ecosystem.partition(":")
-    bases = [ecosystem, "Alpine:edge"] if alpine_edge else [ecosystem]
     if family == "Ubuntu" and release and not release.startswith("Pro:"):
         plain = release.removesuffix(":LTS")
-        bases = [f"Ubuntu:{plain}", f"Ubuntu:Pro:{plain}"]
+        return f"Ubuntu:{plain}", f"Ubuntu:Pro:{plain}"
+    return (ecosystem, "Alpine:edge") if alpine_edge else (ecosystem,)
+
+
+def is_spelling(candidate: str, prefix: str) -> bool:
+    return candidate == prefix or candidate.startswith(prefix + ":")
+
+
+def _release_variants(store: VulnStore, ecosystem: str, *, alpine_edge: bool = False) -> tuple[str, ...]:
+    """Every ecosystem spelling in the database that means this release (`release_prefixes`)."""
     found: set[str] = set()
-    for prefix in bases:
-        found.update(e for e in store.ecosystems_like(prefix) if e == prefix or e.startswith(prefix + ":"))
+    for prefix in release_prefixes(ecosystem, alpine_edge=alpine_edge):
+        found.update(e for e in store.ecosystems_like(prefix) if is_spelling(e, prefix))
     return tuple(sorted(found))
 
 
@@ -197,7 +208,8 @@ class Matcher:
         selected: list[Package] = []
         skipped: list[Package] = []
         for package in sorted(set(packages)):
-            if package.owned_by and not is_os_package(package) and not self.include_os_owned:
+            if package.owned_by and not is_os_package(package) and not package.compiled_into \
+                    and not self.include_os_owned:
                 skipped.append(package)
             else:
                 selected.append(package)
@@ -221,7 +233,7 @@ class Matcher:
                     unevaluated.append(Unevaluated(package, "", "no advisory source known for this OS release; "
                                                                 "distro advisories not checked"))
                     continue
-                release = (ecosystem, _is_alpine_edge(package))
+                release = (ecosystem, is_alpine_edge(package))
                 if release not in variants_cache:
                     variants_cache[release] = _release_variants(self.store, ecosystem, alpine_edge=release[1])
                 ecosystems = variants_cache[release]
@@ -374,7 +386,7 @@ class Matcher:
             judged = [(row, installed_by_name.get(row.package, installed)) for row in rows]
             vulnerability = facts.vulnerability(group, hit, os_package=is_os_package(package))
             findings.append(Finding(package=package, vulnerability=vulnerability,
-                                    fix=_merge_fix(ecosystem, judged), matched_by=hit.matched_by,
+                                    fix=_merge_fix(package, ecosystem, judged), matched_by=hit.matched_by,
                                     advisory_id=min(row.vuln_id for row in rows)))
             for row in rows:
                 if id(row) not in entries:
@@ -438,13 +450,15 @@ class _GroupFacts:
         advisory_ids = tuple(sorted({row.vuln_id for row, _ in hit.advisory_rows}
                                     | set(self.fixing_advisories.get(group, ()))))
         # An expanded advisory's rating is for all of its CVEs together: only the group's own records rate it.
-        distro_ratings: tuple[tuple[str, str], ...] = ()
+        distro_ratings: tuple[Rating, ...] = ()
         if os_package:
             # The per-package rating (Debian urgency, Ubuntu priority for this package) is the more
             # specific one; the record's own rating counts only when no per-package one is known.
-            per_package = tuple((record.provider, row.severity) for row, record in hit.rows if row.severity)
-            if not any(Severity.parse(text) is not Severity.UNKNOWN for _, text in per_package):
-                per_package = tuple((record.provider, record.severity) for _, record in hit.rows if record.severity)
+            per_package = tuple((record.provider, record.id, row.severity) for row, record in hit.rows
+                                if row.severity)
+            if not any(Severity.parse(text) is not Severity.UNKNOWN for _, _, text in per_package):
+                per_package = tuple((record.provider, record.id, record.severity) for _, record in hit.rows
+                                    if record.severity)
             distro_ratings = tuple(sorted(set(per_package)))
         key = (group, matched_ids, advisory_ids, distro_ratings)
         if key not in self.made:
@@ -452,13 +466,13 @@ class _GroupFacts:
         return self.made[key]
 
     def _build(self, group: str, matched_ids: tuple[str, ...], advisory_ids: tuple[str, ...],
-               distro_ratings: tuple[tuple[str, str], ...]) -> Vulnerability:
+               distro_ratings: tuple[Rating, ...]) -> Vulnerability:
         ids = {group, *self.members.get(group, ()), *matched_ids}
         scores = cvss_scores(s for vuln_id in sorted(ids) for s in self.severities.get(vuln_id, ()))
         ordered_records = sorted((self.records[i] for i in ids if i in self.records),
                                  key=lambda r: (r.id != group, r.id))
-        record_ratings = [(r.provider, r.severity) for r in ordered_records if r.severity]
-        severity, severity_source = choose_severity(distro_ratings, scores, record_ratings)
+        record_ratings = [(r.provider, r.id, r.severity) for r in ordered_records if r.severity]
+        severity, origin = choose_severity(distro_ratings, scores, record_ratings)
         summary = next((r.summary for r in ordered_records if r.summary), "")
         detail_rows = [self.details[i] for i in (group, *matched_ids, *advisory_ids) if i in self.details]
         if not summary:
@@ -466,16 +480,16 @@ class _GroupFacts:
         if not summary:
             summary = next((self.records[i].summary or "" for i in advisory_ids
                             if i in self.records and self.records[i].summary), "")
-        primary = ordered_records[0] if ordered_records else None
         return Vulnerability(
             id=group,
             aliases=tuple(sorted((ids | set(advisory_ids)) - {group})),
             summary=summary,
             severity=severity,
-            severity_source=severity_source,
+            severity_origin=origin,
             cvss=scores,
-            published=(primary.published or "") if primary else "",
-            modified=(primary.modified or "") if primary else "",
+            # The group's own record first; a record whose date is a placeholder (Go's year 1) has none.
+            published=next((t for r in ordered_records if (t := normalized_time(r.published))), ""),
+            modified=next((t for r in ordered_records if (t := normalized_time(r.modified))), ""),
             references=tuple(sorted({ref for d in detail_rows for ref in d.references})),
             cwes=tuple(sorted({cwe for d in detail_rows for cwe in d.cwes})),
         )
@@ -492,23 +506,81 @@ def _evidence_entry(row: AffectedRow) -> Mapping[str, Any]:
     return {"ranges": [{"type": "ECOSYSTEM", "events": events}]}
 
 
-def _merge_fix(ecosystem: str, rows: Sequence[tuple[AffectedRow, str]]) -> Fix:
-    """The fix of a finding from its rows, each with the installed version it was judged at."""
+_EPOCH = re.compile(r"^([0-9]+):(.*)$", re.DOTALL)
+_BINNMU = re.compile(r"\+b[0-9]+$")  # a Debian binary-only rebuild: "2.36.1-8+b1" of source "2.36.1-8"
+
+
+def _split_epoch(version: str) -> tuple[str, str]:
+    """("1", "2.36.1-8") for "1:2.36.1-8"; ("", version) without an epoch."""
+    found = _EPOCH.match(version)
+    return (found.group(1), found.group(2)) if found else ("", version)
+
+
+def installable_version(package: Package, ecosystem: str, judged_at: str, fixed: str) -> str:
+    """The version of `package` built from `fixed`, a fixed version of what it was judged as at `judged_at`.
+
+    Judged as itself, that is `fixed`. Judged as its source package, the binary's version is the
+    source's with the binary's own epoch (bsdutils 1:2.36.1-8 from util-linux 2.36.1-8: the fix
+    util-linux 2.36.1-8+deb11u1 is installed as bsdutils 1:2.36.1-8+deb11u1); a binNMU (`+b1`) of the
+    installed source names the source's fix, the lowest binary that has it. "" when the binary carries a
+    version of its own (libdevmapper1.02.1 2:1.02.175 from lvm2 2.03.11) or the fix changes the source's
+    epoch: no version of this binary can be named, only the source's. "" also when the version would not
+    sort above the installed one: a fix is never offered below what is installed.
+    """
+    if judged_at == package.version:
+        return fixed if _above(ecosystem, package.version, fixed) else ""
+    binary_epoch, binary_rest = _split_epoch(package.version)
+    source_epoch, source_rest = _split_epoch(judged_at)
+    fixed_epoch, fixed_rest = _split_epoch(fixed)
+    if package.type == "deb":
+        binary_rest = _BINNMU.sub("", binary_rest)
+    if int(fixed_epoch or 0) != int(source_epoch or 0) or binary_rest != source_rest:
+        return ""
+    binary = f"{binary_epoch}:{fixed_rest}" if binary_epoch else fixed_rest
+    return binary if _above(ecosystem, package.version, binary) else ""
+
+
+def _above(ecosystem: str, installed: str, candidate: str) -> bool:
+    """Whether `candidate` sorts above `installed`; True when they cannot be compared (the candidate is kept)."""
+    try:
+        return versions.compare(ecosystem, candidate, installed) > 0
+    except (versions.InvalidVersion, versions.UnknownEcosystem):
+        return True
+
+
+def _merge_fix(package: Package, ecosystem: str, rows: Sequence[tuple[AffectedRow, str]]) -> Fix:
+    """The fix of a finding from its rows, each with the installed version it was judged at.
+
+    A row judged as the package itself (its own name and version) gives versions to install directly;
+    one judged as its source package gives the source's fixed versions, and the binary versions built
+    from them (`installable_version`). Every version offered sorts above what is installed.
+    """
     states = {row.fix_state for row, _ in rows}
     state = next((s for s in _STATE_ORDER if s in states), FixState.UNKNOWN)
     if state is not FixState.FIXED:
         return Fix(state=state)
-    fixed_by_installed: dict[str, list[str]] = defaultdict(list)
+    own_name = normalize_package_name(ecosystem, package.name)
+    named_any = False
+    binary: set[str] = set()
+    source: set[str] = set()
     for row, installed in rows:
-        if row.fix_state is FixState.FIXED:
-            fixed_by_installed[installed].extend(row.fixed)
-    newer = tuple(sort_versions(ecosystem, (v for installed, candidates in fixed_by_installed.items()
-                                            for v in _newer_than(ecosystem, installed, candidates))))
-    if any(fixed_by_installed.values()) and not newer:
+        if row.fix_state is not FixState.FIXED:
+            continue
+        named_any = named_any or bool(row.fixed)
+        newer = _newer_than(ecosystem, installed, row.fixed)
+        if row.package == own_name and installed == package.version:
+            binary.update(newer)
+            continue
+        source.update(newer)
+        built = (installable_version(package, ecosystem, installed, fixed) for fixed in newer)
+        binary.update(version for version in built if version)
+    if named_any and not binary and not source:
         # The installed version is affected and no named fix is above it: not fixed for this version
         # (reporting "fixed in" an older version would send the user to a downgrade).
         return Fix(state=FixState.NOT_FIXED)
-    return Fix(state=state, versions=newer)
+    return Fix(state=state, versions=tuple(sort_versions(ecosystem, binary)),
+               source=package.match_source_name if source else "",
+               source_versions=tuple(sort_versions(ecosystem, source)))
 
 
 def _unevaluated_key(item: Unevaluated) -> tuple[Package, str, str]:

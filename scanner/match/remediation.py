@@ -1,4 +1,8 @@
-"""Per package, the lowest version that fixes all of its (remaining) findings."""
+"""Per package, the lowest version that fixes all of its (remaining) findings.
+
+Candidates are weighed in the terms the findings were judged in (a deb's source package and version,
+say), and the winner is offered in the package's own terms, with the source's version beside it.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scanner import versions
-from scanner.match.matcher import Evidence, lookup_key, sort_versions
+from scanner.match.matcher import Evidence, installable_version, lookup_key, sort_versions
 from scanner.model import Finding, Package
 
 
@@ -16,9 +20,11 @@ from scanner.model import Finding, Package
 class Remediation:
     package: Package
     findings: int  # findings of this package
-    fixed_version: str  # lowest candidate fixing the most findings ("" when no fix is known)
-    fixes: int  # how many findings `fixed_version` resolves
+    fixed_version: str  # the package's version to install ("" when no fix is known, or none can be named)
+    fixes: int  # how many findings the fix resolves
     unfixed: tuple[str, ...]  # vulnerability ids no known version resolves
+    source: str = ""  # the source package the fix is a version of, when judged as the source
+    source_version: str = ""  # that source's lowest version fixing the most findings
 
 
 class _AffectedCache:
@@ -56,7 +62,10 @@ def remediations(findings: Iterable[Finding], evidence: Mapping[tuple[Package, s
         backed = [(f.vulnerability.id, found) for f in own
                   if (found := evidence.get((package, f.vulnerability.id))) is not None]
         ecosystem = backed[0][1].ecosystem if backed else lookup_key(package)[0]
-        candidates = sort_versions(ecosystem, (v for f in own for v in f.fix.versions))
+        # A finding judged as its source package is weighed by the source's versions, as its evidence is.
+        candidates = sort_versions(ecosystem, (v for f in own
+                                               for v in (f.fix.source_versions if f.fix.source else f.fix.versions)))
+        source = next((f.fix.source for f in own if f.fix.source), "")
         best, best_fixed, resolved_ids = "", 0, set[str]()
         for candidate in candidates:
             fixed_here = {vuln_id for vuln_id, found in backed if not cache.still_affected(found, candidate)}
@@ -66,6 +75,9 @@ def remediations(findings: Iterable[Finding], evidence: Mapping[tuple[Package, s
             if best_fixed == len(own):
                 break
         unfixed = tuple(sorted({f.vulnerability.id for f in own} - resolved_ids))
-        result.append(Remediation(package=package, findings=len(own), fixed_version=best, fixes=best_fixed,
-                                  unfixed=unfixed))
+        result.append(Remediation(
+            package=package, findings=len(own), unfixed=unfixed, fixes=best_fixed,
+            fixed_version=installable_version(package, ecosystem, package.match_source_version, best)
+            if best and source else best,
+            source=source if best else "", source_version=best if source else ""))
     return tuple(result)

@@ -4,27 +4,42 @@ Packages come from PURLs. OS packages (deb, apk, rpm) need their distro release:
 `distro` qualifier when present, else the SBOM's operating-system component (CycloneDX) or
 package (SPDX `primaryPackagePurpose: OPERATING-SYSTEM`). Source packages come from the
 `upstream` qualifier (ours and Syft's) or Trivy's `SrcName`/`SrcVersion` properties.
+
+The JSON is read strictly (scanner.jsonstrict: no duplicate keys, no NaN), and every field read must
+have the JSON type the format gives it (null counts as absent): a `components` that is an object, an
+`externalRefs` that is a number, a layer index that is not decimal digits make the SBOM malformed, and
+it is refused with the target exit code (4), never read as "no packages". A component whose content is
+not understood (a PURL that does not parse, no version, a type without an advisory ecosystem) is
+skipped with a warning.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from packageurl import PackageURL
 
 from scanner.catalog.distro import osv_ecosystem
 from scanner.errors import TargetError
 from scanner.fileio import open_regular_file, read_capped
+from scanner.jsonstrict import loads_strict
 from scanner.model import Distro, Package
 from scanner.names import normalize_package_name
 
 MAX_SBOM_BYTES = 512 * 1024 * 1024
+# json.loads builds one Python object per value: 512 MiB of "{}," would become 12 GiB of dicts. The
+# separators and openers (, : [ {) in the raw bytes bound the values; past this many the SBOM is refused
+# before it is parsed (at most about 700 MB of objects; a large real SBOM has a few hundred thousand).
+MAX_SBOM_JSON_TOKENS = 8_000_000
+MAX_COMPONENT_DEPTH = 32  # CycloneDX components nested in components
+_LAYER_INDEX = re.compile(r"[0-9]{1,6}")  # ASCII only: str.isdigit() also accepts "²", which int() refuses
+# a \uD800-\uDFFF escape: the only way JSON text that is valid UTF-8 yields a lone surrogate
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 PURL_TYPE_ECOSYSTEMS: Mapping[str, str] = {
     "pypi": "PyPI", "npm": "npm", "maven": "Maven", "golang": "Go", "cargo": "crates.io", "gem": "RubyGems",
@@ -35,6 +50,8 @@ _OS_TYPES = frozenset({"deb", "apk", "rpm"})
 _SRPM = re.compile(r"^(?P<name>.+)-(?P<version>[^-]+)-(?P<release>[^-]+)\.src\.rpm$")
 # SPDX sourceInfo: Trivy's "built package from: NAME VERSION", ours "built from source package NAME VERSION"
 _BUILT_FROM = re.compile(r"^built (?:package from:|from source package)\s*(?P<name>\S+)\s+(?P<version>\S+)")
+_GO_MAJOR = re.compile(r"v?(?P<major>[0-9]+)\.")  # of a Go module version: "v5.12.0", "5.12.0", "v2.0.0-2019..."
+_GO_MAJOR_ELEMENT = re.compile(r"v[0-9]+")  # a module path's major-version suffix
 _OURS = "airgap-scanner:"  # our SBOMs' property prefix (scanner/report/cyclonedx.py, spdx.py comments)
 
 
@@ -48,6 +65,51 @@ class SbomTarget:
     warnings: tuple[str, ...]
 
 
+class _Malformed(Exception):
+    """A value whose JSON type is not the one the format gives it; `read_sbom` names the file."""
+
+
+_T = TypeVar("_T", str, list[Any], dict[str, Any])
+_EXPECTED = {str: "a string", list: "an array", dict: "an object"}
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return "a string" if isinstance(value, str) else "an array" if isinstance(value, list) else "an object"
+
+
+def _at(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _optional(record: Mapping[str, Any], key: str, kind: type[_T], where: str) -> _T | None:
+    """`record[key]`; None when absent or null; _Malformed when it has another JSON type."""
+    value = record.get(key)
+    if value is None or isinstance(value, kind):
+        return value
+    raise _Malformed(f"{_at(where, key)} is {_json_type(value)}, expected {_EXPECTED[kind]}")
+
+
+def _text(record: Mapping[str, Any], key: str, where: str) -> str:
+    return _optional(record, key, str, where) or ""
+
+
+def _objects(record: Mapping[str, Any], key: str, where: str) -> list[tuple[str, dict[str, Any]]]:
+    """The objects of the array `record[key]`, each with its path; [] when absent or null."""
+    found = []
+    for index, item in enumerate(_optional(record, key, list, where) or []):
+        path = f"{_at(where, key)}[{index}]"
+        if not isinstance(item, dict):
+            raise _Malformed(f"{path} is {_json_type(item)}, expected an object")
+        found.append((path, item))
+    return found
+
+
 def _distro_from_text(name: str, version: str) -> Distro | None:
     ident = name.strip().lower()
     if not ident:
@@ -58,7 +120,7 @@ def _distro_from_text(name: str, version: str) -> Distro | None:
 def _distro_qualifier(value: str) -> Distro | None:
     """`debian-11`, `ubuntu-22.04`, `alpine-3.18.4`, `opensuse-leap-15.5`; None without a release."""
     ident, _, version = value.rpartition("-")
-    if version and version[:1].isdigit():
+    if version[:1].isascii() and version[:1].isdigit():
         return _distro_from_text(ident, version)
     return None
 
@@ -92,10 +154,37 @@ def _source_of(purl: PackageURL, properties: Mapping[str, str], source_info: str
     return "", ""
 
 
+def go_module_path(purl: PackageURL) -> str:
+    """The Go module a golang PURL names: namespace/name, its subpath, and the major-version suffix.
+
+    The golang type's subpath is a path inside the Go path the PURL names, so it is part of the module
+    path: Trivy writes `github.com/containerd/containerd/api` as `...containerd@v1.7.19#api` and
+    `github.com/go-git/go-git/v5` as `...go-git@v5.12.0#v5`. Go requires a module at major version 2 or
+    more to end its path in `/vN` unless the version is `+incompatible` (gopkg.in paths carry `.vN`
+    instead), so a v2+ version on a path without that element can only be the `/vN` module's.
+    """
+    path = "/".join(part for part in (purl.namespace, purl.name, purl.subpath) if part)
+    version = str(purl.version or "")
+    major = _GO_MAJOR.match(version)
+    if major is None or int(major["major"]) < 2 or version.endswith("+incompatible") or path.startswith("gopkg.in/"):
+        return path
+    suffix = f"v{int(major['major'])}"
+    elements = path.split("/")
+    # Already there, or inside: a subpath below the `/vN` module names one of its packages, not a module.
+    # A path ending in another major contradicts its version; it is kept as written, not rewritten.
+    if len(elements) == 1 or suffix in elements[1:] or _GO_MAJOR_ELEMENT.fullmatch(elements[-1]):
+        return path
+    return f"{path}/{suffix}"
+
+
 def _display_name(purl: PackageURL) -> str:
+    """The package's name in its ecosystem. Other types' subpaths are files inside the package (the
+    purl-spec's core rule; npm, PyPI, Maven and the rest define nothing else), not its identity."""
+    if purl.type == "golang":
+        return go_module_path(purl)
     if purl.type == "maven" and purl.namespace:
         return f"{purl.namespace}:{purl.name}"
-    if purl.type in ("npm", "golang", "composer") and purl.namespace:
+    if purl.type in ("npm", "composer") and purl.namespace:
         return f"{purl.namespace}/{purl.name}"
     return str(purl.name)
 
@@ -114,19 +203,24 @@ class _Facts:
 
     properties: Mapping[str, str]  # the first value of each name
     locations: tuple[str, ...] = ()
+    layer_index: int | None = None
 
     @classmethod
-    def of(cls, pairs: Sequence[tuple[str, str]]) -> _Facts:
+    def of(cls, pairs: Sequence[tuple[str, str]], where: str) -> _Facts:
         first: dict[str, str] = {}
         for name, value in pairs:
             first.setdefault(name, value)
-        return cls(first, tuple(value for name, value in pairs if name == _OURS + "location"))
+        index = first.get(_OURS + "layer-index", "")
+        if index and not _LAYER_INDEX.fullmatch(index):
+            raise _Malformed(f"{where}: layer index {index[:40]!r} is not a decimal number of at most 6 digits")
+        return cls(first, tuple(value for name, value in pairs if name == _OURS + "location"),
+                   int(index) if index else None)
 
     def package_fields(self) -> dict[str, Any]:
-        """Layer, locations and owner, as the Package fields our own SBOMs carry them."""
-        index = self.properties.get(_OURS + "layer-index", "")
-        return {"layer_digest": _layer_of(self.properties), "layer_index": int(index) if index.isdigit() else None,
-                "locations": self.locations, "owned_by": self.properties.get(_OURS + "owned-by", "")}
+        """Layer, locations, owner and an inferred version's evidence, as the Package fields our own SBOMs carry."""
+        return {"layer_digest": _layer_of(self.properties), "layer_index": self.layer_index,
+                "locations": self.locations, "owned_by": self.properties.get(_OURS + "owned-by", ""),
+                "version_inferred_from": self.properties.get(_OURS + "version-inferred-from", "")}
 
 
 class _Reader:
@@ -180,90 +274,106 @@ class _Reader:
         return tuple(notes)
 
 
-def _cyclonedx_facts(raw: Any) -> _Facts:
-    if not isinstance(raw, list):
-        return _Facts({})
-    return _Facts.of([(item["name"], item["value"]) for item in raw if isinstance(item, dict)
-                      and isinstance(item.get("name"), str) and isinstance(item.get("value"), str)])
+def _cyclonedx_facts(component: Mapping[str, Any], where: str) -> _Facts:
+    pairs = [(_text(item, "name", path), _text(item, "value", path))
+             for path, item in _objects(component, "properties", where)]
+    return _Facts.of(pairs, where)
 
 
-def _spdx_facts(comment: object) -> _Facts:
-    """Our SPDX packages' comment: "cataloger=dpkg; layer=0 sha256:...; location=...; owned-by=..."."""
-    if not isinstance(comment, str):
-        return _Facts({})
+def _spdx_facts(package: Mapping[str, Any], where: str) -> _Facts:
+    """Our SPDX packages' comment: "cataloger=dpkg; layer=0 sha256:...; location=...; owned-by=...;
+    version-inferred-from=..."."""
     pairs: list[tuple[str, str]] = []
-    for fact in comment.split("; "):
+    for fact in _text(package, "comment", where).split("; "):
         key, _, value = fact.partition("=")
         if key == "layer":
             index, _, digest = value.partition(" ")
             pairs += [(_OURS + "layer-index", index), (_OURS + "layer-digest", digest)]
-        elif key in ("location", "owned-by"):
+        elif key in ("location", "owned-by", "version-inferred-from"):
             pairs.append((_OURS + key, value))
-    return _Facts.of(pairs)
+    return _Facts.of(pairs, _at(where, "comment"))
 
 
-def _cyclonedx_components(raw: Any, depth: int = 0) -> Iterator[dict[str, Any]]:
-    if not isinstance(raw, list) or depth > 32:
-        return
-    for component in raw:
-        if isinstance(component, dict):
-            yield component
-            yield from _cyclonedx_components(component.get("components"), depth + 1)
+def _cyclonedx_components(record: Mapping[str, Any], where: str, depth: int = 0) -> Iterator[
+        tuple[str, dict[str, Any]]]:
+    """Every component under `record`, nested ones after their parent, with its path."""
+    for path, component in _objects(record, "components", where):
+        yield path, component
+        if component.get("components") is not None:
+            if depth >= MAX_COMPONENT_DEPTH:
+                raise _Malformed(f"{path}: components nested more than {MAX_COMPONENT_DEPTH} deep")
+            yield from _cyclonedx_components(component, path, depth + 1)
 
 
 def _read_cyclonedx(document: dict[str, Any]) -> tuple[str, _Reader, list[Package]]:
     reader = _Reader("cyclonedx-json")
-    metadata = document.get("metadata") if isinstance(document.get("metadata"), dict) else {}
-    subject = metadata.get("component") if isinstance(metadata, dict) else None
-    components = list(_cyclonedx_components(document.get("components")))
-    for component in [*([subject] if isinstance(subject, dict) else []), *components]:
-        if component.get("type") == "operating-system":
-            reader.distro = _distro_from_text(str(component.get("name") or ""), str(component.get("version") or ""))
+    metadata = _optional(document, "metadata", dict, "") or {}
+    subject = _optional(metadata, "component", dict, "metadata")
+    components = list(_cyclonedx_components(document, ""))
+    for path, component in [*([("metadata.component", subject)] if subject is not None else []), *components]:
+        if _text(component, "type", path) == "operating-system":
+            reader.distro = _distro_from_text(_text(component, "name", path), _text(component, "version", path))
             break
     packages: list[Package] = []
-    for component in components:
-        if component.get("type") == "operating-system":
+    for path, component in components:
+        if _text(component, "type", path) == "operating-system":
             continue
-        purl = component.get("purl")
-        if not isinstance(purl, str) or not purl:
+        purl = _text(component, "purl", path)
+        if not purl:
             reader.without_purl += 1
             continue
-        found = reader.package(purl, str(component.get("name") or ""), str(component.get("version") or ""),
-                               _cyclonedx_facts(component.get("properties")))
+        found = reader.package(purl, _text(component, "name", path), _text(component, "version", path),
+                               _cyclonedx_facts(component, path))
         if found is not None:
             packages.append(found)
-    name = str(subject.get("name") or "") if isinstance(subject, dict) else ""
+    name = _text(subject, "name", "metadata.component") if subject is not None else ""
     return name, reader, packages
 
 
-def _spdx_purl(package: dict[str, Any]) -> str:
-    for ref in package.get("externalRefs") or []:
-        if (isinstance(ref, dict) and str(ref.get("referenceType", "")).lower() == "purl"
-                and isinstance(ref.get("referenceLocator"), str)):
-            return str(ref["referenceLocator"])
+def _spdx_purl(package: Mapping[str, Any], where: str) -> str:
+    for path, ref in _objects(package, "externalRefs", where):
+        locator = _text(ref, "referenceLocator", path)
+        if _text(ref, "referenceType", path).lower() == "purl" and locator:
+            return locator
     return ""
 
 
 def _read_spdx(document: dict[str, Any]) -> tuple[str, _Reader, list[Package]]:
     reader = _Reader("spdx-json")
-    raw_packages = [p for p in document.get("packages") or [] if isinstance(p, dict)]
-    for package in raw_packages:
-        if package.get("primaryPackagePurpose") == "OPERATING-SYSTEM":
-            reader.distro = _distro_from_text(str(package.get("name") or ""), str(package.get("versionInfo") or ""))
+    raw_packages = _objects(document, "packages", "")
+    for path, package in raw_packages:
+        if _text(package, "primaryPackagePurpose", path) == "OPERATING-SYSTEM":
+            reader.distro = _distro_from_text(_text(package, "name", path), _text(package, "versionInfo", path))
             break
     packages: list[Package] = []
-    for package in raw_packages:
-        if package.get("primaryPackagePurpose") in ("OPERATING-SYSTEM", "CONTAINER"):
+    for path, package in raw_packages:
+        if _text(package, "primaryPackagePurpose", path) in ("OPERATING-SYSTEM", "CONTAINER"):
             continue
-        purl = _spdx_purl(package)
+        purl = _spdx_purl(package, path)
         if not purl:
             reader.without_purl += 1
             continue
-        found = reader.package(purl, str(package.get("name") or ""), str(package.get("versionInfo") or ""),
-                               _spdx_facts(package.get("comment")), str(package.get("sourceInfo") or ""))
+        found = reader.package(purl, _text(package, "name", path), _text(package, "versionInfo", path),
+                               _spdx_facts(package, path), _text(package, "sourceInfo", path))
         if found is not None:
             packages.append(found)
-    return str(document.get("name") or ""), reader, packages
+    return _text(document, "name", ""), reader, packages
+
+
+def _unpaired_surrogate(document: Any) -> bool:
+    """Whether a key or string value holds a lone UTF-16 surrogate (from a `\\udc80`-style escape)."""
+    pending = [document]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            if not value.isprintable() and any("\ud800" <= character <= "\udfff" for character in value):
+                return True
+        elif isinstance(value, dict):
+            pending += value.keys()
+            pending += value.values()
+        elif isinstance(value, list):
+            pending += value
+    return False
 
 
 def looks_like_sbom(path: Path) -> bool:
@@ -282,17 +392,24 @@ def looks_like_sbom(path: Path) -> bool:
 
 def read_sbom(path: Path) -> SbomTarget:
     raw = read_capped(path, MAX_SBOM_BYTES, "SBOM", TargetError)
-    try:
-        document = json.loads(raw)
-    except (UnicodeDecodeError, ValueError, RecursionError) as error:
-        raise TargetError(f"SBOM {path}: not valid JSON ({error})") from error
+    what = f"SBOM {path}"
+    if sum(raw.count(mark) for mark in (b",", b":", b"[", b"{")) > MAX_SBOM_JSON_TOKENS:
+        raise TargetError(f"{what}: more than {MAX_SBOM_JSON_TOKENS:,} JSON values (the cap on an SBOM's size)")
+    document = loads_strict(raw.removeprefix(b"\xef\xbb\xbf"), what, TargetError)
     if not isinstance(document, dict):
-        raise TargetError(f"SBOM {path}: not a JSON object")
+        raise TargetError(f"{what}: not a JSON object")
+    # A lone surrogate is no Unicode text: no UTF-8 for it in a report, nor a query for it in the database.
+    if _SURROGATE_ESCAPE.search(raw) and _unpaired_surrogate(document):
+        raise TargetError(f"{what}: a string holds an unpaired UTF-16 surrogate escape (\\ud800-\\udfff)")
     if document.get("bomFormat") == "CycloneDX":
-        name, reader, packages = _read_cyclonedx(document)
+        read = _read_cyclonedx
     elif isinstance(document.get("spdxVersion"), str):
-        name, reader, packages = _read_spdx(document)
+        read = _read_spdx
     else:
-        raise TargetError(f"SBOM {path}: neither CycloneDX JSON (bomFormat) nor SPDX JSON (spdxVersion)")
+        raise TargetError(f"{what}: neither CycloneDX JSON (bomFormat) nor SPDX JSON (spdxVersion)")
+    try:
+        name, reader, packages = read(document)
+    except _Malformed as error:
+        raise TargetError(f"{what}: malformed: {error}") from None
     return SbomTarget(format=reader.format, name=name or path.name, sha256=hashlib.sha256(raw).hexdigest(),
                       distro=reader.distro, packages=tuple(sorted(set(packages))), warnings=reader.final_warnings())

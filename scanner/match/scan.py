@@ -1,9 +1,9 @@
 """One scan, start to end: read the target, match against a verified database, filter, remediate.
 
-The result, `ScanReport`, is everything a report format needs, provenance included. Time stamps
-come from SOURCE_DATE_EPOCH when set, else from the bundle (`built_at`), so the same target and
-bundle give the same report bytes; data ages (the bundle's, and each provider's from its captured_at)
-are counted in whole days up to the scan date.
+The result, `ScanReport`, is everything a report format needs, provenance included. Its times are
+when the scan started and ended, read from `scanner.clock` (SOURCE_DATE_EPOCH, when set, replaces
+both: the same target and bundle then give the same report bytes); data ages (the bundle's, and each
+provider's from its captured_at) are counted in whole days up to the scan's start date.
 """
 
 from __future__ import annotations
@@ -16,14 +16,18 @@ from typing import Any
 
 from scanner import __version__
 from scanner.catalog import catalog_image
+from scanner.clock import now, rfc3339
 from scanner.db import VerifiedDatabase
 from scanner.db.store import VulnStore
-from scanner.match.filters import IgnoreRule, VexStatement, apply_filters, today
+from scanner.image.limits import Limits
+from scanner.match.coverage import CoverageStatus, EcosystemCoverage, packages_by_status, target_coverage
+from scanner.match.exploitation import with_exploitation
+from scanner.match.filters import IgnoreRule, VexStatement, apply_filters
 from scanner.match.matcher import Matcher, Unevaluated
 from scanner.match.remediation import Remediation, remediations
 from scanner.match.sbom_input import looks_like_sbom, read_sbom
+from scanner.match.severity import gate_severity
 from scanner.model import Distro, Finding, Package, Severity
-from scanner.report.sbom import iso_timestamp, timestamp_from_environment
 
 
 @dataclass(frozen=True)
@@ -62,8 +66,12 @@ class ScanOptions:
     ignore_file: str = ""
     vex_file: str = ""
     fail_on: Severity | None = None
+    require_complete: bool = False  # coverage short of complete fails the scan (docs/exit-codes.md)
+    unknown_as: Severity | None = None  # the rank of unknown severities for the gate; None: fail closed
     image: str = ""
     platform: str = ""
+    sort: str = "severity"  # the findings' order: "severity" (finding_order) or "risk" (risk_order)
+    fail_on_kev: bool = False  # a finding in CISA's KEV catalog fails the scan (exit code 1)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -73,15 +81,20 @@ class ScanOptions:
             "ignore_file": self.ignore_file or None,
             "vex_file": self.vex_file or None,
             "fail_on": self.fail_on.label if self.fail_on is not None else None,
+            "require_complete": self.require_complete,
+            "unknown_as": self.unknown_as.label if self.unknown_as is not None else None,
             "image": self.image or None,
             "platform": self.platform or None,
+            "sort": self.sort,
+            "fail_on_kev": self.fail_on_kev,
         }
 
 
 @dataclass(frozen=True)
 class ScanReport:
     scanner_version: str
-    generated_at: str  # RFC 3339 UTC: SOURCE_DATE_EPOCH, else the bundle's built_at
+    generated_at: str  # RFC 3339 UTC: when the scan ended (SOURCE_DATE_EPOCH when set)
+    started_at: str  # RFC 3339 UTC: when the scan started, before the target was read
     data_age_days: int
     target: TargetInfo
     database: DatabaseInfo
@@ -95,6 +108,8 @@ class ScanReport:
     skipped_os_owned: int = 0
     warnings: tuple[str, ...] = field(default=())
     provider_age_days: tuple[tuple[str, int], ...] = ()  # (provider, whole days since its captured_at)
+    coverage: tuple[EcosystemCoverage, ...] = ()  # per ecosystem with packages (scanner.match.coverage)
+    attestation_sha256: str = ""  # of the signed attestation written with the report (docs/attestations.md)
 
     @property
     def oldest_provider(self) -> tuple[str, int] | None:
@@ -115,9 +130,33 @@ class ScanReport:
             counts[finding.vulnerability.severity.label] += 1
         return counts
 
+    def gate_failures(self, threshold: Severity | None) -> tuple[Finding, ...]:
+        """The active findings at or above `threshold`, unknown severities ranked by `options.unknown_as`."""
+        if threshold is None:
+            return ()
+        unknown_as = self.options.unknown_as
+        return tuple(f for f in self.findings if gate_severity(f.vulnerability.severity, unknown_as) >= threshold)
+
+    @property
+    def coverage_complete(self) -> bool:
+        """Every ecosystem with packages was checked against a whole export."""
+        return all(entry.status is CoverageStatus.COMPLETE for entry in self.coverage)
+
+    @property
+    def packages_without_complete_data(self) -> tuple[int, int]:
+        """(packages checked against partial data, packages checked against none)."""
+        totals = packages_by_status(self.coverage)
+        return totals[CoverageStatus.PARTIAL], totals[CoverageStatus.NONE]
+
+    @property
+    def clean(self) -> bool:
+        """The claim "no known vulnerability": packages were found, every one was checked against complete
+        data and evaluated, and no finding remains."""
+        return bool(self.packages) and self.coverage_complete and not self.findings and not self.unevaluated
+
     def fails(self, threshold: Severity | None) -> bool:
-        """True when an active finding is at or above `threshold` (the `--fail-on` exit status)."""
-        return threshold is not None and any(f.vulnerability.severity >= threshold for f in self.findings)
+        """True when a finding trips the `--fail-on` gate (`gate_failures`): exit status 1."""
+        return bool(self.gate_failures(threshold))
 
 
 @dataclass(frozen=True)
@@ -127,34 +166,29 @@ class ScanInput:
     warnings: tuple[str, ...]
 
 
-def report_time(built_at: str) -> str:
-    moment = timestamp_from_environment()
-    return iso_timestamp(moment) if moment is not None else built_at
-
-
 def database_info(database: VerifiedDatabase) -> DatabaseInfo:
     manifest = database.manifest
     return DatabaseInfo(
         channel=manifest.channel,
         bundle_version=manifest.bundle_version,
         schema_version=manifest.schema_version,
-        built_at=iso_timestamp(manifest.built_at),
-        expires_at=iso_timestamp(manifest.expires_at),
+        built_at=rfc3339(manifest.built_at),
+        expires_at=rfc3339(manifest.expires_at),
         bundle_sha256=database.bundle_sha256,
         manifest_sha256=database.manifest_sha256,
         key_ids=database.key_ids,
-        providers=tuple((p.name, iso_timestamp(p.captured_at)) for p in manifest.providers),
+        providers=tuple((p.name, rfc3339(p.captured_at)) for p in manifest.providers),
         warnings=database.warnings,
     )
 
 
-def data_age_days(moment: str) -> int:
+def data_age_days(moment: str, scan_date: dt.date) -> int:
     """Whole days from an RFC 3339 time (a bundle's built_at, a provider's captured_at) to the scan date."""
     try:
         then = dt.datetime.fromisoformat(moment.replace("Z", "+00:00")).date()
     except ValueError:
         return 0
-    return max((today() - then).days, 0)
+    return max((scan_date - then).days, 0)
 
 
 def finding_order(finding: Finding) -> tuple[Any, ...]:
@@ -163,15 +197,22 @@ def finding_order(finding: Finding) -> tuple[Any, ...]:
             finding.package.ecosystem, finding.vulnerability.id, finding.package.purl)
 
 
-def read_target(path: Path, *, image: str | None = None, platform: str | None = None) -> ScanInput:
-    """An SBOM file (CycloneDX or SPDX JSON) or an image archive / OCI directory."""
+def risk_order(finding: Finding) -> tuple[Any, ...]:
+    """`--sort risk`: in CISA's KEV catalog first, then by EPSS score (unscored last), then as finding_order."""
+    epss = finding.vulnerability.epss
+    return (finding.vulnerability.kev is None, -epss.score if epss is not None else 1.0, *finding_order(finding))
+
+
+def read_target(path: Path, *, image: str | None = None, platform: str | None = None,
+                limits: Limits | None = None) -> ScanInput:
+    """An SBOM file (CycloneDX or SPDX JSON) or an image archive / OCI directory (read within `limits`)."""
     if looks_like_sbom(path):
         sbom = read_sbom(path)
         return ScanInput(
             TargetInfo(kind="sbom", name=sbom.name, format=sbom.format, digest=f"sha256:{sbom.sha256}",
                        distro=sbom.distro),
             sbom.packages, sbom.warnings)
-    metadata, catalog = catalog_image(path, image=image, platform=platform)
+    metadata, catalog = catalog_image(path, image=image, platform=platform, limits=limits)
     return ScanInput(
         TargetInfo(kind="image", name=metadata.tags[0] if metadata.tags else path.name, format=metadata.format,
                    digest=metadata.config_digest, tags=metadata.tags, platform=metadata.platform,
@@ -187,28 +228,38 @@ def run_scan(
     options: ScanOptions,
     rules: Sequence[IgnoreRule] = (),
     vex: Sequence[VexStatement] = (),
+    started_at: dt.datetime | None = None,
 ) -> ScanReport:
+    """Match, filter and remediate; `started_at` is when the caller began reading the target (default: now)."""
+    started = started_at or now()
+    scan_date = started.date()
     with VulnStore(database_path) as store:
         matched = Matcher(store, include_os_owned=options.include_os_owned,
                           cpe_match=options.cpe_match).match(scan_input.packages)
-    outcome = apply_filters(matched.findings, rules=rules, vex=vex, only_fixed=options.only_fixed)
-    considered = len(set(scan_input.packages)) - len(matched.skipped_os_owned)
+        sources = store.coverage()
+        findings = with_exploitation(matched.findings, store)
+    outcome = apply_filters(findings, rules=rules, vex=vex, only_fixed=options.only_fixed, on=scan_date)
+    considered = set(scan_input.packages) - set(matched.skipped_os_owned)
+    fixes = remediations(outcome.active, matched.evidence)
+    order = risk_order if options.sort == "risk" else finding_order
     return ScanReport(
         scanner_version=__version__,
-        generated_at=report_time(database.built_at),
-        data_age_days=data_age_days(database.built_at),
+        generated_at=rfc3339(now()),  # the end: everything the report states is known by now
+        started_at=rfc3339(started),
+        data_age_days=data_age_days(database.built_at, scan_date),
         target=scan_input.target,
         database=database,
         options=options,
-        packages=considered,
-        findings=tuple(sorted(outcome.active, key=finding_order)),
-        suppressed=tuple(sorted(outcome.suppressed, key=finding_order)),
+        packages=len(considered),
+        findings=tuple(sorted(outcome.active, key=order)),
+        suppressed=tuple(sorted(outcome.suppressed, key=order)),
         unevaluated=matched.unevaluated,
-        remediations=remediations(outcome.active, matched.evidence),
+        remediations=fixes,
         hidden_unfixed=outcome.hidden_unfixed,
         skipped_os_owned=len(matched.skipped_os_owned),
         warnings=(*database.warnings, *scan_input.warnings, *outcome.warnings),
-        provider_age_days=tuple((name, data_age_days(captured)) for name, captured in database.providers),
+        provider_age_days=tuple((name, data_age_days(captured, scan_date)) for name, captured in database.providers),
+        coverage=target_coverage(considered, sources),
     )
 
 

@@ -3,7 +3,7 @@
 The image is `metadata.component` (type container), the distro an `operating-system`
 component, each package a `library` component whose `bom-ref` is stable across runs. Facts
 CycloneDX has no field for (layer, source package, ecosystem, locations, owner) are properties
-named `airgap-scanner:*`. `metadata.timestamp` appears only when SOURCE_DATE_EPOCH is set.
+named `airgap-scanner:*`. `metadata.timestamp` is the time of the scan.
 """
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from scanner.catalog.distro import osv_ecosystem
+from scanner.clock import rfc3339
 from scanner.model import Distro, Package
 from scanner.report.base import SBOM, ReportFormat, register
 from scanner.report.findings_json import dumps
 from scanner.report.licenses import is_spdx_expression, is_spdx_id
-from scanner.report.sbom import TOOL_NAME, SbomReport, iso_timestamp, package_id
+from scanner.report.sbom import TOOL_NAME, SbomReport, package_id
 
 SPEC_VERSION = "1.6"
 IMAGE_REF = "image"
@@ -49,6 +50,10 @@ def _component(package: Package) -> dict[str, Any]:
     properties.extend(_property("location", location) for location in package.locations)
     if package.owned_by:
         properties.append(_property("owned-by", package.owned_by))
+    if package.compiled_into:
+        properties.append(_property("compiled-into", package.compiled_into))
+    if package.version_inferred_from:
+        properties.append(_property("version-inferred-from", package.version_inferred_from))
     component: dict[str, Any] = {
         "type": "library",
         "bom-ref": f"pkg-{package_id(package)}",
@@ -95,9 +100,7 @@ def _image(report: SbomReport) -> dict[str, Any]:
 
 
 def document(report: SbomReport) -> dict[str, Any]:
-    metadata: dict[str, Any] = {}
-    if report.timestamp is not None:
-        metadata["timestamp"] = iso_timestamp(report.timestamp)
+    metadata: dict[str, Any] = {"timestamp": rfc3339(report.timestamp)}
     metadata["tools"] = {"components": [{"type": "application", "name": report.tool_name,
                                          "version": report.tool_version}]}
     metadata["component"] = _image(report)

@@ -9,13 +9,18 @@ reason for findings an ignore rule suppressed. Provenance goes into `metadata.pr
 from __future__ import annotations
 
 import json
+import re
+import urllib.parse
 import uuid
 from typing import Any
 
 from scanner.match.scan import ScanReport
-from scanner.model import CvssScore, Finding, FixState, Package, Severity
+from scanner.model import CvssScore, Finding, FixState, Package, Severity, Vulnerability
 from scanner.report.base import FINDINGS, ReportFormat, register
-from scanner.report.findings_json import dumps, provenance
+from scanner.report.findings_json import dumps, epss_json, is_uri, kev_json, provenance
+
+# CycloneDX's cwe is an integer >= 1. ASCII digits: str.isdigit() also accepts "²", which int() refuses.
+_CWE = re.compile(r"CWE-([1-9][0-9]{0,8})", re.IGNORECASE)
 
 _SEVERITY = {Severity.CRITICAL: "critical", Severity.HIGH: "high", Severity.MEDIUM: "medium",
              Severity.LOW: "low", Severity.NEGLIGIBLE: "info", Severity.UNKNOWN: "unknown"}
@@ -41,10 +46,11 @@ _JUSTIFICATIONS = {
 
 
 def _source(vuln_id: str) -> dict[str, str]:
+    quoted = urllib.parse.quote(vuln_id, safe="")  # ids come from feeds: keep the URL one
     for prefix, name, url in _SOURCES:
         if vuln_id.startswith(prefix):
-            return {"name": name, "url": url + vuln_id}
-    return {"name": "OSV", "url": f"https://osv.dev/vulnerability/{vuln_id}"}
+            return {"name": name, "url": url + quoted}
+    return {"name": "OSV", "url": f"https://osv.dev/vulnerability/{quoted}"}
 
 
 def _rating(score: CvssScore) -> dict[str, Any]:
@@ -99,9 +105,17 @@ def _component(package: Package, ref: str) -> dict[str, Any]:
         component["purl"] = package.purl
     properties = [("airgap-scanner:ecosystem", package.ecosystem), ("airgap-scanner:layer", package.layer_digest),
                   ("airgap-scanner:source_name", package.source_name),
-                  *(("airgap-scanner:location", location) for location in package.locations)]
+                  *(("airgap-scanner:location", location) for location in package.locations),
+                  ("airgap-scanner:compiled_into", package.compiled_into),
+                  ("airgap-scanner:version_inferred_from", package.version_inferred_from)]
     component["properties"] = [{"name": k, "value": v} for k, v in properties if v]
     return component
+
+
+def _exploitation_properties(vulnerability: Vulnerability) -> list[tuple[str, str]]:
+    """CISA KEV and FIRST EPSS as properties: CycloneDX 1.6 has no rating method for either."""
+    return [*_flatten("airgap-scanner:kev", kev_json(vulnerability.kev)),
+            *_flatten("airgap-scanner:epss", epss_json(vulnerability.epss))]
 
 
 def _vulnerability(finding: Finding, ref: str) -> dict[str, Any]:
@@ -112,9 +126,9 @@ def _vulnerability(finding: Finding, ref: str) -> dict[str, Any]:
         "source": _source(vulnerability.id),
         "references": [{"id": alias, "source": _source(alias)} for alias in vulnerability.aliases],
         "ratings": _ratings(finding),
-        "cwes": [int(cwe[4:]) for cwe in vulnerability.cwes if cwe.upper().startswith("CWE-") and cwe[4:].isdigit()],
+        "cwes": [int(match[1]) for match in map(_CWE.fullmatch, vulnerability.cwes) if match],
         "description": vulnerability.summary,
-        "advisories": [{"url": url} for url in vulnerability.references],
+        "advisories": [{"url": url} for url in vulnerability.references if is_uri(url)],
         "analysis": _analysis(finding),
         "affects": [{"ref": ref, "versions": [{
             "version": finding.package.version,
@@ -122,14 +136,21 @@ def _vulnerability(finding: Finding, ref: str) -> dict[str, Any]:
             else "affected",
         }]}],
         "properties": [{"name": "airgap-scanner:fix_state", "value": finding.fix.state.value},
-                       {"name": "airgap-scanner:matched_by", "value": finding.matched_by}],
+                       {"name": "airgap-scanner:matched_by", "value": finding.matched_by},
+                       *({"name": name, "value": value} for name, value in _exploitation_properties(vulnerability))],
     }
     if vulnerability.published:
         entry["published"] = vulnerability.published
     if vulnerability.modified:
         entry["updated"] = vulnerability.modified
-    if finding.fix.state is FixState.FIXED and finding.fix.versions:
-        entry["recommendation"] = f"Upgrade {finding.package.name} to {finding.fix.versions[0]} or later"
+    fix = finding.fix
+    if fix.state is FixState.FIXED and fix.versions:
+        entry["recommendation"] = f"Upgrade {finding.package.name} to {fix.versions[0]} or later" + (
+            f" (source {fix.source} {fix.source_versions[0]})"
+            if fix.source_versions and fix.source_versions[0] != fix.versions[0] else "")
+    elif fix.state is FixState.FIXED and fix.source_versions:
+        entry["recommendation"] = (f"Upgrade {finding.package.name} to its build from source {fix.source} "
+                                   f"{fix.source_versions[0]} or later")
     for key in ("references", "cwes", "advisories"):
         if not entry[key]:
             del entry[key]
@@ -171,8 +192,9 @@ def document(report: ScanReport) -> dict[str, Any]:
                                       "version": report.scanner_version}]},
             "component": subject,
             "properties": [{"name": name, "value": value}
-                           for name, value in _flatten("airgap-scanner", {k: v for k, v in facts.items()
-                                                                          if k != "scanner"})],
+                           for name, value in _flatten("airgap-scanner", {**{k: v for k, v in facts.items()
+                                                                             if k != "scanner"},
+                                                                          "clean": report.clean})],
         },
         "components": [_component(p, refs[p]) for p in packages],
         "vulnerabilities": [_vulnerability(f, refs[f.package]) for f in findings],

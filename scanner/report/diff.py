@@ -7,7 +7,16 @@ from typing import Any
 from scanner.match.scan import ScanDiff, ScanReport
 from scanner.model import Finding
 from scanner.report.base import DIFF, ReportFormat, register
-from scanner.report.findings_json import database_json, dumps, finding_json, summary_json, target_json
+from scanner.report.findings_json import (
+    database_json,
+    dumps,
+    finding_json,
+    fix_text,
+    summary_json,
+    target_json,
+)
+from scanner.report.table import installed_cell, package_cell
+from scanner.terminal import printable
 
 
 def _side(report: ScanReport) -> dict[str, Any]:
@@ -34,9 +43,9 @@ def render_json(diff: ScanDiff) -> bytes:
 
 
 def _line(finding: Finding) -> str:
-    fixed = f" (fixed in {', '.join(finding.fix.versions)})" if finding.fix.versions else ""
-    return (f"  {finding.vulnerability.severity.label.upper():<10} {finding.package.name} {finding.package.version}"
-            f"  {finding.vulnerability.id}{fixed}")
+    fixed = f" (fixed in {fix_text(finding.fix)})" if fix_text(finding.fix) else ""
+    return (f"  {finding.vulnerability.severity.label.upper():<10} {package_cell(finding.package)} "
+            f"{installed_cell(finding.package)}  {finding.vulnerability.id}{fixed}")
 
 
 def render_table(diff: ScanDiff) -> bytes:
@@ -49,7 +58,7 @@ def render_table(diff: ScanDiff) -> bytes:
     lines.append(f"Resolved ({len(diff.resolved)}):")
     lines += [_line(f) for f in diff.resolved] or ["  none"]
     lines += ["", f"{len(diff.added)} added, {len(diff.resolved)} resolved, {diff.unchanged} unchanged"]
-    return ("\n".join(lines) + "\n").encode("utf-8")
+    return "".join(printable(line) + "\n" for line in lines).encode("utf-8")  # names come from the images
 
 
 register(ReportFormat(DIFF, "table", "added and resolved findings, for people", render_table))

@@ -6,16 +6,17 @@ SBOM made earlier without the image.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from scanner.catalog import Catalog
 from scanner.catalog.distro import osv_ecosystem
+from scanner.clock import rfc3339
 from scanner.errors import TargetError
+from scanner.jsonstrict import loads_strict
 from scanner.model import Distro, Package
 from scanner.report.base import SBOM, ReportFormat, register
 from scanner.report.findings_json import dumps
-from scanner.report.sbom import SbomReport, Subject, iso_timestamp
+from scanner.report.sbom import SbomReport, Subject
 
 SCHEMA = "airgap-scanner/sbom"
 SCHEMA_VERSION = 1
@@ -50,6 +51,8 @@ def _package(package: Package) -> dict[str, Any]:
         "layer_digest": package.layer_digest,
         "locations": list(package.locations),
         "owned_by": package.owned_by,
+        "compiled_into": package.compiled_into,
+        "version_inferred_from": package.version_inferred_from,
         "metadata": [list(pair) for pair in package.metadata],
     }
 
@@ -60,9 +63,8 @@ def document(report: SbomReport) -> dict[str, Any]:
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": report.tool_name, "version": report.tool_version},
+        "created": rfc3339(report.timestamp),
     }
-    if report.timestamp is not None:
-        doc["created"] = iso_timestamp(report.timestamp)
     doc["source"] = {
         "kind": subject.kind,
         "name": subject.name,
@@ -122,16 +124,14 @@ def _read_package(record: Any, where: str) -> Package:
         layer_digest=_text(record, "layer_digest", where),
         locations=_strings(record.get("locations", []), f"{where}: locations"),
         owned_by=_text(record, "owned_by", where),
+        version_inferred_from=_text(record, "version_inferred_from", where),
         metadata=tuple((key, value) for key, value in metadata),
     )
 
 
 def read_sbom(data: bytes, origin: str) -> tuple[Subject, Catalog]:
     """Parse a document `write` produced; `origin` names the file in error messages."""
-    try:
-        doc = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise TargetError(f"{origin}: not JSON: {error}") from error
+    doc = loads_strict(data, origin, TargetError)
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
         raise TargetError(f"{origin}: not an {SCHEMA} document")
     if doc.get("schema_version") != SCHEMA_VERSION:

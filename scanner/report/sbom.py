@@ -1,23 +1,20 @@
 """What the SBOM formats (`scanner sbom -o NAME`) render: the scanned subject and its catalog.
 
-Writers are pure: the same `SbomReport` gives the same bytes. The only clock time an SBOM may
-carry is `SbomReport.timestamp`, which the caller takes from `SOURCE_DATE_EPOCH`
-(`timestamp_from_environment`); without it, formats leave time out or use their documented fixed value.
+Writers are pure: the same `SbomReport` gives the same bytes. The only clock time an SBOM carries
+is `SbomReport.timestamp`, the time of the scan, which the caller takes from `scanner.clock.now`
+(`SOURCE_DATE_EPOCH` when set, for byte-identical output).
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from scanner import __version__
 from scanner.catalog import Catalog
-from scanner.errors import UsageError
 from scanner.image.metadata import ImageMetadata
 from scanner.model import Package
 
@@ -50,7 +47,7 @@ class Subject:
 class SbomReport:
     subject: Subject
     catalog: Catalog
-    timestamp: datetime | None = None  # from SOURCE_DATE_EPOCH only; None: no clock time in the output
+    timestamp: datetime  # when the image was read (scanner.clock.now)
     tool_name: str = TOOL_NAME
     tool_version: str = __version__
 
@@ -59,23 +56,6 @@ class SbomReport:
         """A stable id for this content (SPDX namespace, CycloneDX serial number): same input, same id."""
         digest = hashlib.sha256(repr((self.subject, self.catalog, self.tool_version)).encode()).hexdigest()
         return uuid.uuid5(uuid.NAMESPACE_URL, f"urn:{TOOL_NAME}:{digest}")
-
-
-def timestamp_from_environment(environ: Mapping[str, str] | None = None) -> datetime | None:
-    """SOURCE_DATE_EPOCH (reproducible-builds.org) as a UTC time; None when unset or empty."""
-    value = (os.environ if environ is None else environ).get("SOURCE_DATE_EPOCH", "").strip()
-    if not value:
-        return None
-    if not value.isdigit():
-        raise UsageError(f"SOURCE_DATE_EPOCH must be a non-negative integer, not {value!r}")
-    try:
-        return datetime.fromtimestamp(int(value), tz=UTC)
-    except (OverflowError, ValueError, OSError) as error:
-        raise UsageError(f"SOURCE_DATE_EPOCH {value} is out of range") from error
-
-
-def iso_timestamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def package_id(package: Package) -> str:

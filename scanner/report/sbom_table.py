@@ -15,6 +15,7 @@ from scanner.catalog.distro import osv_ecosystem
 from scanner.model import Package
 from scanner.report.base import SBOM, ReportFormat, register
 from scanner.report.sbom import SbomReport
+from scanner.terminal import printable
 
 WIDTH = 160
 
@@ -34,19 +35,26 @@ def render(report: SbomReport) -> bytes:
         table.add_column(column, overflow="fold")
     for package in catalog.packages:
         layer = "" if package.layer_index is None else str(package.layer_index)
-        table.add_row(package.name, package.version, package.type, _source(package), layer, package.owned_by)
+        owner = f"{package.owned_by} (compiled in)" if package.compiled_into else package.owned_by
+        version = f"{package.version} (inferred)" if package.version_inferred_from else package.version
+        cells = (package.name, version, package.type, _source(package), layer, owner)
+        table.add_row(*(printable(cell) for cell in cells))
     buffer = io.StringIO()
+    # markup=False: a "[red]" in a package name is text, not a style (table cells follow the console's setting)
     console = Console(file=buffer, width=WIDTH, color_system=None, force_terminal=False, emoji=False,
-                      highlight=False, soft_wrap=False)
+                      highlight=False, soft_wrap=False, markup=False)
+
+    def emit(text: str) -> None:  # names, tags and warnings come from the image
+        console.print(printable(text))
+
     distro = catalog.distro
     if distro is not None:
         ecosystem = osv_ecosystem(distro)
-        console.print(f"Distro: {distro.pretty_name or distro.id} ({ecosystem or 'no advisory ecosystem'})",
-                      markup=False)
-    console.print(f"Image: {report.subject.name}  Packages: {len(catalog.packages)}", markup=False)
+        emit(f"Distro: {distro.pretty_name or distro.id} ({ecosystem or 'no advisory ecosystem'})")
+    emit(f"Image: {report.subject.name}  Packages: {len(catalog.packages)}")
     console.print(table)
     for warning in catalog.warnings:
-        console.print(f"warning: {warning}", markup=False)
+        emit(f"warning: {warning}")
     text = "\n".join(line.rstrip() for line in buffer.getvalue().splitlines())
     return (text + "\n").encode()
 

@@ -2,9 +2,8 @@
 
 The document DESCRIBES the image package; the image CONTAINS the operating system and every
 package. Licences that are SPDX expressions are declared as such; any other licence text
-becomes a `LicenseRef-` with its text in `hasExtractedLicensingInfos`. SPDX requires a creation
-time: it is SOURCE_DATE_EPOCH when set, else the fixed 1970-01-01T00:00:00Z (the output stays
-reproducible; see docs/sbom-json.md).
+becomes a `LicenseRef-` with its text in `hasExtractedLicensingInfos`. The creation time is the time
+of the scan (SOURCE_DATE_EPOCH when set, for byte-identical output).
 """
 
 from __future__ import annotations
@@ -13,15 +12,15 @@ import hashlib
 import re
 from typing import Any
 
+from scanner.clock import rfc3339
 from scanner.model import Distro, Package
 from scanner.report.base import SBOM, ReportFormat, register
 from scanner.report.findings_json import dumps
 from scanner.report.licenses import is_spdx_expression
-from scanner.report.sbom import TOOL_NAME, SbomReport, iso_timestamp, package_id
+from scanner.report.sbom import TOOL_NAME, SbomReport, package_id
 
 IMAGE_ID = "SPDXRef-Image"
 OPERATING_SYSTEM_ID = "SPDXRef-OperatingSystem"
-FIXED_CREATED = "1970-01-01T00:00:00Z"
 _REF_UNSAFE = re.compile(r"[^A-Za-z0-9.-]+")
 
 
@@ -69,6 +68,10 @@ def _package(package: Package, extracted: dict[str, str]) -> dict[str, Any]:
     facts.extend(f"location={location}" for location in package.locations)
     if package.owned_by:
         facts.append(f"owned-by={package.owned_by}")
+    if package.compiled_into:
+        facts.append(f"compiled-into={package.compiled_into}")
+    if package.version_inferred_from:
+        facts.append(f"version-inferred-from={package.version_inferred_from}")
     record["comment"] = "; ".join(facts)
     return record
 
@@ -128,14 +131,13 @@ def document(report: SbomReport) -> dict[str, Any]:
                       "relatedSpdxElement": IMAGE_ID}]
     relationships.extend({"spdxElementId": IMAGE_ID, "relationshipType": "CONTAINS", "relatedSpdxElement": ref}
                          for ref in contained)
-    created = iso_timestamp(report.timestamp) if report.timestamp is not None else FIXED_CREATED
     doc: dict[str, Any] = {
         "spdxVersion": "SPDX-2.3",
         "dataLicense": "CC0-1.0",
         "SPDXID": "SPDXRef-DOCUMENT",
         "name": report.subject.name,
         "documentNamespace": f"https://{TOOL_NAME}.invalid/spdx/{report.content_id}",
-        "creationInfo": {"created": created, "creators": [f"Tool: {report.tool_name}-{report.tool_version}"]},
+        "creationInfo": {"created": rfc3339(report.timestamp), "creators": [f"Tool: {report.tool_name}-{report.tool_version}"]},
         "packages": packages,
         "relationships": relationships,
     }

@@ -12,17 +12,20 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from scanner.match.coverage import entry_text
+from scanner.match.exploitation import in_kev
 from scanner.match.scan import ScanReport
-from scanner.model import Finding, FixState, Severity
+from scanner.model import Finding, FixState, Package, Severity
 from scanner.report.base import FINDINGS, ReportFormat, register
-from scanner.report.findings_json import remediation_text
+from scanner.report.findings_json import exploitation_text, fix_text, remediation_text
+from scanner.terminal import printable
 
 WIDTH = 140
 
 
 def _fixed_in(finding: Finding) -> str:
     if finding.fix.state is FixState.FIXED:
-        return ", ".join(finding.fix.versions) or "fixed"
+        return fix_text(finding.fix) or "fixed"
     return f"({finding.fix.state.value})"
 
 
@@ -32,6 +35,28 @@ def _layer(finding: Finding) -> str:
         return ""
     digest = package.layer_digest.removeprefix("sha256:")[:12]
     return f"{package.layer_index} {digest}".strip() if package.layer_index is not None else digest
+
+
+def package_cell(package: Package) -> str:
+    """The name, and the OS package whose executable it is compiled into (the findings tables' mark)."""
+    return f"{package.name} (in {package.compiled_into})" if package.compiled_into else package.name
+
+
+def installed_cell(package: Package) -> str:
+    """The version, marked when it was inferred."""
+    return f"{package.version} (inferred)" if package.version_inferred_from else package.version
+
+
+def _notes(findings: Iterable[Finding]) -> list[str]:
+    """What the "(in ...)" and "(inferred)" marks of the table mean, when it has any."""
+    packages = {finding.package for finding in findings}
+    notes = []
+    if any(package.compiled_into for package in packages):
+        notes.append("(in P): compiled into an executable that OS package P installed; the distro's advisories "
+                     "for P do not cover it")
+    notes.extend(f"(inferred): {package.name} {package.version} read from {package.version_inferred_from}, "
+                 "not recorded by the package" for package in sorted(packages) if package.version_inferred_from)
+    return notes
 
 
 def _vulnerability(finding: Finding) -> str:
@@ -48,7 +73,7 @@ def _vulnerability(finding: Finding) -> str:
 
 def _findings_table(findings: Iterable[Finding], title: str) -> Table:
     table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", expand=False)
-    for column in ("SEVERITY", "PACKAGE", "TYPE", "INSTALLED", "FIXED IN", "VULNERABILITY", "LAYER"):
+    for column in ("SEVERITY", "PACKAGE", "TYPE", "INSTALLED", "FIXED IN", "VULNERABILITY", "KEV / EPSS", "LAYER"):
         table.add_column(column, overflow="fold")
     current: Severity | None = None
     for finding in findings:
@@ -56,8 +81,10 @@ def _findings_table(findings: Iterable[Finding], title: str) -> Table:
         if current is not None and severity != current:
             table.add_section()
         current = severity
-        table.add_row(severity.label.upper(), finding.package.name, finding.package.type, finding.package.version,
-                      _fixed_in(finding), _vulnerability(finding), _layer(finding))
+        cells = (severity.label.upper(), package_cell(finding.package), finding.package.type,
+                 installed_cell(finding.package), _fixed_in(finding), _vulnerability(finding),
+                 exploitation_text(finding.vulnerability), _layer(finding))
+        table.add_row(*(printable(cell) for cell in cells))
     return table
 
 
@@ -67,54 +94,95 @@ def summary_line(report: ScanReport) -> str:
     fixable = sum(1 for f in report.findings if f.fix.state is FixState.FIXED)
     parts = [f"{len(report.findings)} vulnerabilities in {vulnerable} of {report.packages} packages"
              + (f" ({counts})" if counts else ""),
-             f"{fixable} fixable", f"{len(report.suppressed)} suppressed", f"{len(report.unevaluated)} unevaluated"]
+             f"{fixable} fixable", f"{len(in_kev(report.findings))} in CISA KEV", f"{len(report.suppressed)} suppressed", f"{len(report.unevaluated)} unevaluated"]
     if report.hidden_unfixed:
         parts.append(f"{report.hidden_unfixed} without fix hidden")
     return "; ".join(parts)
+
+
+def verdict_line(report: ScanReport) -> str:
+    """Whether the report may be read as "clean", and if not, how much was checked against what."""
+    if report.clean:
+        return f"Clean: all {report.packages} packages were checked against complete data; nothing was found."
+    if not report.packages:
+        return "Nothing checked: no packages were found."
+    partial, uncovered = report.packages_without_complete_data
+    if partial or uncovered:
+        return (f"Not clean: {partial} package(s) were checked against partial data, {uncovered} against none "
+                "(see Coverage).")
+    if report.findings:
+        return "Coverage complete: every package was checked against complete data."
+    return f"Not clean: {len(report.unevaluated)} check(s) could not be evaluated."
+
+
+def _no_findings_text(report: ScanReport) -> str:
+    """Say "clean" only when the data supports it (scanner.match.coverage)."""
+    if report.clean:
+        return f"No vulnerabilities found: all {report.packages} packages were checked against complete data."
+    if not report.packages:
+        return "No packages found: nothing was checked."
+    partial, uncovered = report.packages_without_complete_data
+    if partial or uncovered:
+        return (f"No vulnerabilities found in the data the bundle holds, which is not complete for {partial + uncovered} "
+                f"of {report.packages} packages: not a clean result (see Coverage).")
+    return (f"No vulnerabilities found, but {len(report.unevaluated)} package checks could not be evaluated: "
+            "not a clean result.")
 
 
 def render(report: ScanReport) -> bytes:
     buffer = io.StringIO()
     console = Console(file=buffer, width=WIDTH, no_color=True, color_system=None, force_terminal=False,
                       highlight=False, emoji=False, markup=False, legacy_windows=False)
+
+    def emit(text: str) -> None:  # every line carries names from the image, the SBOM or the feeds
+        console.print(printable(text))
+
     target, database = report.target, report.database
     distro = target.distro.pretty_name or f"{target.distro.id} {target.distro.version_id}" if target.distro else ""
-    console.print(f"Target:   {target.name} ({target.kind}, {target.format}) {target.digest}")
+    emit(f"Target:   {target.name} ({target.kind}, {target.format}) {target.digest}")
     details = [d for d in (distro, target.platform, ", ".join(target.tags)) if d]
     if details:
-        console.print(f"          {' | '.join(details)}")
+        emit(f"          {' | '.join(details)}")
     keys = ", ".join(k[:16] for k in database.key_ids)
-    console.print(f"Database: {database.channel} v{database.bundle_version} (schema {database.schema_version}), "
-                  f"built {database.built_at}, expires {database.expires_at}")
-    console.print(f"          data age: {report.data_age_text()}")
-    console.print(f"          bundle sha256:{database.bundle_sha256} signed by {keys or 'no key'}")
-    console.print(f"Scanner:  airgap-scanner {report.scanner_version}, report time {report.generated_at}")
-    console.print("")
+    emit(f"Database: {database.channel} v{database.bundle_version} (schema {database.schema_version}), "
+         f"built {database.built_at}, expires {database.expires_at}")
+    emit(f"          data age: {report.data_age_text()}")
+    emit(f"          bundle sha256:{database.bundle_sha256} signed by {keys or 'no key'}")
+    emit(f"Scanner:  airgap-scanner {report.scanner_version}, scan {report.started_at} to {report.generated_at}")
+    emit("")
     if report.findings:
         console.print(_findings_table(report.findings, "Vulnerabilities"))
+        for note in _notes(report.findings):
+            emit(note)
     else:
-        console.print("No vulnerabilities found in the packages the database covers.")
+        emit(_no_findings_text(report))
     if report.remediations:
-        console.print("")
-        console.print("Remediation (lowest version fixing the package's findings):")
+        emit("")
+        emit("Remediation (lowest version fixing the package's findings):")
         for remediation in report.remediations:
-            console.print(f"  {remediation_text(remediation)}")
+            emit(f"  {remediation_text(remediation)}")
     if report.suppressed:
-        console.print("")
-        console.print("Suppressed:")
+        emit("")
+        emit("Suppressed:")
         for finding in report.suppressed:
-            console.print(f"  {finding.vulnerability.id} in {finding.package.name} {finding.package.version}: "
-                          f"{finding.suppressed_by}")
+            emit(f"  {finding.vulnerability.id} in {finding.package.name} {finding.package.version}: "
+                 f"{finding.suppressed_by}")
     if report.unevaluated:
-        console.print("")
-        console.print("Not evaluated (version or range not understood):")
+        emit("")
+        emit("Not evaluated (version or range not understood):")
         for item in report.unevaluated:
             advisory = f" {item.advisory_id}" if item.advisory_id else ""
-            console.print(f"  {item.package.name} {item.package.version}{advisory}: {item.reason}")
+            emit(f"  {item.package.name} {item.package.version}{advisory}: {item.reason}")
     for warning in report.warnings:
-        console.print(f"warning: {warning}")
-    console.print("")
-    console.print(summary_line(report))
+        emit(f"warning: {warning}")
+    if report.coverage:
+        emit("")
+        emit("Coverage (advisory data for each ecosystem with packages: complete, partial or none):")
+        for entry in report.coverage:
+            emit(f"  {entry_text(entry)}")
+    emit("")
+    emit(summary_line(report))
+    emit(verdict_line(report))
     # rich pads cells to the column width; trailing blanks only make diffs of saved reports noisy
     return "".join(line.rstrip() + "\n" for line in buffer.getvalue().splitlines()).encode("utf-8")
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
@@ -10,7 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scanner.catalog import catalog_filesystem
+from scanner.catalog.base import CatalogResult
 from scanner.catalog.dpkg import DpkgCataloger, parse_control
+from scanner.catalog.limits import CatalogLimits
 from scanner.image.filesystem import MemoryFilesystem
 from scanner.model import Distro
 
@@ -134,8 +137,8 @@ def test_fields_sources_and_states() -> None:
     assert (bash.layer_index, bash.layer_digest) == (2, "sha256:" + "c" * 64)  # no .list: the status file's layer
     assert packages["weird-source"].source_name == ""
     assert result.warnings == (
-        "var/lib/dpkg/status: paragraph 7: skipped, no Version field",
-        "var/lib/dpkg/status: paragraph 8 (weird-source): unreadable Source field 'a b c' ignored",
+        "var/lib/dpkg/status: stanza 7: skipped, no Version field",
+        "var/lib/dpkg/status: stanza 8 (weird-source): unreadable Source field 'a b c' ignored",
     )
     assert result.owned_paths["lib/x86_64-linux-gnu/libc.so.6"] == "libc6"
     assert "" not in result.owned_paths
@@ -166,24 +169,38 @@ def test_no_dpkg_database_gives_nothing() -> None:
     assert result.packages == () and result.warnings == ()
 
 
+# Random bytes almost never hold a "Package:" line, so they reach the tokenizer only: stanzas made of
+# the fields the cataloger reads, with odd values, reach the package records too.
+_FIELDS = st.sampled_from(["Package", "Version", "Status", "Architecture", "Source", "Multi-Arch", "X-Other"])
+_VALUES = st.one_of(st.text(max_size=30), st.sampled_from(
+    ["x", "install ok installed", "deinstall ok config-files", "1:2.3-4", "openssl (1.1.1-1)", "a b c", "amd64",
+     "same", "", "(", "1:", "-1"]))
+_STANZAS = st.lists(st.lists(st.tuples(_FIELDS, _VALUES), max_size=8), max_size=6).map(
+    lambda stanzas: "\n".join("".join(f"{key}: {value}\n" for key, value in fields) for fields in stanzas).encode())
+
+
 @settings(max_examples=200, deadline=None)
-@given(st.binary(max_size=2000))
-def test_hostile_status_never_crashes(data: bytes) -> None:
-    fs = MemoryFilesystem(files={"var/lib/dpkg/status": data, "var/lib/dpkg/info/x.list": data})
-    result = DpkgCataloger().catalog(fs, None)
+@given(st.one_of(st.binary(max_size=2000), _STANZAS), st.binary(max_size=300))
+def test_hostile_status_never_crashes(status: bytes, listing: bytes) -> None:
+    fs = MemoryFilesystem(files={"var/lib/dpkg/status": status, "var/lib/dpkg/info/x.list": listing})
+    result = DpkgCataloger().catalog(fs, None)  # directly: an exception it does not handle fails the test
     assert all(package.name and package.version for package in result.packages)
 
 
-def test_control_parser_keeps_first_line_of_fields() -> None:
-    paragraphs = list(parse_control("A: 1\n b\n\n\n#c\nB: 2\n", "f"))
-    assert [(p.fields, p.number) for p in paragraphs] == [({"A": "1"}, 1), ({"B": "2"}, 2)]
+def _paragraphs(text: str) -> list[tuple[dict[str, str], int]]:
+    return [(p.fields, p.number) for p in parse_control(io.BytesIO(text.encode()), "f")]
+
+
+def test_control_parser_keeps_first_line_of_the_fields_it_needs() -> None:
+    assert _paragraphs("Package: 1\n b\nOther: x\n\n \t\n\n#c\nVersion : 2\n") == [
+        ({"Package": "1"}, 1), ({"Version": "2"}, 2)]
 
 
 def test_only_line_feeds_end_lines() -> None:
     # A Description holding U+2028 or NEL is still one paragraph; CRLF files read like LF ones.
     text = "Package: a\r\nDescription: x\r\n y\u2028\u2028z \x85\x85\r\nVersion: 1\r\n\r\nPackage: b\nVersion: 2\n"
-    assert [p.fields for p in parse_control(text, "f")] == [
-        {"Package": "a", "Description": "x", "Version": "1"}, {"Package": "b", "Version": "2"}]
+    assert [fields for fields, _ in _paragraphs(text)] == [{"Package": "a", "Version": "1"},
+                                                           {"Package": "b", "Version": "2"}]
 
 
 def _host_filesystem() -> MemoryFilesystem:
@@ -227,3 +244,48 @@ def test_multi_arch_same_package_twice_each_with_its_own_list() -> None:
     result = DpkgCataloger().catalog(fs, None)
     assert [(p.name, p.arch, p.layer_index) for p in result.packages] == [("libc6", "amd64", 0), ("libc6", "i386", 4)]
     assert {"usr/lib/x86_64-linux-gnu/libc.so.6", "usr/lib/i386-linux-gnu/libc.so.6"} <= set(result.owned_paths)
+
+
+def _limited(limits: CatalogLimits, files: dict[str, bytes]) -> CatalogResult:
+    return DpkgCataloger(limits).catalog(MemoryFilesystem(files=files), None)
+
+
+def test_stanza_line_and_field_caps_skip_one_stanza() -> None:
+    status = (b"Package: many-lines\nVersion: 1\nDescription: x\n" + b" more\n" * 40 + b"\n"
+              b"Package: many-fields\nVersion: 1\n" + b"".join(b"X-%d: y\n" % n for n in range(20)) + b"\n"
+              b"Package: good\nVersion: 1\n")
+    result = _limited(CatalogLimits(max_stanza_lines=30, max_stanza_fields=10), {"var/lib/dpkg/status": status})
+    assert [p.name for p in result.packages] == ["good"]
+    assert result.warnings == (
+        "var/lib/dpkg/status: stanza 1 has more than 30 lines (cap max_stanza_lines); skipped",
+        "var/lib/dpkg/status: stanza 2 has more than 10 fields (cap max_stanza_fields); skipped",
+    )
+
+
+def test_stanza_over_the_size_cap_is_skipped_across_chunks() -> None:
+    status = b"Package: a\nVersion: 1\n\nPackage: big\nVersion: 1\n" + b"X: y\n" * 500_000 + b" \t\n\nPackage: b\nVersion: 2\n"
+    result = _limited(CatalogLimits(max_stanza_size=1024 * 1024), {"var/lib/dpkg/status": status})
+    assert [p.name for p in result.packages] == ["a", "b"]
+    assert result.warnings == ("var/lib/dpkg/status: stanza 2 is larger than 1048576 bytes (cap max_stanza_size); "
+                               "skipped",)
+
+
+def test_file_list_caps() -> None:
+    status = b"Package: a\nVersion: 1\n\nPackage: b\nVersion: 1\n\nPackage: c\nVersion: 1\n"
+    files = {"var/lib/dpkg/status": status, "var/lib/dpkg/info/a.list": b"/.\n/x\n/y\n",
+             "var/lib/dpkg/info/b.list": b"/.\n" + b"/z\n" * 100, "var/lib/dpkg/info/c.list": b"/.\n/w\n/v\n"}
+    result = _limited(CatalogLimits(max_file_list_bytes=100, max_owned_paths=3), files)
+    assert [p.name for p in result.packages] == ["a", "b", "c"]
+    assert result.owned_paths == {"x": "a", "y": "a", "w": "c"}
+    assert result.warnings == (
+        "var/lib/dpkg/status: stanza 2: var/lib/dpkg/info/b.list is larger than 100 bytes (cap max_file_list_bytes); "
+        "its files are not recorded",
+        "var/lib/dpkg/status: stanza 3: more than 3 file list entries (cap max_owned_paths); files of c and later "
+        "packages are not recorded as owned",
+    )
+
+
+def test_warnings_past_the_cap_are_counted() -> None:
+    status = b"".join(b"Package: p%d\n\n" % n for n in range(10))
+    result = _limited(CatalogLimits(max_warnings=3), {"var/lib/dpkg/status": status})
+    assert len(result.warnings) == 4 and result.warnings[-1] == "7 more warnings not shown (cap max_warnings)"

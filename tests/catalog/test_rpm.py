@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import shutil
 import sqlite3
@@ -13,7 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scanner.catalog import catalog_filesystem
-from scanner.catalog.rpm import RpmCataloger, bdb, ndb, split_source_rpm, sqlite
+from scanner.catalog.base import Findings
+from scanner.catalog.limits import DEFAULT_LIMITS, CatalogLimits
+from scanner.catalog.rpm import BlobReader, RpmCataloger, bdb, ndb, split_source_rpm, sqlite
 from scanner.catalog.rpm.errors import DatabaseFormatError
 from scanner.catalog.rpm.header import HeaderError, parse_header
 from scanner.image.filesystem import MemoryFilesystem
@@ -24,6 +27,7 @@ from .conftest import OSDB
 ELDK = OSDB / "rpm-bdb" / "eldk-3.0" / "Packages"
 SLE = OSDB / "rpm-ndb" / "sle15-bci" / "Packages.db"
 MARINER = OSDB / "rpm-sqlite" / "cbl-mariner-2.0" / "rpmdb.sqlite"
+POKY = OSDB / "rpm-bdb" / "poky-1.7.1" / "Packages"  # rpm5: a btree
 
 STRING, STRING_ARRAY, INT32 = 6, 8, 4
 
@@ -79,8 +83,27 @@ def test_offset_beyond_data_is_refused() -> None:
         parse_header(bytes(blob))
 
 
+# Random bytes almost never pass the preamble's counts, so they reach its checks only; a real-shaped
+# header (strings, an INT32, a file list) with a few bytes changed and its end cut reaches every tag.
+_FILE_TAGS = [(1003, INT32, struct.pack(">i", 1), 1), (1118, STRING_ARRAY, b"/usr/\0/etc/\0", 2),
+              (1117, STRING_ARRAY, b"a\0b\0", 2), (1116, INT32, struct.pack(">2i", 0, 1), 2)]
+_HEADER = make_header(_basic(_FILE_TAGS))
+
+
+def _damaged_header(damage: list[tuple[int, int]], length: int) -> bytes:
+    data = bytearray(_HEADER)
+    for position, value in damage:
+        data[position] = value
+    return bytes(data[:length])
+
+
+_DAMAGED_HEADERS = st.builds(_damaged_header, st.lists(st.tuples(st.integers(0, len(_HEADER) - 1),
+                                                                 st.integers(0, 255)), max_size=4),
+                             st.integers(0, len(_HEADER)))
+
+
 @settings(max_examples=300, deadline=None)
-@given(st.binary(max_size=600))
+@given(st.one_of(st.binary(max_size=600), _DAMAGED_HEADERS))
 def test_random_header_bytes_raise_only_header_error(data: bytes) -> None:
     with contextlib.suppress(HeaderError):
         parse_header(data)
@@ -93,10 +116,15 @@ def test_split_source_rpm() -> None:
     assert split_source_rpm("broken.src.rpm") == ("", "")
 
 
-def _catalog(path: str, data: bytes, distro_files: dict[str, bytes] | None = None) -> tuple[list[str], list[str]]:
-    fs = MemoryFilesystem(files={path: data, **(distro_files or {})})
-    catalog = catalog_filesystem(fs, [RpmCataloger()])
-    return [p.name for p in catalog.packages], list(catalog.warnings)
+def _read(reader: BlobReader, data: bytes) -> list[bytes]:
+    return list(reader(io.BytesIO(data), len(data), "x", DEFAULT_LIMITS, print))
+
+
+def _catalog(path: str, data: bytes) -> tuple[list[str], list[str]]:
+    """The cataloger called directly: an exception it does not handle fails the test (catalog_filesystem
+    would turn it into a warning)."""
+    result = RpmCataloger().catalog(MemoryFilesystem(files={path: data}), None)
+    return [p.name for p in result.packages], [f"rpm: {warning}" for warning in result.warnings]
 
 
 def _pages(data: bytes, *page_types: int) -> list[int]:
@@ -132,15 +160,15 @@ def test_bdb_page_with_bogus_entry_count_is_skipped_and_named() -> None:
 def test_bdb_not_a_database() -> None:
     names, warnings = _catalog("var/lib/rpm/Packages", b"\0" * 8192)
     assert names == []
-    assert warnings == ["rpm: var/lib/rpm/Packages: not read: not a Berkeley DB hash database (magic mismatch)"]
+    assert warnings == ["rpm: var/lib/rpm/Packages: not read: not a Berkeley DB hash or btree database "
+                        "(magic mismatch)"]
     with pytest.raises(DatabaseFormatError):
-        bdb.read_values(b"short", [], "x")
+        _read(bdb.read_values, b"short")
 
 
 def test_bdb_big_endian_metadata_is_understood() -> None:
     with pytest.raises(DatabaseFormatError, match="page size"):
-        bdb.read_values(b"\0" * 12 + struct.pack(">II", bdb.HASH_MAGIC, 9) + struct.pack(">I", 3) + b"\0" * 600,
-                        [], "x")
+        _read(bdb.read_values, b"\0" * 12 + struct.pack(">II", bdb.HASH_MAGIC, 9) + struct.pack(">I", 3) + b"\0" * 600)
 
 
 def test_ndb_corrupt_slot_and_blob_are_skipped_and_named() -> None:
@@ -159,12 +187,12 @@ def test_ndb_refuses_other_files() -> None:
     for data, message in ((b"RpmP", "too short"), (b"XXXX" + b"\0" * 60, "magic"),
                           (b"RpmP" + struct.pack("<III", 0, 0, 99) + b"\0" * 60, "slot pages")):
         with pytest.raises(DatabaseFormatError, match=message):
-            ndb.read_blobs(data, [], "x")
+            _read(ndb.read_blobs, data)
 
 
 def test_sqlite_refuses_other_files() -> None:
     with pytest.raises(DatabaseFormatError, match="magic"):
-        sqlite.read_blobs(b"not sqlite", [], "x")
+        sqlite.read_blobs(io.BytesIO(b"not sqlite"), "x", DEFAULT_LIMITS, print)
     damaged = bytearray(MARINER.read_bytes())
     damaged[100:] = b"\xff" * (len(damaged) - 100)
     names, warnings = _catalog("var/lib/rpm/rpmdb.sqlite", bytes(damaged))
@@ -183,13 +211,14 @@ def test_sqlite_reads_only_a_plain_packages_table(tmp_path: Path, schema: str) -
         connection.execute(schema)
         connection.commit()
     with pytest.raises(DatabaseFormatError, match="no plain Packages table"):
-        sqlite.read_blobs(path.read_bytes(), [], "x")
+        sqlite.read_blobs(io.BytesIO(path.read_bytes()), "x", DEFAULT_LIMITS, print)
 
 
 @settings(max_examples=12, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 2**20), st.integers(0, 255)), min_size=1, max_size=20))
 def test_random_damage_to_real_databases_never_crashes(damage: list[tuple[int, int]]) -> None:
-    for path, source in (("var/lib/rpm/Packages", ELDK), ("usr/lib/sysimage/rpm/Packages.db", SLE)):
+    for path, source in (("var/lib/rpm/Packages", ELDK), ("usr/lib/sysimage/rpm/Packages.db", SLE),
+                         ("var/lib/rpm/rpmdb.sqlite", MARINER), ("var/lib/rpm/Packages", POKY)):
         data = bytearray(source.read_bytes())
         for position, value in damage:
             data[position % len(data)] = value
@@ -199,8 +228,10 @@ def test_random_damage_to_real_databases_never_crashes(damage: list[tuple[int, i
 def test_purl_namespace_epoch_and_upstream() -> None:
     blob = make_header(_basic([(1003, INT32, struct.pack(">i", 2), 1), (1011, STRING, b"Rocky Enterprise\0", 1)]))
     data = MemoryFilesystem(files={"etc/os-release": b'ID="rocky"\nVERSION_ID="9.3"\n'})
-    (package,) = RpmCataloger()._packages(data, Distro("rocky", "9.3"), "var/lib/rpm/rpmdb.sqlite",
-                                           iter([blob]), []).packages
+    findings = Findings(DEFAULT_LIMITS)
+    RpmCataloger()._packages(data, Distro("rocky", "9.3"), "var/lib/rpm/rpmdb.sqlite", iter([blob]), findings,
+                             len(blob))
+    (package,) = findings.packages
     assert package.version == "2:1.2.11-40.el9"
     assert package.ecosystem == "Rocky Linux:9"
     assert package.source_name == "" and package.source_version == ""
@@ -285,3 +316,63 @@ def test_sqlite_write_ahead_log_left_in_the_image_is_replayed(tmp_path: Path) ->
     without_log = catalog_filesystem(MemoryFilesystem(files={"var/lib/rpm/rpmdb.sqlite": files[
         "var/lib/rpm/rpmdb.sqlite"]}), [RpmCataloger()])
     assert len(without_log.packages) == 129
+
+
+def _sqlite_database(tmp_path: Path, schema: str, blobs: list[bytes]) -> bytes:
+    path = tmp_path / "rpmdb.sqlite"
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        connection.execute(schema)
+        if blobs:
+            connection.executemany("INSERT INTO Packages (blob) VALUES (?)", [(blob,) for blob in blobs])
+        connection.commit()
+    return path.read_bytes()
+
+
+def test_sqlite_generated_columns_are_refused(tmp_path: Path) -> None:
+    # A generated column computes its value on every read: a few bytes of schema, a gigabyte per row.
+    data = _sqlite_database(tmp_path, "CREATE TABLE Packages (hnum INTEGER PRIMARY KEY, seed BLOB, "
+                                      "blob BLOB GENERATED ALWAYS AS (zeroblob(1000000000)) VIRTUAL)", [])
+    with contextlib.closing(sqlite3.connect(tmp_path / "rpmdb.sqlite")) as connection:
+        connection.execute("INSERT INTO Packages (seed) VALUES (1)")
+        connection.commit()
+    data = (tmp_path / "rpmdb.sqlite").read_bytes()
+    with pytest.raises(DatabaseFormatError, match="generated columns"):
+        sqlite.read_blobs(io.BytesIO(data), "x", DEFAULT_LIMITS, print)
+
+
+def test_sqlite_blob_over_the_header_cap_is_skipped_unread(tmp_path: Path) -> None:
+    schema = "CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL)"
+    data = _sqlite_database(tmp_path, schema, [b"\0" * 5000, make_header(_basic())])
+    limits = CatalogLimits(max_rpm_header_size=4096)
+    result = RpmCataloger(limits).catalog(MemoryFilesystem(files={"var/lib/rpm/rpmdb.sqlite": data}), None)
+    assert [p.name for p in result.packages] == ["zlib"]
+    assert result.warnings == ("var/lib/rpm/rpmdb.sqlite: header 1 skipped: a blob of 5000 bytes is over 4096 "
+                               "(cap max_rpm_header_size)",)
+
+
+def test_ndb_slots_sharing_one_blob_stop_at_the_database_size() -> None:
+    header = make_header(_basic())
+    blocks = (16 + len(header) + 15) // 16
+    slots = b"".join(struct.pack("<4sIII", b"Slot", 1, 4096 // 16, blocks) for _ in range(254))
+    blob = struct.pack("<4sIII", b"BlbS", 1, 0, len(header)) + header
+    data = struct.pack("<4sIII", b"RpmP", 0, 0, 1) + bytes(16) + slots + blob.ljust(blocks * 16, b"\0")
+    assert len(data) < 254 * len(header)
+    result = RpmCataloger().catalog(MemoryFilesystem(files={"var/lib/rpm/Packages.db": data}), None)
+    assert 1 <= len(result.packages) < 254
+    assert result.warnings[-1] == (f"var/lib/rpm/Packages.db: headers add up to more than the database's {len(data)} "
+                                   "bytes (entries overlap); the rest is not read")
+
+
+def test_file_list_caps_per_header_and_per_database() -> None:
+    files = [(1118, STRING_ARRAY, b"/usr/\0", 1), (1117, STRING_ARRAY, b"a\0b\0c\0", 3),
+             (1116, INT32, struct.pack(">3i", 0, 0, 0), 3)]
+    refused = parse_header(make_header(_basic(files)), CatalogLimits(max_package_files=2))
+    assert refused.files == () and refused.files_refused.endswith("(cap max_package_files)")
+    assert parse_header(make_header(_basic(files)), CatalogLimits(max_file_list_bytes=20)).files_refused.endswith(
+        "(cap max_file_list_bytes)")
+    findings = Findings(CatalogLimits(max_owned_paths=2))
+    RpmCataloger(findings.limits)._packages(MemoryFilesystem(), None, "db", iter([make_header(_basic(files))]),
+                                            findings, 10**6)
+    assert findings.owned == {"usr/a": "zlib", "usr/b": "zlib"}
+    assert findings.warnings() == ("db: header 1 (zlib): more than 2 file list entries (cap max_owned_paths); "
+                                   "files of zlib and later packages are not recorded as owned",)

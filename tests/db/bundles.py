@@ -6,6 +6,7 @@ Independent of dbbuilder's writer on purpose: tamper tests need to build what no
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import io
 import json
@@ -52,6 +53,7 @@ def sqlite_database(rows: int = 10, seed: str = "") -> bytes:
     """A real database with the project's schema and `rows` vulnerabilities."""
     connection = sqlite3.connect(":memory:")
     connection.executescript(DDL)
+    connection.execute("INSERT INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
     connection.executemany(
         "INSERT INTO vulnerabilities (id, provider, group_id, summary) VALUES (?, 'osv', ?, ?)",
         [(f"CVE-2026-{i:05d}", f"CVE-2026-{i:05d}", f"summary {seed} {i}") for i in range(rows)])
@@ -89,10 +91,12 @@ def encode(document: dict[str, Any]) -> bytes:
 
 
 def signatures(manifest: bytes, *signers: Signer) -> bytes:
-    return json.dumps({"signatures": [signer.sign(manifest) for signer in signers]}).encode()
+    """signatures.json in the one layout a verifier accepts (a signer given twice appears twice)."""
+    entries = sorted((signer.sign(manifest) for signer in signers), key=lambda entry: entry["keyid"])
+    return (json.dumps({"signatures": entries}, indent=2, sort_keys=True) + "\n").encode()
 
 
-def tar(members: list[tuple[str, bytes]] | list[tarfile.TarInfo | tuple[str, bytes]]) -> bytes:
+def tar(members: list[tuple[str, bytes]] | list[tarfile.TarInfo | tuple[str, bytes]], mtime: int = 0) -> bytes:
     """A ustar archive; a TarInfo entry is written as given (links, directories, devices)."""
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as archive:
@@ -102,7 +106,7 @@ def tar(members: list[tuple[str, bytes]] | list[tarfile.TarInfo | tuple[str, byt
                 continue
             name, data = member
             info = tarfile.TarInfo(name)
-            info.size, info.mode, info.mtime = len(data), 0o644, 0
+            info.size, info.mode, info.mtime = len(data), 0o644, mtime
             archive.addfile(info, io.BytesIO(data))
     return out.getvalue()
 
@@ -116,9 +120,17 @@ class Parts:
     payload: bytes
     raw: bytes
 
+    @property
+    def mtime(self) -> int:
+        """The manifest's built_at, every member's mtime in a canonical bundle (0 if it has none)."""
+        with contextlib.suppress(ValueError, KeyError, TypeError, AttributeError):
+            built_at = datetime.fromisoformat(json.loads(self.manifest)["built_at"].replace("Z", "+00:00"))
+            return bundle_format.member_mtime(built_at)
+        return 0
+
     def bundle(self) -> bytes:
         return tar([(bundle_format.MANIFEST_NAME, self.manifest), (bundle_format.SIGNATURES_NAME, self.signatures),
-                    (bundle_format.DATABASE_NAME, self.payload)])
+                    (bundle_format.DATABASE_NAME, self.payload)], self.mtime)
 
 
 def make_parts(*signers: Signer, raw: bytes | None = None, payload: bytes | None = None, **manifest: Any) -> Parts:

@@ -2,11 +2,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from scanner.cli import main
 from scanner.db import trust
 from scanner.db.state import StateDir
 from tests.db.bundles import NOW, Signer
@@ -52,3 +55,18 @@ def snapshot(state: StateDir) -> Snapshot:
         database = hashlib.sha256(database_path.read_bytes()).hexdigest()
     entries = tuple(sorted(p.name for p in state.databases.iterdir())) if state.databases.exists() else ()
     return Snapshot(pointer, database, read_or_none(state.rollback_file), entries)
+
+
+def scanner_runner(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                   state_root: Path) -> Callable[..., tuple[int, str, str]]:
+    """`scanner --state-dir STATE_ROOT ARGS...` in this process: (exit code, stdout, stderr)."""
+    monkeypatch.delenv("SCANNER_STATE_DIR", raising=False)
+
+    def invoke(*args: str) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["scanner", "--state-dir", str(state_root), *args])
+        with pytest.raises(SystemExit) as exited:
+            main()
+        out = capsys.readouterr()
+        return int(exited.value.code or 0), out.out, out.err
+
+    return invoke

@@ -2,30 +2,23 @@
 
 from __future__ import annotations
 
-import sys
+import json
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from scanner.cli import main
+from scanner.db.schema import DDL, SCHEMA_VERSION
 from tests.db.bundles import Signer, sqlite_database, write_bundle
+from tests.db.conftest import scanner_runner
 
 Run = tuple[int, str, str]
 
 
 @pytest.fixture
 def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # type: ignore[no-untyped-def]
-    monkeypatch.delenv("SCANNER_STATE_DIR", raising=False)
-
-    def invoke(*args: str) -> Run:
-        monkeypatch.setattr(sys, "argv", ["scanner", "--state-dir", str(tmp_path / "state"), *args])
-        with pytest.raises(SystemExit) as exited:
-            main()
-        out = capsys.readouterr()
-        return int(exited.value.code or 0), out.out, out.err
-
-    return invoke
+    return scanner_runner(monkeypatch, capsys, tmp_path / "state")
 
 
 def fresh(path: Path, signer: Signer, **options: object) -> Path:
@@ -58,7 +51,9 @@ def test_trust_import_status_verify_audit(run, signer: Signer, tmp_path: Path) -
     assert code == 28 and "bundle_version 0 is older than installed 1 on channel stable" in err
     assert run("db", "import", "--allow-downgrade", str(older))[0] == 0
     code, out, _ = run("audit", "verify")
-    assert code == 0 and "chain intact, 6 records" in out
+    assert code == 0 and "chain intact, 5 records" in out
+    last = json.loads((tmp_path / "state" / "audit.log").read_text().splitlines()[-1])
+    assert last["event"] == "import" and last["overrides"] == ["downgrade"]
 
 
 def test_db_verify_and_status_fail_after_tampering(run, signer: Signer, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -105,3 +100,32 @@ def test_bad_inputs_are_one_line_errors(run, tmp_path: Path, signer: Signer) -> 
     (tmp_path / "state" / "audit.log").write_text('{"prev": "bad"}\n')
     code, _, err = run("audit", "verify")
     assert code == 38 and "line 1: chain broken" in err
+
+
+def test_db_status_lists_the_verified_coverage_and_unknown_capture_times(  # type: ignore[no-untyped-def]
+        run, signer: Signer, tmp_path: Path) -> None:
+    connection = sqlite3.connect(":memory:")
+    connection.executescript(DDL)
+    connection.execute("INSERT INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+    connection.executemany("INSERT INTO coverage VALUES (?, ?, ?, ?, ?, ?)", [
+        ("osv", "Debian:12", 6, "2024-01-01T00:00:00Z", 0, "loose records"),
+        ("alpine", "Alpine:v3.18", 900, None, 1, "Alpine secdb branch")])
+    connection.commit()
+    raw = bytes(connection.serialize())
+    connection.close()
+    now = datetime.now(UTC)
+    providers = [{"name": "alpine", "captured_at": "1970-01-01T00:00:00Z", "captured_at_basis": "unknown",
+                  "input_sha256": "0" * 64, "records": 900, "skipped": 0, "skipped_reasons": {}}]
+    bundle = write_bundle(tmp_path / "v1.bundle", signer, raw=raw, built=now - timedelta(hours=1),
+                          expires=now + timedelta(days=10), providers=providers)
+    pem = tmp_path / "release.pub.pem"
+    pem.write_bytes(signer.public_pem)
+    assert run("trust", "add", str(pem))[0] == 0
+    assert run("db", "policy", "--no-max-age")[0] == 0  # an unknown capture time is stale under any limit
+    assert run("db", "import", str(bundle))[0] == 0
+    code, out, _ = run("db", "status")
+    assert code == 0
+    assert "provider: alpine captured at an unknown time (no date in its feed: treated as stale)" in out
+    assert ("  Alpine:v3.18             complete alpine: 900 records, newest undated, complete "
+            "(Alpine secdb branch)\n") in out
+    assert "  Debian:12                partial  osv: 6 records, newest 2024-01-01T00:00:00Z, partial" in out

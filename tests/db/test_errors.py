@@ -15,10 +15,10 @@ def refusal_classes() -> list[type[BundleError]]:
             if issubclass(cls, BundleError) and cls is not BundleError]
 
 
-def test_one_distinct_code_per_reason_within_10_to_39() -> None:
+def test_one_distinct_code_per_reason_within_10_to_49() -> None:
     codes = [cls.exit_code for cls in refusal_classes()]
     assert len(codes) == len(set(codes))
-    assert all(10 <= code <= 39 for code in codes)
+    assert all(10 <= code <= 49 for code in codes)
 
 
 def test_every_code_is_documented_with_its_class() -> None:

@@ -19,11 +19,12 @@ from scanner.db.install import (
     installed_info,
     load_database,
 )
-from scanner.db.state import STATE_DIR_ENV, StateDir, load_rollback, resolve_state_dir
-from scanner.db.verify import ChannelRecord, FreshnessPolicy
+from scanner.db.state import STATE_DIR_ENV, RollbackRecord, StateDir, load_rollback, resolve_state_dir
+from scanner.db.verify import ChannelRecord, FreshnessPolicy, InstalledRecord
 from scanner.errors import DatabaseError
-from tests.db.bundles import NOW, Signer, sqlite_database, write_bundle
+from tests.db.bundles import NOW, Signer, make_parts, sqlite_database, write_bundle
 from tests.db.conftest import snapshot
+from tests.db.test_tamper import CASES, INSTALLED_VERSION
 
 
 def events(state: StateDir) -> list[str]:
@@ -42,21 +43,23 @@ def test_import_installs_a_readable_database_and_records_everything(
     connection = sqlite3.connect(f"file:{database.path}?mode=ro&immutable=1", uri=True)
     assert connection.execute("SELECT count(*) FROM vulnerabilities").fetchone() == (25,)
     connection.close()
-    assert load_rollback(state) == {"stable": ChannelRecord(1, database.manifest_sha256)}
+    assert load_rollback(state) == RollbackRecord(channels={"stable": ChannelRecord(1, database.manifest_sha256)},
+                                                  installed=InstalledRecord("stable", 1, NOW - timedelta(hours=2)))
     assert events(state) == ["trust-add", "import"]
+    assert json.loads(state.audit_log.read_text().splitlines()[-1])["overrides"] == []
     assert [p.name for p in state.databases.iterdir()] == [database.path.parent.name]
     assert "stable v1" in freshness_summary(database) and "osv 3 hours 0 minutes" in freshness_summary(database)
 
 
 def test_upgrade_replaces_and_removes_the_previous_database(state: StateDir, signer: Signer, tmp_path: Path) -> None:
     import_bundle(write_bundle(tmp_path / "v1.bundle", signer, version=1), state_dir=state.root, now=NOW)
-    old_directory = installed_directory(state)
+    old_directory = state.databases / str(installed_directory(state))
     result = import_bundle(write_bundle(tmp_path / "v2.bundle", signer, version=2, raw=sqlite_database(3)),
                            state_dir=state.root, now=NOW)
     assert result.previous is not None and result.previous.bundle_version == 1
-    assert installed_directory(state) == result.database.path.parent != old_directory
-    assert old_directory is not None and not old_directory.exists()
-    assert load_rollback(state)["stable"].bundle_version == 2
+    assert state.databases / str(installed_directory(state)) == result.database.path.parent != old_directory
+    assert not old_directory.exists()
+    assert load_rollback(state).channels["stable"].bundle_version == 2
 
 
 def test_reimporting_the_same_bundle_is_accepted(state: StateDir, signer: Signer, tmp_path: Path) -> None:
@@ -66,11 +69,11 @@ def test_reimporting_the_same_bundle_is_accepted(state: StateDir, signer: Signer
     assert first.database.manifest_sha256 == second.database.manifest_sha256
 
 
-def test_channels_are_independent(state: StateDir, signer: Signer, tmp_path: Path) -> None:
+def test_channels_keep_their_own_records(state: StateDir, signer: Signer, tmp_path: Path) -> None:
     import_bundle(write_bundle(tmp_path / "a.bundle", signer, version=9), state_dir=state.root, now=NOW)
     import_bundle(write_bundle(tmp_path / "b.bundle", signer, version=1, channel="testing"),
-                  state_dir=state.root, now=NOW)
-    assert {c: r.bundle_version for c, r in load_rollback(state).items()} == {"stable": 9, "testing": 1}
+                  state_dir=state.root, now=NOW, allow_channel_switch=True)
+    assert {c: r.bundle_version for c, r in load_rollback(state).channels.items()} == {"stable": 9, "testing": 1}
 
 
 def test_downgrade_override_is_audited_and_moves_the_record(state: StateDir, signer: Signer, tmp_path: Path) -> None:
@@ -78,8 +81,9 @@ def test_downgrade_override_is_audited_and_moves_the_record(state: StateDir, sig
     result = import_bundle(write_bundle(tmp_path / "v4.bundle", signer, version=4), state_dir=state.root, now=NOW,
                            allow_downgrade=True)
     assert result.database.overrides == ("downgrade",)
-    assert load_rollback(state)["stable"].bundle_version == 4
-    assert events(state)[-2:] == ["import", "override"]
+    assert load_rollback(state).channels["stable"].bundle_version == 4
+    assert events(state)[-1] == "import"
+    assert json.loads(state.audit_log.read_text().splitlines()[-1])["overrides"] == ["downgrade"]
 
 
 def test_expired_override_persists_for_that_database_only(state: StateDir, signer: Signer, tmp_path: Path) -> None:
@@ -90,7 +94,7 @@ def test_expired_override_persists_for_that_database_only(state: StateDir, signe
     assert result.database.overrides == ("expired",)
     database = load_database(state_dir=state.root, now=NOW)
     assert any("expired" in warning for warning in database.warnings)
-    assert events(state)[-1] == "override"
+    assert events(state)[-2:] == ["import", "override"]
     # A database imported fresh that expires later is stopped at load.
     fresh = write_bundle(tmp_path / "new.bundle", signer, version=2, expires=NOW + timedelta(days=1))
     import_bundle(fresh, state_dir=state.root, now=NOW)
@@ -118,6 +122,7 @@ def test_load_follows_an_import_that_switched_mid_read(
         state: StateDir, signer: Signer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import_bundle(write_bundle(tmp_path / "v1.bundle", signer, version=1), state_dir=state.root, now=NOW)
     removed = installed_directory(state)
+    assert removed is not None
     import_bundle(write_bundle(tmp_path / "v2.bundle", signer, version=2), state_dir=state.root, now=NOW)
     pointers = iter([removed, installed_directory(state)])
     monkeypatch.setattr(install, "installed_directory", lambda _: next(pointers))
@@ -226,4 +231,27 @@ def test_corrupt_rollback_record_is_refused_not_reset(state: StateDir, signer: S
 def test_audit_chain_stays_valid_across_the_lifecycle(state: StateDir, signer: Signer, tmp_path: Path) -> None:
     import_bundle(write_bundle(tmp_path / "b.bundle", signer), state_dir=state.root, now=NOW)
     load_database(state_dir=state.root, now=NOW + timedelta(days=40), allow_expired=True)
-    assert verify_log(state.audit_log).records == 3
+    assert verify_log(state).records == 3
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_every_refusal_of_a_bundle_used_directly_is_audited(
+        case: str, state: StateDir, signer: Signer, other_signer: Signer, tmp_path: Path) -> None:
+    """As every refused import is (tests/db/test_tamper.py): each error class reaches the audit log."""
+    import_bundle(write_bundle(tmp_path / "installed.bundle", signer, version=INSTALLED_VERSION),
+                  state_dir=state.root, now=NOW)
+    build, expected = CASES[case]
+    bundle = tmp_path / "tampered.bundle"
+    bundle.write_bytes(build(make_parts(signer, version=INSTALLED_VERSION + 1), signer, other_signer))
+    with pytest.raises(expected):
+        load_database(state_dir=state.root, bundle=bundle, now=NOW)
+    last = json.loads(state.audit_log.read_text().splitlines()[-1])
+    assert (last["event"], last["operation"], last["error"], last["exit_code"]) == (
+        "refusal", "load", expected.__name__, expected.exit_code)
+    assert last["source"] == str(bundle) and last["size"] == bundle.stat().st_size
+
+
+def test_a_state_record_with_a_key_twice_is_corrupt(state: StateDir, signer: Signer, tmp_path: Path) -> None:
+    state.rollback_file.write_text('{"channels": {}, "channels": {"stable": {}}}')
+    with pytest.raises(errors.StateError, match=r"rollback\.json is corrupt .*duplicate key"):
+        import_bundle(write_bundle(tmp_path / "b.bundle", signer), state_dir=state.root, now=NOW)

@@ -59,7 +59,7 @@ def flip_signature(signatures_bytes: bytes) -> bytes:
     document = json.loads(signatures_bytes)
     entry = document["signatures"][0]
     entry["signature"] = base64.b64encode(flip(base64.b64decode(entry["signature"]), 10)).decode()
-    return json.dumps(document).encode()
+    return encode(document)
 
 
 def bomb(signer: Signer) -> bytes:
@@ -73,6 +73,23 @@ def bomb(signer: Signer) -> bytes:
 
 def trailing(parts: Parts) -> bytes:
     return parts.bundle() + b"junk" * 5000
+
+
+def padded_with(parts: Parts, byte: bytes) -> bytes:
+    """The bundle with the last padding byte after the manifest replaced."""
+    data = parts.bundle()
+    end = 512 + -(-len(parts.manifest) // 512) * 512
+    assert len(parts.manifest) % 512, "the manifest fills its last block: no padding to alter"
+    return data[:end - 1] + byte + data[end:]
+
+
+def with_uname(data: bytes, uname: str) -> bytes:
+    """The first header with a user name, its checksum recomputed: what `tar` itself would accept."""
+    header = bytearray(data[:512])
+    header[265:297] = uname.encode().ljust(32, b"\0")
+    header[148:156] = b" " * 8
+    header[148:155] = b"%06o\0" % sum(header)
+    return bytes(header) + data[512:]
 
 
 def header_flip(parts: Parts) -> bytes:
@@ -141,7 +158,10 @@ CASES: dict[str, tuple[Callable[[Parts, Signer, Signer], bytes], type[BundleErro
                                                   (bundle_format.MANIFEST_NAME, p.manifest),
                                                   (bundle_format.DATABASE_NAME, p.payload)]),
                              errors.MemberOrderError),
-    "data after the archive": (lambda p, s, o: trailing(p), errors.BundleArchiveError),
+    "data after the archive": (lambda p, s, o: trailing(p), errors.NonCanonicalBundleError),
+    "non-zero tar padding": (lambda p, s, o: padded_with(p, b"\x01"), errors.NonCanonicalBundleError),
+    "text in an unused header field": (lambda p, s, o: with_uname(p.bundle(), "root"),
+                                       errors.NonCanonicalBundleError),
     "not a tar file": (lambda p, s, o: b"\x28\xb5\x2f\xfd" + bytes(2000), errors.BundleArchiveError),
 }
 
@@ -163,7 +183,7 @@ def assert_refused(state: StateDir, bundle: Path, expected: type[BundleError], *
     load_database(state_dir=state.root, now=NOW)  # the old database is still in service
     last = json.loads(state.audit_log.read_text().splitlines()[-1])
     assert last["event"] == "refusal" and last["exit_code"] == expected.exit_code
-    assert verify_log(state.audit_log).records >= 3
+    assert verify_log(state).records >= 3
     return caught.value
 
 
@@ -214,7 +234,7 @@ def test_too_few_signatures_for_the_threshold(state: StateDir, signer: Signer, o
     assert_refused(installed, bundle, errors.ThresholdError)
     twice = Parts(parts.manifest, signatures(parts.manifest, signer, signer), parts.payload, parts.raw)
     bundle.write_bytes(twice.bundle())
-    assert "requires 2" in str(assert_refused(installed, bundle, errors.ThresholdError))
+    assert "a second signature by key" in str(assert_refused(installed, bundle, errors.SignaturesError))
     both = Parts(parts.manifest, signatures(parts.manifest, signer, other_signer), parts.payload, parts.raw)
     bundle.write_bytes(both.bundle())
     result = import_bundle(bundle, state_dir=installed.root, now=NOW)
@@ -235,3 +255,41 @@ def test_empty_trust_store(tmp_path: Path, signer: Signer) -> None:
     with pytest.raises(errors.NoTrustedKeysError, match="scanner trust add"):
         import_bundle(bundle, state_dir=state.root, now=NOW)
     assert not state.installed_pointer.exists()
+
+
+SMALL_ORDER_KEY = bytes.fromhex("01" + "00" * 31)  # the identity point
+
+
+def forged_by_small_order_key(parts: Parts) -> Parts:
+    """`parts` "signed" by the identity point: R = identity and S = 0 verify for any message under it."""
+    forged = bundle_format.signatures_document([(bundle_format.key_id(SMALL_ORDER_KEY), SMALL_ORDER_KEY + bytes(32))])
+    return Parts(parts.manifest, forged, parts.payload, parts.raw)
+
+
+def test_a_small_order_key_edited_into_the_trust_store_stops_imports(installed: StateDir, signer: Signer,
+                                                                     tmp_path: Path) -> None:
+    # `trust add` refuses the key (test_trust.py); here it got into trust.json by hand.
+    document = json.loads(installed.trust_file.read_text())
+    document["keys"].append({"key_id": bundle_format.key_id(SMALL_ORDER_KEY), "name": "forger",
+                             "added_at": "2026-11-29T00:00:00Z",
+                             "public_key": base64.b64encode(SMALL_ORDER_KEY).decode()})
+    installed.trust_file.write_text(json.dumps(document))
+    bundle = tmp_path / "forged.bundle"
+    empty = make_parts(signer, raw=sqlite_database(0), version=INSTALLED_VERSION + 1)
+    bundle.write_bytes(forged_by_small_order_key(empty).bundle())
+    sound = tmp_path / "sound.bundle"
+    sound.write_bytes(make_parts(signer, version=INSTALLED_VERSION + 1).bundle())
+    before = snapshot(installed)
+    for path in (bundle, sound):  # while the key is trusted, nothing verifies: fail closed
+        with pytest.raises(errors.WeakKeyError, match=r"\(forger\): the public key is a small-order point.*"
+                                                      r"`scanner trust remove [0-9a-f]{64}`"):
+            import_bundle(path, state_dir=installed.root, now=NOW)
+        last = json.loads(installed.audit_log.read_text().splitlines()[-1])
+        assert (last["event"], last["exit_code"]) == ("refusal", errors.WeakKeyError.exit_code)
+    with pytest.raises(errors.WeakKeyError):
+        load_database(state_dir=installed.root, now=NOW)
+    assert snapshot(installed) == before
+    trust.remove_key(installed, bundle_format.key_id(SMALL_ORDER_KEY), NOW)
+    load_database(state_dir=installed.root, now=NOW)
+    with pytest.raises(errors.UnknownKeyError):
+        import_bundle(bundle, state_dir=installed.root, now=NOW)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import io
@@ -14,7 +15,7 @@ import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scanner.db import errors
+from scanner.db import bundle_format, ed25519, errors
 from scanner.db.archive import parse_header, read_bundle
 from scanner.db.verify import (
     ChannelRecord,
@@ -22,6 +23,7 @@ from scanner.db.verify import (
     PayloadFile,
     TrustedKey,
     TrustPolicy,
+    check_freshness,
     check_rollback,
     check_schema,
     decompress_payload,
@@ -31,7 +33,7 @@ from scanner.db.verify import (
     verify_signatures,
 )
 from scanner.errors import BundleError
-from tests.db.bundles import NOW, Signer, encode, make_parts, manifest_document, signatures
+from tests.db.bundles import NOW, Signer, encode, make_parts, manifest_document
 
 
 def policy(*signers: Signer, threshold: int = 1) -> TrustPolicy:
@@ -56,25 +58,146 @@ def test_unknown_key_message_names_signer_and_trusted_keys(signer: Signer, other
     assert other_signer.key_id[:16] in str(caught.value) and f"{signer.key_id[:16]} (k0)" in str(caught.value)
 
 
+def signed(manifest: bytes, *pairs: tuple[Signer, bytes]) -> bytes:
+    """signatures.json with, for each (signer, message), the signer's signature over that message."""
+    return bundle_format.signatures_document(
+        (s.key_id, s.private_key.sign(bundle_format.signed_message(message))) for s, message in pairs)
+
+
 def test_a_bad_signature_does_not_block_a_met_threshold(signer: Signer, other_signer: Signer) -> None:
     parts = make_parts(signer)
-    forged = json.loads(signatures(b"other manifest", other_signer))["signatures"]
-    both = json.dumps({"signatures": json.loads(parts.signatures)["signatures"] + forged}).encode()
+    both = signed(parts.manifest, (signer, parts.manifest), (other_signer, b"other manifest"))
     assert verify_signatures(parts.manifest, both, policy(signer, other_signer)) == (signer.key_id,)
     with pytest.raises(errors.BadSignatureError):
         verify_signatures(parts.manifest, both, policy(signer, other_signer, threshold=2))
 
 
-@pytest.mark.parametrize("document", [
-    b"[]", b'{"signatures": []}', b'{"signatures": [{"keyid": "AB", "signature": ""}]}',
-    b'{"signatures": [{"keyid": "' + b"a" * 64 + b'", "signature": "not base64!"}]}',
-    b'{"signatures": [{"keyid": "' + b"a" * 64 + b'", "signature": "AAAA"}]}',
-    b'{"signatures": [], "signatures": []}', b"\xff\xfe", b'{"signatures": [' * 100000,
-    json.dumps({"signatures": [{"keyid": "a" * 64, "signature": "A" * 88}] * 17}).encode(),
-])
-def test_malformed_signatures_json(document: bytes, signer: Signer) -> None:
-    with pytest.raises(errors.SignaturesError):
-        verify_signatures(b"{}", document, policy(signer))
+SIGNATURE = "A" * 86 + "=="
+KEYID = "a" * 64
+
+
+def document(*entries: object, **extra: object) -> bytes:
+    return (json.dumps({"signatures": list(entries), **extra}, indent=2, sort_keys=True) + "\n").encode()
+
+
+# Every one a SignaturesError (exit 19), never another exception: signatures.json is read before
+# anything is verified, from whoever carried the bundle.
+HOSTILE_SIGNATURES = {
+    "not an object": b"[]",
+    "no signatures": document(),
+    "signatures not a list": b'{"signatures": {"keyid": "a"}}\n',
+    "signatures null": b'{"signatures": null}\n',
+    "unknown top-level field": document({"keyid": KEYID, "signature": SIGNATURE}, comment="x"),
+    "unknown entry field": document({"keyid": KEYID, "signature": SIGNATURE, "alg": "ed25519"}),
+    "entry missing signature": document({"keyid": KEYID}),
+    "entry a string": document("a" * 64),
+    "entry a list": document([KEYID, SIGNATURE]),
+    "nested entry": document({"keyid": KEYID, "signature": {"signature": SIGNATURE}}),
+    "keyid upper case": document({"keyid": "A" * 64, "signature": SIGNATURE}),
+    "keyid short": document({"keyid": "a" * 63, "signature": SIGNATURE}),
+    "keyid non-ASCII digits": document({"keyid": "\u0661" * 64, "signature": SIGNATURE}),
+    "keyid a number": document({"keyid": 1, "signature": SIGNATURE}),
+    "signature a number": document({"keyid": KEYID, "signature": 12}),
+    "signature a list": document({"keyid": KEYID, "signature": [SIGNATURE]}),
+    "signature null": document({"keyid": KEYID, "signature": None}),
+    "signature non-ASCII": document({"keyid": KEYID, "signature": "\u00e9" * 88}),
+    "signature non-ASCII digit": document({"keyid": KEYID, "signature": "A" * 85 + "\u0661=="}),
+    "signature empty": document({"keyid": KEYID, "signature": ""}),
+    "signature not base64": document({"keyid": KEYID, "signature": "not base64!" * 8}),
+    "signature unpadded": document({"keyid": KEYID, "signature": "A" * 86}),
+    "signature URL-safe alphabet": document({"keyid": KEYID, "signature": "-" * 86 + "=="}),
+    "signature with a newline": document({"keyid": KEYID, "signature": "A" * 43 + "\n" + "A" * 42 + "=="}),
+    "signature spare bits set": document({"keyid": KEYID, "signature": "A" * 85 + "B=="}),
+    "signature of 63 bytes": document({"keyid": KEYID, "signature": base64.b64encode(bytes(63)).decode()}),
+    "signature of 65 bytes": document({"keyid": KEYID, "signature": base64.b64encode(bytes(65)).decode()}),
+    "huge signature": document({"keyid": KEYID, "signature": "A" * 60000}),
+    "same key twice": document(*[{"keyid": KEYID, "signature": SIGNATURE}] * 2),
+    "17 signatures": document(*[{"keyid": f"{i:064x}", "signature": SIGNATURE} for i in range(17)]),
+    "duplicate JSON key": b'{"signatures": [], "signatures": []}',
+    "duplicate JSON key in an entry": b'{"signatures": [{"keyid": "' + KEYID.encode() + b'", "keyid": "'
+                                      + KEYID.encode() + b'", "signature": "' + SIGNATURE.encode() + b'"}]}',
+    "NaN": b'{"signatures": NaN}',
+    "not UTF-8": b"\xff\xfe",
+    "UTF-8 byte order mark": b"\xef\xbb\xbf" + document({"keyid": KEYID, "signature": SIGNATURE}),
+    "nested too deeply": b'{"signatures": [' * 100000,
+    "compact layout": json.dumps({"signatures": [{"keyid": KEYID, "signature": SIGNATURE}]}).encode(),
+    "no trailing newline": document({"keyid": KEYID, "signature": SIGNATURE})[:-1],
+    "entries not ordered by key id": document({"keyid": "b" * 64, "signature": SIGNATURE},
+                                              {"keyid": KEYID, "signature": SIGNATURE}),
+    "unicode escape in a key": document({"keyid": KEYID, "signature": SIGNATURE}).replace(b'"keyid"',
+                                                                                             b'"\\u006beyid"'),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_SIGNATURES))
+def test_hostile_signatures_json(case: str, signer: Signer) -> None:
+    with pytest.raises(errors.SignaturesError) as caught:
+        verify_signatures(b"{}", HOSTILE_SIGNATURES[case], policy(signer))
+    assert "\n" not in str(caught.value)
+
+
+def test_the_canonical_document_parses(signer: Signer) -> None:
+    assert bundle_format.signatures_document([(KEYID, bytes(64))]) == document({"keyid": KEYID, "signature": SIGNATURE})
+    with pytest.raises(errors.UnknownKeyError):
+        verify_signatures(b"{}", document({"keyid": KEYID, "signature": SIGNATURE}), policy(signer))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+                    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(), children, max_size=3),
+                    max_leaves=12))
+def test_any_json_in_the_signatures_list_is_a_signatures_error(value: object) -> None:
+    with contextlib.suppress(errors.SignaturesError, errors.UnknownKeyError):
+        verify_signatures(b"{}", document(value), policy(Signer(VALID_KEY)))
+
+
+IDENTITY = bytes.fromhex("01" + "00" * 31)
+# With a small-order key, R = the identity and S = 0 satisfy [S]B = R + [k]A for every message.
+CONSTANT_SIGNATURE = IDENTITY + bytes(32)
+
+
+def weak_key(public_key: bytes, name: str = "weak") -> TrustedKey:
+    return TrustedKey(bundle_format.key_id(public_key), name, public_key)
+
+
+def test_a_constant_signature_for_a_small_order_key_is_refused(signer: Signer) -> None:
+    manifest = make_parts(signer).manifest
+    forged = bundle_format.signatures_document([(bundle_format.key_id(IDENTITY), CONSTANT_SIGNATURE)])
+    with pytest.raises(errors.WeakKeyError, match="small-order point"):
+        verify_signatures(manifest, forged, TrustPolicy((weak_key(IDENTITY),)))
+    # A weak key anywhere in the store stops verification, even of a bundle a sound key signed.
+    with pytest.raises(errors.WeakKeyError, match=r"trusted key [0-9a-f]{16} \(weak\)"):
+        verify_signatures(manifest, make_parts(signer).signatures, TrustPolicy((*policy(signer).keys,
+                                                                                weak_key(IDENTITY))))
+
+
+def test_two_encodings_of_one_point_cannot_meet_a_threshold_of_two(signer: Signer) -> None:
+    manifest = make_parts(signer).manifest
+    with_sign_bit = IDENTITY[:31] + b"\x80"
+    assert bundle_format.key_id(with_sign_bit) != bundle_format.key_id(IDENTITY)
+    forged = bundle_format.signatures_document(
+        [(bundle_format.key_id(key), CONSTANT_SIGNATURE) for key in (IDENTITY, with_sign_bit)])
+    for keys in ((IDENTITY, with_sign_bit), (with_sign_bit,)):
+        with pytest.raises(errors.WeakKeyError):
+            verify_signatures(manifest, forged, TrustPolicy(tuple(weak_key(key) for key in keys), threshold=2))
+
+
+def test_one_key_under_two_names_counts_once(signer: Signer) -> None:
+    parts = make_parts(signer)
+    twice = TrustPolicy((TrustedKey(signer.key_id, "a", signer.raw_public), TrustedKey("f" * 64, "b", signer.raw_public)),
+                        threshold=2)
+    with pytest.raises(errors.ThresholdError, match="requires 2"):
+        verify_signatures(parts.manifest, parts.signatures, twice)
+
+
+def test_non_canonical_signatures_by_a_trusted_key_count_for_nothing(signer: Signer) -> None:
+    parts = make_parts(signer)
+    signature = signer.private_key.sign(bundle_format.signed_message(parts.manifest))
+    malleated = signature[:32] + (int.from_bytes(signature[32:], "little") + ed25519.L).to_bytes(32, "little")
+    for bad in (malleated, IDENTITY + signature[32:]):
+        document_bytes = bundle_format.signatures_document([(signer.key_id, bad)])
+        with pytest.raises(errors.BadSignatureError):
+            verify_signatures(parts.manifest, document_bytes, policy(signer))
 
 
 @pytest.mark.parametrize(("change", "match"), [
@@ -110,6 +233,9 @@ def test_format_version_must_be_an_integer() -> None:
 def test_manifest_with_duplicate_keys_or_nan_is_refused() -> None:
     with pytest.raises(errors.ManifestError, match="duplicate key"):
         parse_manifest(b'{"format": "a", "format": "b"}')
+    nested = encode(manifest_document(b"x", b"y")).replace(b'"name": "tests",', b'"name": "tests", "name": "x",')
+    with pytest.raises(errors.ManifestError, match="duplicate key"):
+        parse_manifest(nested)
     with pytest.raises(errors.ManifestError, match="NaN"):
         parse_manifest(b'{"format": NaN}')
 
@@ -184,8 +310,21 @@ def test_short_output_is_refused() -> None:
         decompress_payload(io.BytesIO(compressed), payload_entry(raw, compressed, claimed=2000), None)
 
 
+def _checksummed(block: bytes, magic: bytes, typeflag: bytes) -> bytes:
+    """`block` as a ustar header whose checksum is right: random bytes almost never pass that check,
+    so they would test the checksum only, never the fields behind it."""
+    header = bytearray(block)
+    header[257:263] = magic
+    header[156:157] = typeflag
+    header[148:156] = b" " * 8
+    header[148:156] = b"%06o\0 " % sum(header)
+    return bytes(header)
+
+
 @settings(max_examples=300, deadline=None)
-@given(st.binary(min_size=512, max_size=512))
+@given(st.one_of(st.binary(min_size=512, max_size=512),
+                 st.builds(_checksummed, st.binary(min_size=512, max_size=512),
+                           st.sampled_from([b"ustar\x00", b"ustar "]), st.sampled_from([b"0", b"\0", b"5", b"x"]))))
 def test_tar_header_parser_never_crashes(block: bytes) -> None:
     with contextlib.suppress(BundleError):
         parse_header(block, 0)
@@ -206,3 +345,27 @@ def test_corrupted_bundles_only_raise_bundle_errors(data: st.DataObject) -> None
 
 
 VALID_BUNDLE = make_parts(Signer()).bundle()
+VALID_KEY = Signer().private_key
+
+
+def test_a_provider_captured_at_an_unknown_time_is_stale_under_any_limit(signer: Signer) -> None:
+    """dbbuilder writes captured_at_basis "unknown" (and the epoch) for a feed without dates (issue 12)."""
+    document = manifest_document(b"x", b"y")
+    document["providers"][0].update(captured_at="1970-01-01T00:00:00Z", captured_at_basis="unknown")
+    manifest = parse_manifest(encode(document))
+    assert not manifest.providers[0].captured_at_known
+    _, warnings, _ = check_freshness(manifest, NOW, FreshnessPolicy(max_age=timedelta(days=3650)),
+                                     allow_expired=False, allow_stale=False)
+    assert any("provider osv data captured at an unknown time" in warning for warning in warnings)
+    with pytest.raises(errors.StaleDataError, match="unknown time"):
+        check_freshness(manifest, NOW, FreshnessPolicy(max_age=timedelta(days=3650), fail=True),
+                        allow_expired=False, allow_stale=False)
+    assert check_freshness(manifest, NOW, FreshnessPolicy(max_age=None), allow_expired=False,
+                           allow_stale=False)[1] == ()
+    for basis in ("records", "feed", "given"):
+        document["providers"][0]["captured_at_basis"] = basis
+        assert parse_manifest(encode(document)).providers[0].captured_at_known
+    for bad in ("mtime", None, ["unknown"]):
+        document["providers"][0]["captured_at_basis"] = bad
+        with pytest.raises(errors.ManifestError, match="captured_at_basis"):
+            parse_manifest(encode(document))

@@ -1,12 +1,18 @@
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
 
 from dbbuilder.cli import main
+from scanner.db.errors import BundleArchiveError, FormatVersionError, ManifestError, SignaturesError
+from tests.db.bundles import Parts, Signer, make_parts
 
 FEEDS = Path(__file__).resolve().parents[3] / "shared" / "data" / "feeds"
 EPOCH = "1795910400"  # 2026-11-29T00:00:00Z
@@ -77,6 +83,39 @@ def test_build_inspect_verify(tmp_path: Path, keys: Path, monkeypatch: pytest.Mo
     assert again.read_bytes() == out.read_bytes()
 
 
+def test_build_records_coverage_and_undated_providers(tmp_path: Path, keys: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
+    out = tmp_path / "coverage.bundle"
+    code, stdout, err = run(monkeypatch, capsys, *build_args(keys, out, "--alpine", str(FEEDS / "alpine" / "v3.11"),
+                                                             "--complete", "npm"))
+    assert code == 0, err
+    assert re.search(r"npm\s.*complete: --complete", stdout) and re.search(r"Maven\s.*partial: loose records", stdout)
+    assert "UNKNOWN (no date in the feed)" in stdout
+    assert "warning: provider alpine: its data carries no date" in err and "--captured-at alpine=TIME" in err
+    with tarfile.open(out) as archive:
+        member = archive.extractfile("manifest.json")
+        assert member is not None
+        providers = {p["name"]: p for p in json.loads(member.read())["providers"]}
+    assert providers["osv"]["coverage"]["npm"]["complete"] is True
+    assert providers["osv"]["coverage"]["npm"]["basis"] == "--complete"
+    assert providers["osv"]["coverage"]["Maven"] == {"records": 14, "newest": providers["osv"]["coverage"]["Maven"][
+        "newest"], "complete": False, "basis": "loose records"}
+    assert providers["alpine"]["coverage"]["Alpine:v3.11"]["complete"] is True
+    assert (providers["alpine"]["captured_at"], providers["alpine"]["captured_at_basis"]) == (
+        "1970-01-01T00:00:00Z", "unknown")
+    assert providers["nvd"]["captured_at_basis"] == "feed"
+    code, stdout, _ = run(monkeypatch, capsys, "inspect", str(out))
+    assert code == 0
+    assert re.search(r"alpine\s+│ unknown \(no date in the feed\)", stdout)
+    assert re.search(r"^  npm\s+complete osv: 8 records, newest \S+, complete \(--complete\)$", stdout, re.MULTILINE)
+    assert re.search(r"^  Maven\s+partial  osv: 14 records", stdout, re.MULTILINE)
+    assert re.search(r"^  CPE\s+complete nvd: ", stdout, re.MULTILINE)
+    code, _, err = run(monkeypatch, capsys, *build_args(keys, tmp_path / "x.bundle", "--complete", "Debian:12"))
+    assert code == 2 and "--complete Debian:12: no input has records for it" in err
+    assert not (tmp_path / "x.bundle").exists()
+
+
 def test_verify_refusals(tmp_path: Path, keys: Path, monkeypatch: pytest.MonkeyPatch,
                          capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "x.bundle"
@@ -143,3 +182,124 @@ def test_a_provider_that_kept_nothing_is_not_signed(tmp_path: Path, keys: Path, 
     code, _, err = run(monkeypatch, capsys, *args, "--allow-empty")
     assert code == 0, err
     assert out.exists()
+
+
+# --- `inspect` on hostile bundles: one line and an exit code, never a traceback or a hang ----------
+
+PROVIDER = {"name": "osv", "captured_at": "2026-11-28T00:00:00Z", "input_sha256": "0" * 64, "records": 1,
+            "skipped": 0, "skipped_reasons": {}}
+FILE_FIELDS = ("name", "sha256", "size", "uncompressed_sha256", "uncompressed_size")
+WRONG = ([1], {"a": 1}, 1, -1, 1.5, True, None, "text")
+
+
+def provider(**fields: object) -> list[dict[str, object]]:
+    return [{**PROVIDER, **fields}]
+
+
+def manifest_cases() -> dict[str, dict[str, object]]:
+    """Manifest changes, each leaving one field of the wrong type (or shape); the expected exit code."""
+    cases: dict[str, dict[str, object]] = {}
+    for key in ("channel", "schema_version", "bundle_version", "built_at", "expires_at", "builder", "providers",
+                "files"):
+        for value in WRONG:
+            if not (key == "bundle_version" and type(value) is int and value >= 0) and not (
+                    key in ("channel", "schema_version") and value == "text"):
+                cases[f"{key}={value!r}"] = {key: value}
+    for key in ("name", "captured_at", "input_sha256", "records", "skipped", "skipped_reasons"):
+        for value in WRONG:
+            if not (key in ("records", "skipped") and type(value) is int and value >= 0) and not (
+                    key == "name" and value == "text") and not (key == "skipped_reasons" and value == {"a": 1}):
+                cases[f"providers[0].{key}={value!r}"] = {"providers": provider(**{key: value})}
+    for value in ([1], {"osv": 1}, None, 1):
+        cases[f"two providers named {value!r}"] = {"providers": provider(name=value) + provider(name=value)}
+    for value in ({"a": "many"}, {"a": True}, {"a": None}, {"a": [1]}):
+        cases[f"skipped_reasons={value!r}"] = {"providers": provider(skipped_reasons=value)}
+    for value in ([1], "text", {"npm": 5}, {"npm": {"records": "1", "newest": None, "complete": True, "basis": ""}}):
+        cases[f"coverage={value!r}"] = {"providers": provider(coverage=value)}
+    for value in WRONG:
+        if value != "text":
+            cases[f"builder.name={value!r}"] = {"builder": {"name": value, "version": "1"}}
+        cases[f"providers[{value!r}]"] = {"providers": [value]}
+        cases[f"files[{value!r}]"] = {"files": [value]}
+    return cases
+
+
+MANIFEST_CASES = manifest_cases()
+
+
+def write_parts(path: Path, parts: Parts, manifest: bytes | None = None, signatures: bytes | None = None) -> Path:
+    path.write_bytes(Parts(manifest if manifest is not None else parts.manifest,
+                           signatures if signatures is not None else parts.signatures,
+                           parts.payload, parts.raw).bundle())
+    return path
+
+
+@pytest.mark.parametrize("case", sorted(MANIFEST_CASES))
+def test_inspect_refuses_a_manifest_field_of_the_wrong_type(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str], case: str) -> None:
+    bundle = write_parts(tmp_path / "x.bundle", make_parts(Signer(), **MANIFEST_CASES[case]))
+    code, out, err = run(monkeypatch, capsys, "inspect", str(bundle))
+    assert (code, out) == (ManifestError.exit_code, ""), err
+    assert err.startswith("dbbuilder: error: manifest.json") and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize(("manifest", "signatures", "exit_code"), [
+    (b"[]", None, ManifestError.exit_code),
+    (b'{"format": "airgap-scanner-bundle", "format": "x"}', None, ManifestError.exit_code),
+    (b'{"format_version": NaN}', None, ManifestError.exit_code),
+    (b'{"format": ["airgap-scanner-bundle"]}', None, FormatVersionError.exit_code),
+    (b'{"format": "airgap-scanner-bundle", "format_version": "1"}', None, FormatVersionError.exit_code),
+    (None, b'{"signatures": {"keyid": "x"}}', SignaturesError.exit_code),
+    (None, b'{"signatures": [{"keyid": ["a"], "signature": "AA=="}]}', SignaturesError.exit_code),
+    (None, b'{"signatures": [{"keyid": "' + b"a" * 64 + b'", "signature": 5}]}', SignaturesError.exit_code),
+    (None, b'{"signatures": [{"keyid": "' + b"a" * 64 + b'", "signature": "\xc3\xa9"}]}', SignaturesError.exit_code),
+    (None, b'{"signatures": [' + b"[" * 30000 + b"]" * 30000 + b"]}", SignaturesError.exit_code),
+])
+def test_inspect_refuses_malformed_documents(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str], manifest: bytes | None,
+                                             signatures: bytes | None, exit_code: int) -> None:
+    bundle = write_parts(tmp_path / "x.bundle", make_parts(Signer()), manifest, signatures)
+    code, out, err = run(monkeypatch, capsys, "inspect", str(bundle))
+    assert (code, out) == (exit_code, ""), err
+    assert err.startswith("dbbuilder: error: ") and err.count("\n") == 1, err
+
+
+def test_inspect_refuses_a_fifo_at_once(tmp_path: Path) -> None:
+    fifo = tmp_path / "x.bundle"
+    os.mkfifo(fifo)
+    result = subprocess.run([sys.executable, "-c", "from dbbuilder.cli import main; main()", "inspect", str(fifo)],
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == BundleArchiveError.exit_code
+    assert result.stderr == f"dbbuilder: error: {fifo}: cannot read bundle: not a regular file\n"
+
+
+def test_inspect_escapes_what_the_manifest_says(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    parts = make_parts(Signer(), builder={"name": "tests\x1b]0;pwned\x07", "version": "1\u202e0"},
+                       providers=provider(name="osv\x9b8m[red]x[/red]"))
+    code, out, err = run(monkeypatch, capsys, "inspect", str(write_parts(tmp_path / "x.bundle", parts)))
+    assert code == 0, err
+    for character in ("\x1b", "\x9b", "\x07", "\u202e"):
+        assert character not in out
+    assert "tests\\x1b]0;pwned\\x07 1\\u202e0" in out
+    assert "osv\\x9b8m[red]x[/red]" in out  # markup is text
+
+
+@pytest.mark.parametrize("recorded", ["yesterday", "2026-13-01T00:00:00Z", "\u00b2"])
+def test_fetch_since_last_with_a_corrupt_record_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str], recorded: str) -> None:
+    (tmp_path / "fetch-state.json").write_text(json.dumps({"osv": {}, "nvd": {"last_until": recorded}}))
+    code, out, err = run(monkeypatch, capsys, "fetch", "--dest", str(tmp_path), "--no-osv", "--since", "last")
+    assert (code, out) == (9, "")
+    assert err.startswith(f"dbbuilder: error: {tmp_path / 'fetch-state.json'}: nvd.last_until ") and \
+        err.count("\n") == 1
+
+
+def test_a_back_dated_build_never_signs_an_already_expired_bundle(
+        keys: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")  # 2023-11-14
+    args = build_args(keys, tmp_path / "old.bundle")
+    args[args.index("--expires-in") + 1] = "30d"
+    code, _, err = run(monkeypatch, capsys, *args)
+    assert code == 2 and "which has passed" in err and "--expires-in" in err
+    assert not (tmp_path / "old.bundle").exists()

@@ -14,9 +14,18 @@ from pathlib import Path
 from typing import Any
 
 from scanner.db.schema import DDL, SCHEMA_VERSION
+from scanner.db.store import SourceCoverage
 from scanner.match.scan import DatabaseInfo
 from scanner.model import FixState
 from scanner.names import normalize_package_name
+
+EPSS_DATE = "2026-11-27"
+
+
+def kev_row(cve: str, due_date: str = "2026-12-15", ransomware: str = "Unknown") -> tuple[str, ...]:
+    """A `kev` table row, with the catalog's usual required action."""
+    return (cve, "2026-11-24", due_date, ransomware, "Apply mitigations per vendor instructions.", "Vendor",
+            "Product", f"{cve} vulnerability")
 
 
 def compact(value: object) -> str:
@@ -31,9 +40,11 @@ class Rows:
     severities: list[tuple[Any, ...]] = field(default_factory=list)
     details: list[tuple[Any, ...]] = field(default_factory=list)
     cpes: list[tuple[Any, ...]] = field(default_factory=list)
+    kev: list[tuple[Any, ...]] = field(default_factory=list)  # cve, date_added, due_date, ransomware, action, ...
+    epss: list[tuple[Any, ...]] = field(default_factory=list)  # cve, score, percentile (dated EPSS_DATE)
 
     def add(self, other: Rows) -> None:
-        for name in ("vulnerabilities", "aliases", "affected", "severities", "details", "cpes"):
+        for name in ("vulnerabilities", "aliases", "affected", "severities", "details", "cpes", "kev", "epss"):
             getattr(self, name).extend(getattr(other, name))
 
 
@@ -83,11 +94,20 @@ def osv_rows(record: Mapping[str, Any], provider: str = "osv") -> Rows:
     return rows
 
 
-def write_db(path: Path, rows: Rows, meta: Mapping[str, str] | None = None) -> Path:
+def write_db(path: Path, rows: Rows, meta: Mapping[str, str] | None = None,
+             coverage: Sequence[SourceCoverage] | None = None) -> Path:
+    """The database; `coverage` defaults to loose records of provider osv in every ecosystem with rows."""
+    if coverage is None:
+        counts: dict[str, set[str]] = {}
+        for row in rows.affected:
+            counts.setdefault(row[1], set()).add(row[0])
+        coverage = [SourceCoverage("osv", ecosystem, len(ids), None, False, "loose records")
+                    for ecosystem, ids in sorted(counts.items())]
     db = sqlite3.connect(path)
     db.executescript(DDL)
+    scores_date = {"epss_score_date": EPSS_DATE} if rows.epss else {}
     db.executemany("INSERT INTO meta VALUES (?, ?)",
-                   sorted({"schema_version": SCHEMA_VERSION, **(meta or {})}.items()))
+                   sorted({"schema_version": SCHEMA_VERSION, **scores_date, **(meta or {})}.items()))
     db.execute("INSERT INTO providers (name, captured_at, input_sha256, records, skipped, skipped_reasons) "
                "VALUES ('osv', '2026-11-28T00:00:00Z', '00', 1, 0, '{}')")
     db.executemany("INSERT OR IGNORE INTO vulnerabilities VALUES (?,?,?,?,?,?,?,?)", rows.vulnerabilities)
@@ -97,18 +117,23 @@ def write_db(path: Path, rows: Rows, meta: Mapping[str, str] | None = None) -> P
     db.executemany("INSERT OR IGNORE INTO details (vuln_id, details, refs, cwes, upstream, related) "
                    "VALUES (?,?,?,?,?,?)", rows.details)
     db.executemany("INSERT INTO cpes VALUES (?,?,?,?,?,?,?,?)", rows.cpes)
+    db.executemany("INSERT INTO kev VALUES (?,?,?,?,?,?,?,?)", rows.kev)
+    db.executemany("INSERT INTO epss VALUES (?,?,?)", rows.epss)
+    db.executemany("INSERT INTO coverage VALUES (?,?,?,?,?,?)",
+                   [(c.provider, c.ecosystem, c.records, c.newest, int(c.complete), c.basis) for c in coverage])
     db.commit()
     db.close()
     return path
 
 
-def db_from_records(path: Path, records: Sequence[Mapping[str, Any]], extra: Rows | None = None) -> Path:
+def db_from_records(path: Path, records: Sequence[Mapping[str, Any]], extra: Rows | None = None,
+                    coverage: Sequence[SourceCoverage] | None = None) -> Path:
     rows = Rows()
     for record in records:
         rows.add(osv_rows(record))
     if extra is not None:
         rows.add(extra)
-    return write_db(path, rows)
+    return write_db(path, rows, coverage=coverage)
 
 
 DATABASE_INFO = DatabaseInfo(

@@ -1,13 +1,25 @@
 from __future__ import annotations
 
+import datetime as dt
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from scanner.catalog import Catalog
+from scanner.db.store import VulnStore
 from scanner.errors import TargetError
-from scanner.match.sbom_input import looks_like_sbom, read_sbom
+from scanner.match.filters import apply_filters, load_vex
+from scanner.match.matcher import Matcher
+from scanner.match.sbom_input import MAX_COMPONENT_DEPTH, looks_like_sbom, read_sbom
+from scanner.model import Finding, Fix, FixState, Package, Vulnerability
+from scanner.report.base import SBOM, get_format
+from scanner.report.sbom import SbomReport, Subject
+from tests.match.dbfixture import Rows, db_from_records
+from tests.scanner_cli import Run, TrustedBundle, runner, trusted_bundle
 
 
 def write(tmp_path: Path, document: Any, name: str = "sbom.json") -> Path:
@@ -109,12 +121,131 @@ def test_rpm_epoch_qualifier_applies_to_the_source_rpm_and_suse_distros_are_read
     assert (suse.ecosystem, suse.source_name) == ("openSUSE:Leap 15.6", "openssl-3")
 
 
+# --- Go module paths: the golang subpath and the major-version suffix ----------------------------------
+
+def _trivy_go(purl: str, name: str, version: str) -> dict[str, Any]:
+    return {"bom-ref": purl, "type": "library", "name": name, "version": version, "purl": purl,
+            "properties": [{"name": "aquasecurity:trivy:PkgType", "value": "gobinary"}]}
+
+
+# As Trivy and Syft write them for `usr/local/bin/containerd` and a go-git user (module path, PURL).
+GO_COMPONENTS = {
+    "github.com/containerd/containerd/api": "pkg:golang/github.com/containerd/containerd@v1.7.19#api",
+    "github.com/go-git/go-git/v5": "pkg:golang/github.com/go-git/go-git@v5.12.0#v5",
+    "github.com/go-git/go-billy/v5": "pkg:golang/github.com/go-git/go-billy/v5@v5.5.0",
+    "github.com/cloudflare/circl": "pkg:golang/github.com/cloudflare/circl@v1.3.7",
+    "github.com/docker/docker": "pkg:golang/github.com/docker/docker@v24.0.7%2Bincompatible",
+    "gopkg.in/yaml.v3": "pkg:golang/gopkg.in/yaml.v3@v3.0.1",
+    "stdlib": "pkg:golang/stdlib@v1.22.5",
+}
+
+
+def test_go_purl_subpaths_and_major_suffixes_are_part_of_the_module_path(tmp_path: Path) -> None:
+    document = cyclonedx(*(_trivy_go(purl, name, purl.rpartition("@")[2].split("#")[0].replace("%2B", "+"))
+                           for name, purl in GO_COMPONENTS.items()))
+    names = {p.name: p.purl for p in read_sbom(write(tmp_path, document)).packages}
+    assert names == GO_COMPONENTS
+    # The same modules as other SBOMs spell them: no name to lean on, the major only in the version, a
+    # package path below a /vN module, a path whose suffix contradicts its version.
+    document = spdx(*({"name": "x", "externalRefs": [{"referenceType": "purl", "referenceLocator": purl}]}
+                      for purl in ("pkg:golang/github.com/containerd/containerd@v1.7.19#api",
+                                   "pkg:golang/github.com/go-git/go-git@v5.12.0",
+                                   "pkg:golang/github.com/go-git/go-git@v5.12.0#v5/plumbing/object",
+                                   "pkg:golang/github.com/jackc/pgx/v4@v5.0.0",
+                                   "pkg:golang/github.com/containerd/containerd@v1.7.19")))
+    assert sorted(p.name for p in read_sbom(write(tmp_path, document)).packages) == [
+        "github.com/containerd/containerd", "github.com/containerd/containerd/api", "github.com/go-git/go-git/v5",
+        "github.com/go-git/go-git/v5/plumbing/object", "github.com/jackc/pgx/v4"]
+
+
+def test_subpaths_of_other_purl_types_are_files_inside_the_package(tmp_path: Path) -> None:
+    document = cyclonedx({"purl": "pkg:npm/%40angular/core@16.0.0#packages/core"},
+                         {"purl": "pkg:pypi/django@4.2.0#django/contrib/admin"},
+                         {"purl": "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1#META-INF/MANIFEST.MF"},
+                         {"purl": "pkg:cargo/rand@0.8.5#src"})
+    assert sorted(p.name for p in read_sbom(write(tmp_path, document)).packages) == [
+        "@angular/core", "django", "org.apache.logging.log4j:log4j-core", "rand"]
+
+
+def _go_record(record_id: str, module: str, fixed: str) -> dict[str, Any]:
+    return {"id": record_id, "affected": [{"package": {"ecosystem": "Go", "name": module}, "ranges": [
+        {"type": "SEMVER", "events": [{"introduced": "0"}, {"fixed": fixed}]}]}]}
+
+
+def test_go_modules_from_subpaths_match_their_own_advisories(tmp_path: Path) -> None:
+    records = [_go_record("GO-2024-0001", "github.com/containerd/containerd", "1.7.20"),
+               _go_record("GO-2025-0002", "github.com/go-git/go-git/v5", "5.13.0"),
+               _go_record("GO-2025-0003", "github.com/go-git/go-git", "4.13.1")]
+    database = db_from_records(tmp_path / "vulns.db", records)
+    document = cyclonedx(*(_trivy_go(purl, "", "") for purl in GO_COMPONENTS.values()))
+    with VulnStore(database) as store:
+        result = Matcher(store).match(read_sbom(write(tmp_path, document)).packages)
+    assert [(f.package.name, f.vulnerability.id) for f in result.findings] == [
+        ("github.com/go-git/go-git/v5", "GO-2025-0002")]
+
+
+def test_vex_products_with_a_go_subpath_name_that_module_only(tmp_path: Path) -> None:
+    def go_finding(module: str, purl: str) -> Finding:
+        package = Package(name=module, version="v1.7.19", type="golang", ecosystem="Go", purl=purl)
+        return Finding(package=package, vulnerability=Vulnerability(id="CVE-2024-0001"), fix=Fix(FixState.FIXED),
+                       matched_by="ecosystem")
+    findings = [go_finding("github.com/containerd/containerd", "pkg:golang/github.com/containerd/containerd@v1.7.19"),
+                go_finding("github.com/containerd/containerd/api",
+                           "pkg:golang/github.com/containerd/containerd/api@v1.7.19")]
+    path = write(tmp_path, {"statements": [{"vulnerability": "CVE-2024-0001", "status": "not_affected",
+                                            "products": ["pkg:golang/github.com/containerd/containerd@v1.7.19#api"]}]},
+                 "vex.json")
+    outcome = apply_filters(findings, vex=load_vex(path), on=dt.date(2026, 1, 1))
+    assert [f.package.name for f in outcome.suppressed] == ["github.com/containerd/containerd/api"]
+    assert [f.package.name for f in outcome.active] == ["github.com/containerd/containerd"]
+
+
+def _compiled(name: str, version: str, purl: str, **fields: Any) -> Package:
+    return Package(name=name, version=version, type=purl[4:].partition("/")[0], ecosystem=fields.pop("ecosystem", "Go"),
+                   purl=purl, cataloger="go", locations=("usr/bin/restic",), **fields)
+
+
+# What the Go and Rust catalogers make of real executables, as `scanner sbom` would write them.
+COMPILED = (
+    _compiled("stdlib", "v1.19.8", "pkg:golang/stdlib@v1.19.8", owned_by="restic"),
+    _compiled("github.com/go-git/go-git/v5", "v5.12.0", "pkg:golang/github.com/go-git/go-git/v5@v5.12.0",
+              owned_by="restic"),
+    _compiled("github.com/docker/docker", "v24.0.7+incompatible",
+              "pkg:golang/github.com/docker/docker@v24.0.7%2Bincompatible"),
+    _compiled("example.com/tool", "v1.18.1", "pkg:golang/example.com/tool@v1.18.1",
+              version_inferred_from="-ldflags -X main.version=1.18.1"),
+    _compiled("smallvec", "1.6.0", "pkg:cargo/smallvec@1.6.0", ecosystem="crates.io", owned_by="ripgrep"),
+)
+
+
+@pytest.mark.parametrize("sbom_format", ["cyclonedx-json", "spdx-json"])
+def test_go_and_rust_packages_round_trip_through_our_sboms(tmp_path: Path, sbom_format: str) -> None:
+    catalog = Catalog(distro=None, packages=COMPILED)
+    report = SbomReport(subject=Subject(name="restic:latest"), catalog=catalog, timestamp=dt.datetime(2026, 1, 1))
+    path = tmp_path / "sbom.json"
+    path.write_bytes(get_format(SBOM, sbom_format).render(report))
+    def identity(package: Package) -> tuple[str, ...]:
+        return (package.name, package.version, package.type, package.ecosystem, package.owned_by,
+                package.compiled_into, package.version_inferred_from)
+    read = read_sbom(path).packages
+    assert sorted(map(identity, read)) == sorted(map(identity, COMPILED))
+    records = [_go_record("GO-2023-1840", "stdlib", "1.19.10"), _go_record("GO-2025-0002", "github.com/go-git/go-git/v5",
+                                                                        "5.13.0"),
+               _go_record("GO-2024-0004", "github.com/docker/docker", "25.0.2"),
+               _go_record("GO-2024-0005", "example.com/tool", "1.18.2")]
+    with VulnStore(db_from_records(tmp_path / "vulns.db", records)) as store:
+        from_image, from_sbom = Matcher(store).match(COMPILED), Matcher(store).match(read)
+    assert len(from_image.findings) == 4
+    assert sorted(map(identity, (f.package for f in from_sbom.findings))) == \
+        sorted(map(identity, (f.package for f in from_image.findings)))
+
+
 @pytest.mark.parametrize("content, message", [
     (b"[1, 2]", "not a JSON object"),
-    (b'{"bomFormat": "CycloneDX", ', "not valid JSON"),
+    (b'{"bomFormat": "CycloneDX", ', "invalid JSON"),
     (b'{"hello": 1}', "neither CycloneDX"),
-    (b"\xff\xfe{", "not valid JSON"),
-    (b"[" * 100000 + b"]" * 100000, "not"),
+    (b"\xff\xfe{", "not UTF-8"),
+    (b"[" * 100000 + b"]" * 100000, "nested too deeply"),
 ])
 def test_hostile_sboms_are_refused_with_one_line(tmp_path: Path, content: bytes, message: str) -> None:
     path = tmp_path / "bad.json"
@@ -123,13 +254,14 @@ def test_hostile_sboms_are_refused_with_one_line(tmp_path: Path, content: bytes,
         read_sbom(path)
 
 
-def test_hostile_components_are_skipped_not_fatal(tmp_path: Path) -> None:
+def test_components_not_understood_are_skipped_with_a_warning(tmp_path: Path) -> None:
     document = {"bomFormat": "CycloneDX", "components": [
-        "not a dict", {"purl": 5}, {"purl": "not-a-purl"}, {"purl": "pkg:pypi/novers"},
-        {"purl": "pkg:pypi/ok@1.0", "properties": "bad"}]}
+        {"purl": "not-a-purl"}, {"purl": "pkg:pypi/novers"}, {"purl": None, "name": "x"},
+        {"purl": "pkg:pypi/ok@1.0", "properties": None}]}
     sbom = read_sbom(write(tmp_path, document))
     assert [p.name for p in sbom.packages] == ["ok"]
-    assert len(sbom.warnings) >= 2
+    assert sbom.warnings == ("PURL not understood, component skipped: 'not-a-purl'",
+                             "no version for pkg:pypi/novers: not matched", "1 component(s) without a PURL: not matched")
 
 
 def test_json_that_is_no_sbom_is_refused_as_sbom_not_as_a_broken_archive(tmp_path: Path) -> None:
@@ -141,3 +273,158 @@ def test_json_that_is_no_sbom_is_refused_as_sbom_not_as_a_broken_archive(tmp_pat
     tar = tmp_path / "image.tar"
     tar.write_bytes(b"manifest.json" + bytes(500))
     assert not looks_like_sbom(tar)
+
+
+# --- a hostile SBOM corpus through the real entry point --------------------------------------------
+
+PURL = "pkg:pypi/ok@1.0"
+
+
+def cyclonedx(*components: Any, **fields: Any) -> dict[str, Any]:
+    return {"bomFormat": "CycloneDX", "specVersion": "1.6", "components": list(components), **fields}
+
+
+def spdx(*packages: Any, **fields: Any) -> dict[str, Any]:
+    return {"spdxVersion": "SPDX-2.3", "name": "x", "packages": list(packages), **fields}
+
+
+def spdx_package(**fields: Any) -> dict[str, Any]:
+    return {"name": "ok", "externalRefs": [{"referenceType": "purl", "referenceLocator": PURL}], **fields}
+
+
+def nested(depth: int) -> dict[str, Any]:
+    component: dict[str, Any] = {"purl": PURL}
+    for _ in range(depth):
+        component = {"purl": PURL, "components": [component]}
+    return cyclonedx(component)
+
+
+WRONG_TYPES = ([], {}, 1, 1.5, True, "text")
+
+
+def wrong(expected: type) -> list[Any]:
+    return [value for value in WRONG_TYPES if not isinstance(value, expected) or isinstance(value, bool)]
+
+
+HOSTILE_DOCUMENTS: dict[str, Any] = {
+    **{f"top level {value!r}": value for value in ([], "x", 1, True, None)},
+    **{f"components {value!r}": cyclonedx(components=value) for value in wrong(list)},
+    **{f"component {value!r}": cyclonedx(value) for value in [*wrong(dict), None]},
+    **{f"component {field} {value!r}": cyclonedx({"purl": PURL, field: value})
+       for field in ("type", "name", "version") for value in wrong(str)},
+    **{f"component purl {value!r}": cyclonedx({"purl": value}) for value in wrong(str)},
+    **{f"nested components {value!r}": cyclonedx({"purl": PURL, "components": value}) for value in wrong(list)},
+    **{f"properties {value!r}": cyclonedx({"purl": PURL, "properties": value}) for value in wrong(list)},
+    **{f"property {value!r}": cyclonedx({"purl": PURL, "properties": [value]}) for value in wrong(dict)},
+    **{f"property {field} {value!r}": cyclonedx({"purl": PURL, "properties": [{"name": "n", "value": "v", field: value}]})
+       for field in ("name", "value") for value in wrong(str)},
+    **{f"metadata {value!r}": cyclonedx(metadata=value) for value in wrong(dict)},
+    **{f"metadata.component {value!r}": cyclonedx(metadata={"component": value}) for value in wrong(dict)},
+    **{f"metadata.component.type {value!r}": cyclonedx(metadata={"component": {"type": value}})
+       for value in wrong(str)},
+    **{f"packages {value!r}": spdx(packages=value) for value in wrong(list)},
+    **{f"package {value!r}": spdx(value) for value in wrong(dict)},
+    **{f"package {field} {value!r}": spdx(spdx_package(**{field: value}))
+       for field in ("name", "versionInfo", "sourceInfo", "comment", "primaryPackagePurpose")
+       for value in wrong(str)},
+    **{f"externalRefs {value!r}": spdx(spdx_package(externalRefs=value)) for value in wrong(list)},
+    **{f"externalRef {value!r}": spdx(spdx_package(externalRefs=[value])) for value in wrong(dict)},
+    **{f"externalRef {field} {value!r}": spdx(spdx_package(externalRefs=[
+        {"referenceType": "purl", "referenceLocator": PURL, field: value}]))
+       for field in ("referenceType", "referenceLocator") for value in wrong(str)},
+    **{f"document name {value!r}": spdx(name=value) for value in wrong(str)},
+    **{f"layer index {index!r}": cyclonedx({"purl": PURL, "properties": [
+        {"name": "airgap-scanner:layer-index", "value": index}]})
+       for index in ("²", "\u0663", "-1", "1.0", " 1", "1_0", "9" * 7, "9" * 5000, "0x1")},
+    "spdx comment layer index": spdx(spdx_package(comment="cataloger=dpkg; layer=\u00b2 sha256:" + "0" * 64)),
+    "components nested too deep": nested(MAX_COMPONENT_DEPTH + 1),
+}
+HOSTILE_BYTES: dict[str, bytes] = {
+    "NaN": b'{"bomFormat": "CycloneDX", "components": [{"purl": "pkg:pypi/ok@1.0", "x": NaN}]}',
+    "Infinity": b'{"spdxVersion": "SPDX-2.3", "packages": [], "x": -Infinity}',
+    "duplicate key": b'{"bomFormat": "CycloneDX", "bomFormat": "CycloneDX", "components": []}',
+    "duplicate key in a component": b'{"bomFormat": "CycloneDX", "components": [{"purl": "pkg:pypi/a@1", '
+                                    b'"purl": "pkg:pypi/b@1"}]}',
+    "integer with 5000 digits": b'{"bomFormat": "CycloneDX", "x": ' + b"9" * 5000 + b"}",
+    "unpaired surrogate escape": b'{"bomFormat": "CycloneDX", "components": [{"purl": "pkg:pypi/a\\udcff@1"}]}',
+    "unpaired surrogate in a key": b'{"bomFormat": "CycloneDX", "\\ud800": 1}',
+    "nested arrays": b'{"bomFormat": "CycloneDX", "x": ' + b"[" * 100000 + b"]" * 100000 + b"}",
+    "not UTF-8": b'{"bomFormat": "CycloneDX", "components": [{"name": "\xff"}]}',
+    "truncated": b'{"bomFormat": "CycloneDX", "components": [',
+}
+
+
+@pytest.fixture(scope="module")
+def database(tmp_path_factory: pytest.TempPathFactory) -> TrustedBundle:
+    return trusted_bundle(tmp_path_factory.mktemp("db"), Rows())
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Run:
+    return runner(capsys, monkeypatch)
+
+
+def assert_refused_as_sbom(run: Run, database: TrustedBundle, path: Path) -> str:
+    code, out, err = run(*database.scanner_args("scan", str(path)))
+    assert (code, out) == (4, ""), err
+    assert err.startswith(f"scanner: error: SBOM {path}: ") and err.count("\n") == 1, err
+    return err
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_DOCUMENTS))
+def test_malformed_sbom_exits_4_with_one_line(tmp_path: Path, run: Run, database: TrustedBundle, case: str) -> None:
+    path = tmp_path / "sbom.json"
+    path.write_text(json.dumps(HOSTILE_DOCUMENTS[case]))
+    if not looks_like_sbom(path):  # a JSON value that is not an object is read as an image, and refused as one
+        assert run(*database.scanner_args("scan", str(path)))[0] == 3
+        return
+    assert_refused_as_sbom(run, database, path)
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_BYTES))
+def test_invalid_sbom_json_exits_4_with_one_line(tmp_path: Path, run: Run, database: TrustedBundle, case: str) -> None:
+    path = tmp_path / "sbom.json"
+    path.write_bytes(HOSTILE_BYTES[case])
+    assert_refused_as_sbom(run, database, path)
+
+
+def test_malformed_sbom_message_names_the_field(tmp_path: Path, run: Run, database: TrustedBundle) -> None:
+    path = write(tmp_path, spdx(spdx_package(), spdx_package(externalRefs=7)))
+    assert "packages[1].externalRefs is a number, expected an array" in assert_refused_as_sbom(run, database, path)
+    path = write(tmp_path, HOSTILE_DOCUMENTS["layer index '²'"])
+    assert "components[0]: layer index '²' is not a decimal number" in assert_refused_as_sbom(run, database, path)
+
+
+def test_null_is_absent_and_large_arrays_within_the_caps_are_read(tmp_path: Path, run: Run,
+                                                                  database: TrustedBundle) -> None:
+    path = write(tmp_path, cyclonedx(*({"purl": None, "name": None, "version": None, "properties": None}
+                                       for _ in range(100_000)), {"purl": PURL}, nested(MAX_COMPONENT_DEPTH)["components"][0],
+                                     metadata=None))
+    code, out, err = run(*database.scanner_args("scan", str(path), "-o", "json"))
+    assert code == 0, err
+    assert json.loads(out)["summary"]["packages"] == 1
+    assert "100000 component(s) without a PURL" in err
+    index = {"name": "airgap-scanner:layer-index", "value": "12"}
+    [package] = read_sbom(write(tmp_path, cyclonedx({"purl": PURL, "properties": [index]}))).packages
+    assert package.layer_index == 12
+
+
+def test_a_json_bomb_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
+    # 45 MB of "{}," would be 15 million dicts (about 1 GiB); the raw bytes are counted instead.
+    bomb = tmp_path / "bomb.json"
+    bomb.write_bytes(b'{"bomFormat": "CycloneDX", "components": [' + b"{}," * 15_000_000 + b"{}]}")
+    code = ("import sys\n"
+            "from pathlib import Path\n"
+            "from scanner.errors import TargetError\n"
+            "from tests.peak_memory import peak_rss_kib\n"
+            "from scanner.match.sbom_input import read_sbom\n"
+            "try:\n"
+            "    read_sbom(Path(sys.argv[1]))\n"
+            "except TargetError as error:\n"
+            "    print(error)\n"
+            "print(peak_rss_kib())\n")
+    result = subprocess.run([sys.executable, "-c", code, str(bomb)], capture_output=True, text=True, check=True,
+                            cwd=Path(__file__).parents[2])
+    message, peak_kib = result.stdout.splitlines()
+    assert "more than 8,000,000 JSON values" in message
+    assert int(peak_kib) < 300 * 1024, f"peak RSS {int(peak_kib) // 1024} MiB"

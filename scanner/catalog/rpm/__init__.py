@@ -7,9 +7,13 @@ must not count twice).
 
 from __future__ import annotations
 
+import contextlib
+import io
 from collections.abc import Callable, Iterator
+from typing import BinaryIO
 
-from scanner.catalog.base import CatalogResult, register
+from scanner.catalog.base import CatalogResult, Findings, register
+from scanner.catalog.limits import DEFAULT_LIMITS, CatalogLimits
 from scanner.catalog.ospackages import ecosystem_of, os_purl, package_layer
 from scanner.catalog.rpm import bdb, ndb, sqlite
 from scanner.catalog.rpm.errors import DatabaseFormatError
@@ -17,17 +21,17 @@ from scanner.catalog.rpm.header import HeaderError, RpmHeader, parse_header
 from scanner.image.filesystem import FileRequest, Filesystem, normalize_path
 from scanner.model import Distro, Package
 
-BlobReader = Callable[[bytes, list[str], str], Iterator[bytes]]
+# (stream, size, label, limits, warn) -> header blobs. None stands for sqlite, which also reads a log.
+BlobReader = Callable[[BinaryIO, int, str, CatalogLimits, Callable[[str], None]], Iterator[bytes]]
 
-DATABASES: tuple[tuple[str, BlobReader], ...] = (
-    ("usr/lib/sysimage/rpm/rpmdb.sqlite", sqlite.read_blobs),
-    ("var/lib/rpm/rpmdb.sqlite", sqlite.read_blobs),
+DATABASES: tuple[tuple[str, BlobReader | None], ...] = (
+    ("usr/lib/sysimage/rpm/rpmdb.sqlite", None),
+    ("var/lib/rpm/rpmdb.sqlite", None),
     ("usr/lib/sysimage/rpm/Packages.db", ndb.read_blobs),
     ("var/lib/rpm/Packages.db", ndb.read_blobs),
     ("usr/lib/sysimage/rpm/Packages", bdb.read_values),
     ("var/lib/rpm/Packages", bdb.read_values),
 )
-_MAX_DATABASE_SIZE = 2 * 1024 * 1024 * 1024
 _PURL_NAMESPACES = {
     "rhel": "redhat", "ol": "oracle", "amzn": "amazon", "sles": "suse", "sled": "suse", "sle-micro": "suse",
     "opensuse-leap": "opensuse", "opensuse-tumbleweed": "opensuse", "opensuse": "opensuse",
@@ -52,11 +56,10 @@ def split_source_rpm(source_rpm: str) -> tuple[str, str]:
     return parts[0], f"{parts[1]}-{parts[2]}"
 
 
-def _optional(fs: Filesystem, path: str) -> bytes:
-    try:
-        return fs.read_bytes(path)
-    except KeyError:
-        return b""
+def _size(stream: BinaryIO) -> int:
+    size = stream.seek(0, io.SEEK_END)
+    stream.seek(0)
+    return size
 
 
 def purl_namespace(distro: Distro | None, vendor: str) -> str:
@@ -69,15 +72,19 @@ def purl_namespace(distro: Distro | None, vendor: str) -> str:
 class RpmCataloger:
     name = "rpm"
 
+    def __init__(self, limits: CatalogLimits = DEFAULT_LIMITS) -> None:
+        self.limits = limits
+
     @property
     def requests(self) -> tuple[FileRequest, ...]:
-        return (FileRequest(tuple(path for path, _ in DATABASES), max_size=_MAX_DATABASE_SIZE),
-                FileRequest(tuple(f"{path}-wal" for path, reader in DATABASES if reader is sqlite.read_blobs),
-                            max_size=_MAX_DATABASE_SIZE))
+        return (FileRequest(tuple(path for path, _ in DATABASES), max_size=self.limits.max_rpm_database_size),
+                FileRequest(tuple(f"{path}-wal" for path, reader in DATABASES if reader is None),
+                            max_size=self.limits.max_rpm_database_size))
 
     def catalog(self, fs: Filesystem, distro: Distro | None) -> CatalogResult:
         captured = set(fs.captured(self.requests[0]))
-        warnings: list[str] = []
+        logs = set(fs.captured(self.requests[1]))
+        findings = Findings(self.limits)
         read: set[str] = set()
         for path, reader in DATABASES:
             resolved = fs.resolve(path)
@@ -85,32 +92,50 @@ class RpmCataloger:
                 continue
             read.add(resolved)
             try:
-                if reader is sqlite.read_blobs:
-                    blobs = sqlite.read_blobs(fs.read_bytes(path), warnings, path, wal=_optional(fs, f"{path}-wal"))
-                else:
-                    blobs = reader(fs.read_bytes(path), warnings, path)
-                return self._packages(fs, distro, path, blobs, warnings)
+                with contextlib.ExitStack() as stack:
+                    stream = stack.enter_context(fs.open(path))
+                    size = _size(stream)
+                    if reader is None:
+                        wal = stack.enter_context(fs.open(f"{path}-wal")) if f"{path}-wal" in logs else None
+                        wal_size = _size(wal) if wal is not None else 0
+                        blobs: Iterator[bytes] = stack.enter_context(contextlib.closing(sqlite.read_blobs(
+                            stream, path, self.limits, findings.warn, wal if wal_size else None)))
+                        size += wal_size
+                    else:
+                        blobs = reader(stream, size, path, self.limits, findings.warn)
+                    self._packages(fs, distro, path, blobs, findings, size)
+                return findings.result()
             except DatabaseFormatError as error:
-                warnings.append(f"{path}: not read: {error}")
-        return CatalogResult(warnings=tuple(warnings))
+                findings.warn(f"{path}: not read: {error}")
+        return findings.result()
 
     def _packages(self, fs: Filesystem, distro: Distro | None, path: str, blobs: Iterator[bytes],
-                  warnings: list[str]) -> CatalogResult:
-        packages: list[Package] = []
-        owned: dict[str, str] = {}
+                  findings: Findings, database_size: int) -> None:
+        blob_bytes = 0
         for number, blob in enumerate(blobs, start=1):
+            # Each header has its own bytes in a sound database; more than the file holds means entries
+            # share bytes, which would let a small file name one large header without end.
+            blob_bytes += len(blob)
+            if blob_bytes > database_size:
+                findings.warn(f"{path}: headers add up to more than the database's {database_size} bytes "
+                              "(entries overlap); the rest is not read")
+                return
+            where = f"{path}: header {number}"
             try:
-                header = parse_header(blob)
+                header = parse_header(blob, self.limits)
             except HeaderError as error:
-                warnings.append(f"{path}: header {number} skipped: {error}")
+                findings.warn(f"{where} skipped: {error}")
                 continue
             if header.name == "gpg-pubkey":
                 continue  # imported signing keys, not software
-            files = [p for p in (normalize_path(f) for f in header.files) if p]
-            packages.append(self._package(fs, distro, path, header, files))
-            for file_path in files:
-                owned[file_path] = header.name
-        return CatalogResult(tuple(packages), owned, tuple(warnings))
+            where = f"{where} ({header.name})"
+            with findings.record(where):
+                if header.files_refused:
+                    findings.warn(f"{where}: {header.files_refused}; its files are not recorded")
+                files = [p for p in (normalize_path(f) for f in header.files) if p]
+                if not findings.add(self._package(fs, distro, path, header, files), where):
+                    return
+                findings.own(files, header.name, where)
 
     def _package(self, fs: Filesystem, distro: Distro | None, path: str, header: RpmHeader,
                  files: list[str]) -> Package:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from scanner.catalog.limits import DEFAULT_LIMITS, CatalogLimits
+
 # rpm's own limits (lib/header.c): more is refused as corrupt.
 MAX_INDEX_ENTRIES = 0xFFFF
 MAX_DATA_SIZE = 0x0FFFFFFF
@@ -54,6 +56,7 @@ class RpmHeader:
     vendor: str
     modularity_label: str
     files: tuple[str, ...]  # absolute paths as rpm records them
+    files_refused: str = ""  # why `files` is empty although the header lists files (over a cap)
 
     @property
     def evr(self) -> str:
@@ -82,7 +85,15 @@ def _int32s(data: bytes, offset: int, count: int) -> list[int]:
     return list(struct.unpack_from(f">{count}i", data, offset))
 
 
-def parse_header(blob: bytes) -> RpmHeader:
+_FILE_TAGS = frozenset({TAG_OLDFILENAMES, TAG_DIRINDEXES, TAG_BASENAMES, TAG_DIRNAMES})
+
+
+def parse_header(blob: bytes, limits: CatalogLimits = DEFAULT_LIMITS) -> RpmHeader:
+    """The header's package fields and file list.
+
+    A file list over `max_package_files` entries or `max_file_list_bytes` of joined paths is not
+    built: the header keeps its other fields and says why in `files_refused`.
+    """
     if len(blob) < 8:
         raise HeaderError(f"header of {len(blob)} bytes is shorter than its preamble")
     index_count, data_size = struct.unpack_from(">II", blob, 0)
@@ -95,7 +106,7 @@ def parse_header(blob: bytes) -> RpmHeader:
         raise HeaderError(f"header declares {data_start + data_size} bytes but holds {len(blob)}")
     data = bytes(blob[data_start:data_start + data_size])
     strings: dict[int, str] = {}
-    arrays: dict[int, list[str]] = {}
+    file_entries: dict[int, tuple[int, int, int]] = {}
     ints: dict[int, list[int]] = {}
     for position in range(8, data_start, 16):
         tag, kind, offset, count = struct.unpack_from(">IIII", blob, position)
@@ -103,16 +114,22 @@ def parse_header(blob: bytes) -> RpmHeader:
             continue
         if offset >= data_size and count:
             raise HeaderError(f"tag {tag}: offset {offset} beyond data size {data_size}")
-        if kind in (TYPE_STRING, TYPE_I18NSTRING):
-            strings[tag] = _strings(data, offset, 1)[0]
-        elif kind == TYPE_STRING_ARRAY:
-            arrays[tag] = _strings(data, offset, count)
+        if tag in _FILE_TAGS:
+            if count > (len(data) - offset) // (4 if kind == TYPE_INT32 else 1):  # a string needs at least its NUL
+                raise HeaderError(f"tag {tag}: an array of {count} entries does not fit the data")
+            file_entries[tag] = (kind, offset, count)  # read once their sizes are known to fit the caps
+        elif kind in (TYPE_STRING, TYPE_I18NSTRING):
+            strings[tag] = value = _strings(data, offset, 1)[0]
+            if len(value) > limits.max_field_length:
+                raise HeaderError(f"tag {tag}: a value of {len(value)} characters is over {limits.max_field_length} "
+                                  "(cap max_field_length)")
         elif kind == TYPE_INT32:
-            ints[tag] = _int32s(data, offset, count)
+            ints[tag] = _int32s(data, offset, min(count, 1))
     name = strings.get(TAG_NAME, "")
     if not name:
         raise HeaderError("no NAME tag")
     epochs = ints.get(TAG_EPOCH)
+    files, refused = _files(data, file_entries, limits)
     return RpmHeader(
         name=name,
         version=strings.get(TAG_VERSION, ""),
@@ -123,21 +140,39 @@ def parse_header(blob: bytes) -> RpmHeader:
         license=strings.get(TAG_LICENSE, ""),
         vendor=strings.get(TAG_VENDOR, ""),
         modularity_label=strings.get(TAG_MODULARITYLABEL, ""),
-        files=_files(arrays, ints),
+        files=files,
+        files_refused=refused,
     )
 
 
-def _files(arrays: dict[int, list[str]], ints: dict[int, list[int]]) -> tuple[str, ...]:
-    basenames = arrays.get(TAG_BASENAMES)
-    if basenames is None:
-        return tuple(arrays.get(TAG_OLDFILENAMES, ()))
-    dirnames = arrays.get(TAG_DIRNAMES, [])
-    indexes = ints.get(TAG_DIRINDEXES, [])
-    if len(indexes) != len(basenames):
-        raise HeaderError(f"{len(basenames)} BASENAMES but {len(indexes)} DIRINDEXES")
-    paths = []
-    for base, index in zip(basenames, indexes, strict=True):
-        if not 0 <= index < len(dirnames):
-            raise HeaderError(f"DIRINDEXES entry {index} outside {len(dirnames)} DIRNAMES")
-        paths.append(dirnames[index] + base)
-    return tuple(paths)
+def _string_array(data: bytes, entries: dict[int, tuple[int, int, int]], tag: int) -> list[str]:
+    kind, offset, count = entries.get(tag, (0, 0, 0))
+    return _strings(data, offset, count) if kind == TYPE_STRING_ARRAY else []
+
+
+def _files(data: bytes, entries: dict[int, tuple[int, int, int]], limits: CatalogLimits) -> tuple[tuple[str, ...], str]:
+    """(paths, "") or ((), why they were not built)."""
+    longest = max((count for _, _, count in entries.values()), default=0)
+    if longest > limits.max_package_files:
+        return (), f"its file list of {longest} entries is over {limits.max_package_files} (cap max_package_files)"
+    basenames = _string_array(data, entries, TAG_BASENAMES)
+    if TAG_BASENAMES not in entries or entries[TAG_BASENAMES][0] != TYPE_STRING_ARRAY:
+        paths = _string_array(data, entries, TAG_OLDFILENAMES)
+        size = sum(map(len, paths)) + len(paths)
+    else:
+        dirnames = _string_array(data, entries, TAG_DIRNAMES)
+        kind, offset, count = entries.get(TAG_DIRINDEXES, (0, 0, 0))
+        indexes = _int32s(data, offset, count) if kind == TYPE_INT32 else []
+        if len(indexes) != len(basenames):
+            raise HeaderError(f"{len(basenames)} BASENAMES but {len(indexes)} DIRINDEXES")
+        for index in indexes:
+            if not 0 <= index < len(dirnames):
+                raise HeaderError(f"DIRINDEXES entry {index} outside {len(dirnames)} DIRNAMES")
+        # Summed before joining: one long directory name shared by many files multiplies in the joined paths.
+        lengths = [len(name) for name in dirnames]
+        size = sum(lengths[index] for index in indexes) + sum(map(len, basenames)) + len(basenames)
+        paths = [] if size > limits.max_file_list_bytes else [
+            dirnames[index] + base for base, index in zip(basenames, indexes, strict=True)]
+    if size > limits.max_file_list_bytes:
+        return (), f"its file list of {size} bytes is over {limits.max_file_list_bytes} (cap max_file_list_bytes)"
+    return tuple(paths), ""

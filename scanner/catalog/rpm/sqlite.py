@@ -1,74 +1,114 @@
 """rpm's sqlite package database (`rpmdb.sqlite`, rpm 4.16+): table Packages(hnum, blob).
 
-The file is opened from memory (`sqlite3.Connection.deserialize`), never from a path in the image.
-rpm runs sqlite in WAL mode and checkpoints on exit; when an image still holds a non-empty
-`rpmdb.sqlite-wal`, both are copied to a private temporary directory so sqlite replays the log there.
+The file is copied from its stream to a private temporary directory (with a non-empty
+`rpmdb.sqlite-wal`, which sqlite then replays there) and opened from that copy, never from a path in
+the image and never held in memory. The schema comes from the image, so it is distrusted: only a
+plain table without generated columns is read, rows are fetched a few at a time, a blob over
+`max_rpm_header_size` is skipped without being loaded, and text is never decoded (a non-UTF-8 name
+in an error message must not escape as UnicodeDecodeError).
 """
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Generator
 from pathlib import Path
+from typing import BinaryIO
 
+from scanner.catalog.limits import CatalogLimits
 from scanner.catalog.rpm.errors import DatabaseFormatError
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
-# Header bytes 18 and 19: file format write/read versions; 2 means WAL, which an in-memory copy cannot use.
-_FORMAT_VERSION_OFFSET = 18
+_HEADER_SIZE = 100
+_CHUNK = 1024 * 1024
+_FETCH = 64
+# The length is read without loading the blob (sqlite's length() reads the record header only).
+_QUERY = ("SELECT hnum, typeof(blob), length(blob), "
+          "CASE WHEN typeof(blob) = 'blob' AND length(blob) <= ? THEN blob END FROM Packages")
+# sqlite's own messages carry names from the file; with bytes they can never fail to decode.
+_SQLITE_ERRORS = (sqlite3.Error, UnicodeDecodeError)
 
 
-_QUERY = "SELECT hnum, blob FROM Packages ORDER BY hnum"
+def _message(error: Exception) -> str:
+    """sqlite's message; one that Python could not decode (a name from the file) with its bytes replaced."""
+    if isinstance(error, UnicodeDecodeError) and isinstance(error.object, bytes):
+        return error.object.decode("utf-8", "replace")
+    return str(error)
 
 
-def _packages_rows(connection: sqlite3.Connection) -> list[tuple[object, object]]:
-    """The rows of the Packages table. The schema comes from the image: a view or virtual table
-    named Packages could compute rows without end, so only a plain table is read."""
+def _copy(stream: BinaryIO, target: Path) -> None:
+    stream.seek(0)
+    with target.open("wb") as out:
+        while chunk := stream.read(_CHUNK):
+            out.write(chunk)
+
+
+def _check_schema(connection: sqlite3.Connection) -> None:
+    """Only a plain Packages table is read: a view, a virtual table or a generated column could
+    compute rows or values without end from the image's schema."""
     schema = connection.execute(
         "SELECT type, sql FROM sqlite_master WHERE name = 'Packages' COLLATE NOCASE").fetchall()
-    if len(schema) != 1 or schema[0][0] != "table" or str(schema[0][1]).upper().startswith("CREATE VIRTUAL"):
+    if len(schema) != 1 or schema[0][0] != b"table" or bytes(schema[0][1] or b"").upper().startswith(b"CREATE VIRTUAL"):
         raise DatabaseFormatError("no plain Packages table")
-    return connection.execute(_QUERY).fetchall()
+    if any(column[6] for column in connection.execute("PRAGMA table_xinfo(Packages)")):
+        raise DatabaseFormatError("the Packages table has generated columns")
 
 
-def _rows_in_memory(data: bytes) -> list[tuple[object, object]]:
-    image = bytearray(data)
-    image[_FORMAT_VERSION_OFFSET:_FORMAT_VERSION_OFFSET + 2] = b"\x01\x01"
-    connection = sqlite3.connect(":memory:")
+def read_blobs(stream: BinaryIO, label: str, limits: CatalogLimits, warn: Callable[[str], None],
+               wal: BinaryIO | None = None) -> Generator[bytes, None, None]:
+    """Every header blob in table order; rows that are not blobs, or too large, become warnings."""
+    stream.seek(0)
+    head = stream.read(_HEADER_SIZE)
+    if not head.startswith(_SQLITE_MAGIC) or len(head) < _HEADER_SIZE:
+        raise DatabaseFormatError("not an SQLite database (magic mismatch)")
+    directory = Path(tempfile.mkdtemp(prefix="scanner-rpmdb-"))
+    connection: sqlite3.Connection | None = None
     try:
-        connection.deserialize(bytes(image))
-        return _packages_rows(connection)
+        database = directory / "rpmdb.sqlite"
+        _copy(stream, database)
+        if wal is not None:
+            _copy(wal, Path(f"{database}-wal"))
+        connection = sqlite3.connect(database)
+        connection.text_factory = bytes
+        connection.execute("PRAGMA trusted_schema = OFF")
+        _check_schema(connection)
+        cursor = connection.execute(_QUERY, (limits.max_rpm_header_size,))
+    except (*_SQLITE_ERRORS, OSError, DatabaseFormatError) as error:
+        if connection is not None:
+            connection.close()
+        shutil.rmtree(directory, ignore_errors=True)
+        if isinstance(error, DatabaseFormatError):
+            raise
+        raise DatabaseFormatError(f"unreadable: {_message(error)}") from error
+    return _blobs(connection, cursor, directory, label, limits, warn)
+
+
+def _blobs(connection: sqlite3.Connection, cursor: sqlite3.Cursor, directory: Path, label: str,
+           limits: CatalogLimits, warn: Callable[[str], None]) -> Generator[bytes, None, None]:
+    rows_read = 0
+    try:
+        while True:
+            try:
+                rows = cursor.fetchmany(_FETCH)
+            except _SQLITE_ERRORS as error:
+                warn(f"{label}: rows after the first {rows_read} not read: {_message(error)}")
+                return
+            if not rows:
+                return
+            for number, kind, length, blob in rows:
+                rows_read += 1
+                if rows_read > limits.max_records:
+                    warn(f"{label}: more than {limits.max_records} rows (cap max_records); the rest is not read")
+                    return
+                if isinstance(blob, bytes):
+                    yield blob
+                elif kind == b"blob":
+                    warn(f"{label}: header {number} skipped: a blob of {length} bytes is over "
+                         f"{limits.max_rpm_header_size} (cap max_rpm_header_size)")
+                else:
+                    warn(f"{label}: header {number} skipped: not a blob")
     finally:
         connection.close()
-
-
-def _rows_with_log(data: bytes, wal: bytes) -> list[tuple[object, object]]:
-    with tempfile.TemporaryDirectory(prefix="scanner-rpmdb-") as directory:
-        database = Path(directory) / "rpmdb.sqlite"
-        database.write_bytes(data)
-        Path(f"{database}-wal").write_bytes(wal)
-        connection = sqlite3.connect(database)
-        try:
-            return _packages_rows(connection)
-        finally:
-            connection.close()
-
-
-def read_blobs(data: bytes, warnings: list[str], label: str, wal: bytes = b"") -> Iterator[bytes]:
-    """Every header blob, in header number order; rows that are not blobs become warnings."""
-    if not data.startswith(_SQLITE_MAGIC) or len(data) < 100:
-        raise DatabaseFormatError("not an SQLite database (magic mismatch)")
-    try:
-        rows = _rows_with_log(data, wal) if wal else _rows_in_memory(data)
-    except sqlite3.Error as error:
-        raise DatabaseFormatError(f"unreadable: {error}") from error
-    return _blobs(rows, warnings, label)
-
-
-def _blobs(rows: list[tuple[object, object]], warnings: list[str], label: str) -> Iterator[bytes]:
-    for number, blob in rows:
-        if isinstance(blob, bytes):
-            yield blob
-        else:
-            warnings.append(f"{label}: header {number} skipped: not a blob")
+        shutil.rmtree(directory, ignore_errors=True)

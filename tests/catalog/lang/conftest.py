@@ -164,6 +164,21 @@ def _build_go_app(work: Path) -> None:
         shutil.rmtree(work / name)
 
 
+def _build_stamped_go_binary(work: Path) -> None:
+    """A main module without dependencies, its version stamped by the linker as release scripts do."""
+    if shutil.which("go") is None:
+        raise OSError("go not installed (Debian package golang-go)")
+    (work / "go.mod").write_text("module example.com/tool\n\ngo 1.19\n")
+    (work / "main.go").write_text('package main\n\nvar version = "dev"\n\nfunc main() { println(version) }\n')
+    env = {**os.environ, "GOFLAGS": "", "GOCACHE": str(work / "cache"), "GOPATH": str(work / "gopath"),
+           "GOTOOLCHAIN": "local", "GOPROXY": "off"}
+    subprocess.run(["go", "build", "-o", str(work / "bin" / "tool"), "-ldflags",
+                    "-s -w -X 'main.version=1.18.1' -X main.commit=0123abc", "."],
+                   cwd=work, env=env, check=True, capture_output=True, timeout=300)
+    for name in ("cache", "gopath"):
+        shutil.rmtree(work / name, ignore_errors=True)
+
+
 def _build_auditable_binary(work: Path) -> None:
     """A real rustc-built executable with a real-format `.dep-v0` section added by objcopy.
 
@@ -189,6 +204,12 @@ def _build_auditable_binary(work: Path) -> None:
 def go_app_binary() -> Path:
     """A Go executable built by the Debian toolchain from a module with a proxy dependency and replacements."""
     return cached("go-app", _build_go_app) / "bin" / "app"
+
+
+@pytest.fixture(scope="session")
+def go_stamped_binary() -> Path:
+    """A Go executable built by the Debian toolchain with `-ldflags "-X 'main.version=1.18.1'"`."""
+    return cached("go-stamped", _build_stamped_go_binary) / "bin" / "tool"
 
 
 @pytest.fixture(scope="session")

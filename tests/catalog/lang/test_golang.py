@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.catalog.golang import GoCataloger, parse_modinfo, stdlib_version
+from scanner.catalog.golang import GoCataloger, ldflags_version, parse_modinfo, stdlib_version
 from scanner.image.filesystem import MemoryFilesystem
 from tests.catalog.lang.conftest import tree_filesystem
 from tests.catalog.lang.elfbuild import ET_REL, build_elf, go_inline_buildinfo, go_pointer_elf
@@ -149,3 +149,70 @@ def test_real_go_toolchain_build_with_module_proxy_replacements(go_app_binary: P
     assert found["example.com/fork"]["replaces"] == "example.com/old@v1.0.0"
     assert found["example.com/local"]["replaced_by"] == "../local"
     assert found["stdlib"]["version"].startswith("v1.")
+
+
+def test_real_build_with_a_version_stamped_by_the_linker(go_stamped_binary: Path) -> None:
+    fs = MemoryFilesystem(files={"usr/local/bin/tool": go_stamped_binary.read_bytes()},
+                          modes={"usr/local/bin/tool": 0o755})
+    result = GoCataloger().catalog(fs, None)
+    assert result.warnings == ()
+    tool = next(p for p in result.packages if p.name == "example.com/tool")
+    # The toolchain records the main module as (devel) and quotes the -ldflags setting (it holds spaces).
+    assert (tool.version, tool.purl) == ("v1.18.1", "pkg:golang/example.com/tool@v1.18.1")
+    assert tool.version_inferred_from == "-ldflags -X main.version=1.18.1"
+    stdlib = next(p for p in result.packages if p.name == "stdlib")
+    assert stdlib.version_inferred_from == ""
+
+
+def test_build_settings_are_unquoted_as_go_quotes_them() -> None:
+    info = parse_modinfo("go1.22.1", 'build\t-ldflags="-X \'main.version=1.2.3\' -X \\"a b\\"=\\t\\x41\\u00e9"\n'
+                                     "build\tCGO_ENABLED=1\n"
+                                     'build\t-tags="unterminated\n')
+    assert info.settings == {"-ldflags": "-X 'main.version=1.2.3' -X \"a b\"=\tAé", "CGO_ENABLED": "1",
+                             "-tags": '"unterminated'}
+
+
+@pytest.mark.parametrize("ldflags, main_path, expected", [
+    ("-X main.version=1.18.1", "example.com/tool", ("v1.18.1", "-ldflags -X main.version=1.18.1")),
+    ("-s -w -X 'github.com/org/proj/internal/version.Version=v1.2.3' -X main.commit=abc", "github.com/org/proj",
+     ("v1.2.3", "-ldflags -X github.com/org/proj/internal/version.Version=v1.2.3")),
+    ("-X=main.Version=2.0.0-rc.1", "example.com/tool/v2", ("v2.0.0-rc.1", "-ldflags -X main.Version=2.0.0-rc.1")),
+    ('-X "k8s.io/component-base/version.gitVersion=v1.28.2"', "k8s.io/kubernetes",
+     ("v1.28.2", "-ldflags -X k8s.io/component-base/version.gitVersion=v1.28.2")),
+    # Set in the main module beats set elsewhere; v2+ on a path without /vN is +incompatible, as in Go.
+    ("-X github.com/prometheus/common/version.Version=2.45.0 -X main.version=2.45.0", "github.com/prometheus/prometheus",
+     ("v2.45.0+incompatible", "-ldflags -X main.version=2.45.0")),
+    ("-X main.VERSION=0.4.0 -X github.com/other/lib.Version=9.9.9", "example.com/tool",
+     ("v0.4.0", "-ldflags -X main.VERSION=0.4.0")),
+])
+def test_versions_from_linker_flags(ldflags: str, main_path: str, expected: tuple[str, str]) -> None:
+    assert ldflags_version(ldflags, main_path) == expected
+
+
+@pytest.mark.parametrize("ldflags", [
+    "",
+    "-s -w",
+    "-X main.version=dev",  # not a version
+    "-X main.version=1.18",  # not SemVer
+    "-X main.version=v1.2.3-4-gabcdef0",  # git describe: past the tag, not a pre-release of it
+    "-X main.version=1.2.3 -X example.com/tool/version.Version=1.2.4",  # the main module disagrees with itself
+    "-X main.commit=1.2.3",  # not a version variable
+    "-X main.goVersion=1.21.0",
+    "-X 'main.version=1.2.3",  # unterminated quote: the go command refuses it
+    "-X main.version",  # no value
+    "-X 'bad path!.version=1.2.3'",
+    "-X main.version=3.0.0",  # contradicts the module's /v2 suffix
+    "-X main.version=01.2.3",
+])
+def test_linker_flags_that_give_no_version(ldflags: str) -> None:
+    assert ldflags_version(ldflags, "example.com/tool/v2" if "3.0.0" in ldflags else "example.com/tool") is None
+
+
+def test_only_a_devel_main_module_takes_a_stamped_version() -> None:
+    stamped = "build\t-ldflags=\"-X main.version=9.9.9\"\n"
+    modinfo = "path\texample.com/app\nmod\texample.com/app\tv0.3.0\t\ndep\texample.com/lib\t(devel)\t\n" + stamped
+    found, _ = catalog({"app": build_elf([(".go.buildinfo", go_inline_buildinfo("go1.22.1", modinfo))])})
+    assert found["example.com/app"]["version"] == "v0.3.0" and found["example.com/lib"]["version"] == "(devel)"
+    devel = modinfo.replace("v0.3.0", "(devel)")
+    found, _ = catalog({"app": build_elf([(".go.buildinfo", go_inline_buildinfo("go1.22.1", devel))])})
+    assert found["example.com/app"]["version"] == "v9.9.9+incompatible"

@@ -13,7 +13,8 @@ from scanner.catalog.java import (
     parse_manifest,
     parse_properties,
 )
-from scanner.catalog.ziparchive import ArchiveLimits, walk_archive
+from scanner.catalog.limits import CatalogLimits
+from scanner.catalog.ziparchive import ImageBudget, walk_archive
 from scanner.image.filesystem import MemoryFilesystem
 from scanner.model import Package
 from tests.catalog.lang.conftest import tree_filesystem
@@ -156,8 +157,8 @@ def test_zip_bomb_member_is_refused_without_inflating_it() -> None:
     bomb = make_zip({**pom("g", "outer", "1"), "lib/bomb.jar": b"\0" * (4 * 1024 * 1024)})
     assert len(bomb) < 64 * 1024
     warnings: list[str] = []
-    views = list(walk_archive(io.BytesIO(bomb), "x.jar", lambda n: False, is_archive_name, warnings,
-                              ArchiveLimits(max_member_size=1024 * 1024)))
+    views = list(walk_archive(io.BytesIO(bomb), "x.jar", lambda n: False, is_archive_name, warnings.append,
+                              ImageBudget(CatalogLimits(max_nested_archive_size=1024 * 1024))))
     assert [v.location for v in views] == ["x.jar"]
     assert "zip bomb" in warnings[0]
 
@@ -170,9 +171,9 @@ def test_total_budget_and_depth_limit() -> None:
     assert len(packages) == 6  # depths 0..5
     assert any("nested deeper than 5" in w for w in warnings)
     budget_warnings: list[str] = []
-    list(walk_archive(io.BytesIO(nested), "deep.jar", lambda n: False, is_archive_name, budget_warnings,
-                      ArchiveLimits(max_total=len(nested) // 2)))
-    assert any("size limit" in w for w in budget_warnings)
+    list(walk_archive(io.BytesIO(nested), "deep.jar", lambda n: False, is_archive_name, budget_warnings.append,
+                      ImageBudget(CatalogLimits(max_inflated_bytes=len(nested) // 2))))
+    assert any("(cap max_inflated_bytes)" in w for w in budget_warnings)
 
 
 def test_zip_slip_names_are_skipped_with_a_warning() -> None:
@@ -202,3 +203,51 @@ def test_properties_and_manifest_parsers() -> None:
 def test_unknown_identity_is_reported_as_such() -> None:
     packages, warnings = run({"lib/.jar": make_zip({"a.class": b""})})
     assert packages == [] and warnings == ("lib/.jar: no coordinates could be established offline",)
+
+
+def _stored_zip(members: list[tuple[str, bytes]]) -> bytes:
+    return make_zip(dict(members), zipfile.ZIP_STORED)
+
+
+def test_member_whose_data_runs_into_the_next_member_is_refused() -> None:
+    # The "overlapping files" zip bomb: a member's compressed data covers the next member's header.
+    jar = bytearray(_stored_zip([("a.txt", b"x" * 100), ("b.txt", b"y" * 100)]))
+    central = jar.rfind(b"PK\x01\x02", 0, jar.rfind(b"PK\x01\x02"))  # a.txt's central directory entry
+    jar[central + 20:central + 24] = (200).to_bytes(4, "little")  # its compressed size now reaches into b.txt
+    packages, warnings = run({"x/bad.jar": bytes(jar), "x/good.jar": make_zip(pom("g", "good", "1"))})
+    assert [p.name for p in packages] == ["g:good"]
+    assert warnings == ("x/bad.jar: members 'a.txt' and 'b.txt' overlap (a zip bomb technique); archive skipped",)
+
+
+def _walk(data: bytes, limits: CatalogLimits, budget: ImageBudget | None = None) -> tuple[list[str], list[str]]:
+    warnings: list[str] = []
+    views = walk_archive(io.BytesIO(data), "x.jar", lambda n: n.endswith("pom.properties"), is_archive_name,
+                         warnings.append, budget or ImageBudget(limits))
+    return [view.location for view in views], warnings
+
+
+def test_nested_archives_per_archive_and_archives_per_image_are_capped() -> None:
+    inner = make_zip(pom("g", "inner", "1"))
+    outer = make_zip({f"lib/{n}.jar": inner for n in range(5)})
+    locations, warnings = _walk(outer, CatalogLimits(max_nested_archives=2))
+    assert locations == ["x.jar", "x.jar!/lib/0.jar", "x.jar!/lib/1.jar"]
+    assert warnings == ["x.jar: 5 nested archives, over 2 (cap max_nested_archives); only the first are read"]
+    budget = ImageBudget(CatalogLimits(max_archives_per_image=3))
+    locations, warnings = _walk(outer, budget.limits, budget)
+    assert len(locations) == 3 and budget.exhausted == "3 (cap max_archives_per_image)"
+    assert warnings == ["x.jar!/lib/2.jar: not read: the image's archives passed 3 (cap max_archives_per_image)"]
+    assert _walk(outer, budget.limits, budget) == ([], ["x.jar: not read: the image's archives passed 3 "
+                                                        "(cap max_archives_per_image)"])
+
+
+def test_member_list_and_identity_file_caps() -> None:
+    jar = make_zip({**pom("g", "a", "1"), **pom("g", "b", "1"), **{f"c{n}.class": b"" for n in range(50)}})
+    locations, warnings = _walk(jar, CatalogLimits(max_central_directory_size=1000))
+    assert locations == [] and "(cap max_central_directory_size); skipped" in warnings[0]
+    locations, warnings = _walk(jar, CatalogLimits(max_identity_files=1))
+    assert locations == ["x.jar"]
+    assert warnings == ["x.jar!/META-INF/maven/g/b/pom.properties: more than 1 identity files in the archive "
+                        "(cap max_identity_files), ignored"]
+    members = ImageBudget(CatalogLimits(max_archive_members_per_image=10))
+    assert _walk(jar, members.limits, members)[0] == []
+    assert members.exhausted == "10 (cap max_archive_members_per_image)"

@@ -151,3 +151,28 @@ def test_corrupt_provider_row_is_refused(tmp_path: Path, database: Path, signing
     with pytest.raises(BundleWriteError, match="provider osv: bad JSON"):
         write_bundle(tmp_path / "x.bundle", database, IDENTITY, [signing_key])
     assert not (tmp_path / "x.bundle").exists()
+
+
+def test_layout_is_byte_for_byte_what_tarfile_writes(tmp_path: Path, database: Path,
+                                                     signing_key: Ed25519PrivateKey) -> None:
+    # The writer lays the archive out with scanner.db.bundle_format (the rule the verifier checks byte for
+    # byte); this pins it to what `tar` and Python's tarfile read and write.
+    out = tmp_path / "x.bundle"
+    write_bundle(out, database, IDENTITY, [signing_key], level=3, threads=1)
+    stored = members(out)
+    expected = io.BytesIO()
+    with tarfile.open(fileobj=expected, mode="w", format=tarfile.USTAR_FORMAT) as archive:
+        for name in MEMBER_ORDER:
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime, info.mode = len(stored[name]), int(BUILT_AT.timestamp()), 0o644
+            archive.addfile(info, io.BytesIO(stored[name]))
+    assert out.read_bytes() == expected.getvalue()
+
+
+def test_a_build_time_beyond_the_tar_mtime_field_is_a_write_error(tmp_path: Path, database: Path,
+                                                                  signing_key: Ed25519PrivateKey) -> None:
+    far = datetime(2300, 1, 1, tzinfo=UTC)
+    with pytest.raises(BundleWriteError, match=r"cannot write bundle member manifest\.json: \d+ does not fit"):
+        write_bundle(tmp_path / "x.bundle", database, BundleIdentity("test", 1, far, far + timedelta(days=1)),
+                     [signing_key], level=3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["vulns.sqlite"]

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import pytest
 from dbbuilder.compile import CompileSummary, compile_database
 from dbbuilder.sources.base import MalformedFeedError
 from scanner.db.schema import SCHEMA_VERSION
-from scanner.errors import FeedError
+from scanner.errors import FeedError, UsageError
 
 FEEDS = Path(__file__).resolve().parents[4] / "shared" / "data" / "feeds"
 
@@ -242,15 +243,34 @@ def test_tracker_json_outranks_the_advisory_list(tmp_path: Path) -> None:
             ("DEBIAN-CVE-2099-0001", "not-affected", "low")]
 
 
-def test_capture_times(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_capture_times(tmp_path: Path) -> None:
     inputs = small_feeds(tmp_path / "feeds")
-    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     summary = compile_database(tmp_path / "a.sqlite", captured_at={"osv": "2024-05-05T05:05:05+02:00"}, **inputs)
-    captured = {p.name: p.captured_at for p in summary.providers}
-    assert captured == {"osv": "2024-05-05T03:05:05Z", "nvd": "2024-03-01T00:00:00Z",
-                        "debian": "2024-01-02T00:00:00Z", "alpine": "2023-11-14T22:13:20Z"}
+    captured = {p.name: (p.captured_at, p.captured_at_basis) for p in summary.providers}
+    assert captured == {"osv": ("2024-05-05T03:05:05Z", "given"), "nvd": ("2024-03-01T00:00:00Z", "records"),
+                        "debian": ("2024-01-02T00:00:00Z", "records"),
+                        "alpine": ("1970-01-01T00:00:00Z", "unknown")}  # secdb has no dates
+    with sqlite3.connect(tmp_path / "a.sqlite") as db:
+        assert dict(db.execute("SELECT name, captured_at_basis FROM providers")) == {
+            name: basis for name, (_, basis) in captured.items()}
     with pytest.raises(FeedError, match="captured_at for nvd"):
         compile_database(tmp_path / "b.sqlite", captured_at={"nvd": "last week"}, **inputs)
+
+
+def test_a_feed_timestamp_is_the_capture_time(tmp_path: Path) -> None:
+    (tmp_path / "nvd").mkdir()
+    page = nvd_page("CVE-2099-0001")
+    (tmp_path / "nvd" / "page.json").write_text(json.dumps({**page, "timestamp": "2024-03-05T06:07:08.123"}))
+    summary = compile_database(tmp_path / "a.sqlite", nvd=[tmp_path / "nvd"])
+    assert (summary.providers[0].captured_at, summary.providers[0].captured_at_basis) == (
+        "2024-03-05T06:07:08Z", "feed")
+
+
+def test_the_real_feeds_capture_times_come_from_their_data(full_build: tuple[Path, CompileSummary]) -> None:
+    captured = {p.name: (p.captured_at, p.captured_at_basis) for p in full_build[1].providers}
+    assert captured["nvd"] == ("2026-10-08T22:17:07Z", "feed")  # the newest page's own timestamp
+    assert captured["debian"] == ("2023-04-01T00:00:00Z", "records")  # the newest DLA
+    assert captured["alpine"] == ("1970-01-01T00:00:00Z", "unknown")  # secdb carries no date at all
 
 
 def test_bad_paths_are_feed_errors(tmp_path: Path) -> None:
@@ -269,16 +289,114 @@ def test_page_size_is_configurable(tmp_path: Path) -> None:
         compile_database(tmp_path / "other.sqlite", page_size=1000, **small_feeds(tmp_path / "feeds2"))
 
 
-def test_undated_feed_is_captured_when_its_files_were_written(tmp_path: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_undated_feed_is_never_dated_by_its_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Years-old secdb files copied a minute ago: file times say nothing about the data's age (issue 12)."""
     inputs = small_feeds(tmp_path / "feeds")
-    downloaded = 1795000000  # when `fetch` wrote the secdb files
+    copied = 1795000000  # when `cp -r` wrote the files
     for path in inputs["alpine"]:
         for file in ([path] if path.is_file() else path.rglob("*")):
-            os.utime(file, (downloaded, downloaded))
-    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
-    summary = compile_database(tmp_path / "a.sqlite", alpine=inputs["alpine"])
-    assert summary.providers[0].captured_at == "2026-11-18T11:06:40Z"
-    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")  # clamped, as reproducible builds do
-    summary = compile_database(tmp_path / "b.sqlite", alpine=inputs["alpine"])
-    assert summary.providers[0].captured_at == "2023-11-14T22:13:20Z"
+            os.utime(file, (copied, copied))
+    for epoch in (None, "1700000000"):
+        if epoch is None:
+            monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+        else:
+            monkeypatch.setenv("SOURCE_DATE_EPOCH", epoch)
+        summary = compile_database(tmp_path / f"{epoch}.sqlite", alpine=inputs["alpine"])
+        assert (summary.providers[0].captured_at, summary.providers[0].captured_at_basis) == (
+            "1970-01-01T00:00:00Z", "unknown")
+    summary = compile_database(tmp_path / "given.sqlite", alpine=inputs["alpine"],
+                               captured_at={"alpine": "2026-11-01T00:00:00Z"})
+    assert (summary.providers[0].captured_at, summary.providers[0].captured_at_basis) == (
+        "2026-11-01T00:00:00Z", "given")
+
+
+# Coverage: which ecosystems the inputs are a whole export of (docs/database.md, "Coverage").
+
+def coverage_of(summary: CompileSummary) -> dict[tuple[str, str], tuple[int, bool, str]]:
+    return {(entry.provider, entry.ecosystem): (entry.records, entry.complete, entry.basis)
+            for provider in summary.providers for entry in provider.coverage}
+
+
+def test_coverage_of_the_real_feeds(full_build: tuple[Path, CompileSummary], db: sqlite3.Connection) -> None:
+    coverage = coverage_of(full_build[1])
+    # The six Debian:12 rows of issue 12: OSV's sample DSA (loose records) and the tracker JSON samples
+    # (the export's form, but two and three issues for bookworm, where the export lists thousands).
+    assert coverage[("osv", "Debian:12")] == (1, False, "loose records")
+    assert coverage[("debian", "Debian:12")] == (5, False, "Debian tracker JSON with 2 issue(s) for it: an extract")
+    assert coverage[("osv", "PyPI")] == (2661, False, "loose records")
+    assert coverage[("debian", "Debian:11")][1:] == (True, "Debian DSA list")  # bullseye lines in DSA/list
+    assert coverage[("debian", "Debian:9")][1:] == (True, "Debian DLA list")
+    assert coverage[("alpine", "Alpine:v3.11")][1:] == (True, "Alpine secdb branch")
+    # v3.12/community.json says it is v3.3's: v3.12 has main only.
+    assert coverage[("alpine", "Alpine:v3.12")][1:] == (False, "Alpine secdb without community")
+    assert coverage[("alpine", "Alpine:edge")][1:] == (False, "Alpine secdb with 1 package(s): an extract")
+    assert coverage[("nvd", "CPE")][1:] == (True, "NVD CVE data")
+    assert not {ecosystem for provider, ecosystem in coverage if provider == "nvd"} - {"CPE"}
+    newest = max(json.loads(path.read_text())["modified"] for path in (FEEDS / "osv" / "PyPI").glob("*.json"))
+    by_key = {(e.provider, e.ecosystem): e for p in full_build[1].providers for e in p.coverage}
+    assert by_key[("osv", "PyPI")].newest == newest.replace(".000", "").rstrip("Z")[:19] + "Z"
+    assert by_key[("alpine", "Alpine:v3.11")].newest is None  # undated
+    stored = {(provider, ecosystem): (records, bool(complete), basis)
+              for provider, ecosystem, records, _, complete, basis in db.execute("SELECT * FROM coverage")}
+    assert stored == coverage
+
+
+def _write(path: Path, content: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(content)
+    return path
+
+
+def test_whole_exports_are_recognised_by_their_form(tmp_path: Path) -> None:
+    two_ecosystems = osv_record("GHSA-both")
+    two_ecosystems["affected"].append({"package": {"ecosystem": "npm", "name": "demo"}, "versions": ["1.0.0"]})
+    (tmp_path / "osv" / "PyPI").mkdir(parents=True)
+    with zipfile.ZipFile(tmp_path / "osv" / "PyPI" / "all.zip", "w") as archive:
+        archive.writestr("GHSA-both.json", json.dumps(two_ecosystems))
+    with zipfile.ZipFile(tmp_path / "osv" / "picked.zip", "w") as archive:
+        go = osv_record("GO-2099-0001")
+        go["affected"][0]["package"]["ecosystem"] = "Go"
+        archive.writestr("GO-2099-0001.json", json.dumps(go))
+    secdb = {"packages": [{"pkg": {"name": f"p{n}", "secfixes": {"1.0-r0": [f"CVE-2099-{n:04d}"]}}}
+                          for n in range(50)]}
+    _write(tmp_path / "alpine" / "v3.18" / "main.json", json.dumps({**secdb, "reponame": "main"}))
+    _write(tmp_path / "alpine" / "v3.18" / "community.json", json.dumps({"packages": None}))
+    _write(tmp_path / "alpine" / "v3.19" / "main.json", json.dumps(secdb))
+    for repository in ("main", "community"):  # a handful of packages is a sample of a branch
+        _write(tmp_path / "alpine" / "v3.20" / f"{repository}.json", json.dumps({"packages": secdb["packages"][:2]}))
+    _write(tmp_path / "debian" / "tracker.json", json.dumps({f"p{n}": {f"CVE-2099-{n:04d}": {"releases": {
+        "bookworm": {"status": "open", "urgency": "low"}, "sid": {"status": "open"},
+        **({"bullseye": {"status": "open"}} if n < 10 else {})}}} for n in range(1000)}))
+    _write(tmp_path / "debian" / "CVE" / "list", "CVE-2099-0003 (flaw)\n\t[buster] - demo <not-affected>\n")
+    _write(tmp_path / "debian" / "DTSA" / "list",
+           "[August 26th, 2005] DTSA-1-1 demo - x\n\t{CVE-2099-0004}\n\t[etch] - demo 1.0-1\n")
+    _write(tmp_path / "debian" / "DLA" / "list", "".join(  # 100 advisories, every number: the whole list
+        f"[01 Jan 2024] DLA-{n}-1 p{n} - x\n\t{{CVE-2099-{n:04d}}}\n\t[stretch] - p{n} 1.0-1\n" for n in range(100, 0, -1)))
+    _write(tmp_path / "debian" / "DSA" / "list", "".join(  # one advisory in ten: trimmed to some packages
+        f"[01 Jan 2024] DSA-{n}-1 p{n} - x\n\t{{CVE-2099-{n:04d}}}\n\t[jessie] - p{n} 1.0-1\n"
+        for n in range(1000, 0, -10)))
+    summary = compile_database(tmp_path / "a.sqlite", osv=[tmp_path / "osv"], alpine=[tmp_path / "alpine"],
+                               debian=[tmp_path / "debian"])
+    assert coverage_of(summary) == {
+        ("osv", "PyPI"): (1, True, "OSV PyPI/all.zip"),
+        ("osv", "npm"): (1, False, "loose records"),  # in PyPI's export, not npm's
+        ("osv", "Go"): (1, False, "loose records"),  # an archive, but not an osv.dev export
+        ("alpine", "Alpine:v3.18"): (50, True, "Alpine secdb branch"),
+        ("alpine", "Alpine:v3.19"): (50, False, "Alpine secdb without community"),
+        ("alpine", "Alpine:v3.20"): (2, False, "Alpine secdb with 4 package(s): an extract"),
+        ("debian", "Debian:12"): (1000, True, "Debian security tracker JSON export"),
+        ("debian", "Debian:11"): (10, False, "Debian tracker JSON with 10 issue(s) for it: an extract"),
+        ("debian", "Debian:10"): (1, False, "loose records"),  # the CVE list is not whole for any release
+        ("debian", "Debian:9"): (100, True, "Debian DLA list"),
+        ("debian", "Debian:8"): (100, False, "Debian DSA list extract (100 advisories)"),
+        ("debian", "Debian:4.0"): (1, False, "loose records"),  # DTSAs were for testing
+    }
+
+
+def test_the_operator_may_declare_loose_records_complete(tmp_path: Path) -> None:
+    inputs = small_feeds(tmp_path / "feeds")
+    summary = compile_database(tmp_path / "a.sqlite", complete=["PyPI"], **inputs)
+    assert coverage_of(summary)[("osv", "PyPI")] == (1, True, "--complete")
+    with pytest.raises(UsageError, match="--complete Debian:12: no input has records for it"):
+        compile_database(tmp_path / "b.sqlite", complete=["Debian:12"], osv=inputs["osv"])
+    assert not (tmp_path / "b.sqlite").exists()

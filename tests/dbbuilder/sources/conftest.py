@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from dbbuilder.sources import PROVIDERS
-from dbbuilder.sources.base import Record, SkipLog, input_files
+from dbbuilder.sources.base import FeedFacts, Record, SkipLog, input_files
 
 FEEDS = Path(__file__).resolve().parents[4] / "shared" / "data" / "feeds"
 
@@ -20,9 +20,17 @@ def feeds() -> Path:
 
 def read_all(provider: str, paths: Sequence[Path], strict: bool = False) -> tuple[list[Record], SkipLog]:
     """Every record the provider reads from `paths`, and its skip log."""
+    records, skips, _ = read_with_facts(provider, paths, strict)
+    return records, skips
+
+
+def read_with_facts(provider: str, paths: Sequence[Path],
+                    strict: bool = False) -> tuple[list[Record], SkipLog, FeedFacts]:
+    """Every record the provider reads from `paths`, its skip log and what it learnt about its inputs."""
     reader = PROVIDERS[provider]
     skips = SkipLog(provider, strict=strict)
-    return list(reader.read(input_files(paths, reader.accepts), skips)), skips
+    facts = FeedFacts()
+    return list(reader.read(input_files(paths, reader.accepts), skips, facts)), skips, facts
 
 
 def by_id(records: Sequence[Record]) -> dict[str, Record]:

@@ -8,7 +8,7 @@ import pytest
 from dbbuilder.sources.base import MalformedFeedError
 from scanner.model import FixState
 
-from .conftest import read_all
+from .conftest import read_all, read_with_facts
 
 SECDB = {
     "distroversion": "v3.12",
@@ -79,3 +79,14 @@ def test_hostile_secdb(tmp_path: Path, name: str, content: str, reason: str) -> 
     assert records == [] and dict(skips.reasons) == {reason: 1}
     with pytest.raises(MalformedFeedError, match=reason):
         read_all("alpine", [tmp_path], strict=True)
+
+
+def test_a_branch_is_whole_with_main_and_community(feeds: Path) -> None:
+    _, _, facts = read_with_facts("alpine", [feeds / "alpine"])
+    assert facts.exports["Alpine:v3.11"] == "Alpine secdb branch"
+    assert facts.exports["Alpine:v3.9"] == "Alpine secdb branch"
+    assert facts.notes["Alpine:v3.15"] == "Alpine secdb with 7 package(s): an extract"  # a fixture's sample
+    # The v3.12 directory's community.json says it is v3.3's.
+    assert "Alpine:v3.12" not in facts.exports
+    assert facts.notes["Alpine:v3.12"] == "Alpine secdb without community"
+    assert facts.timestamps == []  # secdb carries no date

@@ -8,7 +8,7 @@ import pytest
 from dbbuilder.sources.base import AffectedRow, MalformedFeedError, Record
 from scanner.model import FixState
 
-from .conftest import read_all
+from .conftest import read_all, read_with_facts
 
 DSA_LIST = """\
 [15 Mar 2022] DSA-5103-1 openssl - security update
@@ -150,3 +150,16 @@ def test_tracker_json_is_read_one_package_at_a_time(tmp_path: Path) -> None:
     assert dict(skips.reasons) == {"invalid JSON": 1}
     (tmp_path / "t.json").write_text(" { } ")
     assert read_all("debian", [tmp_path])[0] == []
+
+
+def test_dsa_and_dla_lists_and_the_json_export_are_whole_for_the_releases_they_name(feeds: Path) -> None:
+    _, _, facts = read_with_facts("debian", [feeds / "debian" / "DSA", feeds / "debian" / "DLA"])
+    assert facts.exports["Debian:11"] == "Debian DSA list"
+    assert facts.exports["Debian:6.0"] in {"Debian DSA list", "Debian DLA list"}  # both name squeeze
+    assert "Debian:12" not in facts.exports  # bookworm has no DSA in the 2023-04 snapshot
+    # The samples have the export's form, but a few issues per release where the export lists thousands.
+    _, _, facts = read_with_facts("debian", [feeds / "debian" / "tracker-json"])
+    assert facts.exports == {}
+    assert facts.notes["Debian:12"] == "Debian tracker JSON with 2 issue(s) for it: an extract"
+    _, _, facts = read_with_facts("debian", [feeds / "debian" / "CVE", feeds / "debian" / "DTSA"])
+    assert facts.exports == {}

@@ -10,7 +10,7 @@ import pytest
 from dbbuilder.sources import nvd
 from dbbuilder.sources.base import MalformedFeedError
 
-from .conftest import by_id, read_all
+from .conftest import by_id, read_all, read_with_facts
 
 
 def cve(cve_id: str = "CVE-2024-0001", **overrides: Any) -> dict[str, Any]:
@@ -121,3 +121,10 @@ def test_gzip_bomb_and_broken_gzip(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     (tmp_path / "broken.json.gz").write_bytes(b"\x1f\x8b\x08garbage")
     records, skips = read_all("nvd", [tmp_path])
     assert records == [] and dict(skips.reasons) == {"file too large": 1, "invalid gzip": 1}
+
+
+def test_pages_state_their_own_capture_time_and_cover_cpe(feeds: Path) -> None:
+    _, _, facts = read_with_facts("nvd", [feeds / "nvd"])
+    assert max(facts.timestamps) == "2026-10-08T22:17:07Z"  # nvd-api2-fkie-cad.json's `timestamp`
+    assert "2022-08-31T05:00:00Z" in facts.timestamps  # the legacy feed's CVE_data_timestamp
+    assert facts.exports == {"CPE": "NVD CVE data"}

@@ -13,7 +13,7 @@ from dbbuilder.sources.base import MalformedFeedError, input_files
 from scanner.errors import FeedError
 from scanner.model import FixState
 
-from .conftest import by_id, read_all
+from .conftest import by_id, read_all, read_with_facts
 
 
 def record(**overrides: Any) -> dict[str, Any]:
@@ -168,3 +168,18 @@ def test_a_fifo_in_a_feed_directory_is_refused_without_blocking(tmp_path: Path) 
     os.mkfifo(tmp_path / "GHSA-fifo.json")
     with pytest.raises(FeedError, match="not a regular file"):
         input_files([tmp_path], osv.accepts)
+
+
+def test_only_an_osv_ecosystem_export_is_whole_and_only_for_its_ecosystem(tmp_path: Path) -> None:
+    both = record(id="GHSA-both")
+    both["affected"].append({"package": {"ecosystem": "npm", "name": "x"}, "versions": ["1.0.0"]})
+    debian = record(id="DSA-1-1")
+    debian["affected"] = [{"package": {"ecosystem": "Debian:12", "name": "x"}, "versions": ["1.0-1"]}]
+    for directory, name in (("PyPI", "all.zip"), ("Debian", "all.zip"), ("Go", "some.zip")):
+        (tmp_path / directory).mkdir()
+        with zipfile.ZipFile(tmp_path / directory / name, "w") as archive:
+            archive.writestr("a.json", json.dumps(debian if directory == "Debian" else both))
+    (tmp_path / "loose").mkdir()
+    (tmp_path / "loose" / "b.json").write_text(json.dumps(record(id="PYSEC-loose")))
+    _, _, facts = read_with_facts("osv", [tmp_path])
+    assert facts.exports == {"PyPI": "OSV PyPI/all.zip", "Debian:12": "OSV Debian/all.zip"}

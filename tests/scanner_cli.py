@@ -1,0 +1,56 @@
+"""The `scanner` entry point run in-process against a small signed bundle whose rows a test chooses.
+
+For tests of what the commands print: `run` returns (exit code, stdout, stderr); an exception other
+than SystemExit escapes it, so a test that passes through `run` also shows there was no traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from scanner.cli import main
+from scanner.db import trust
+from scanner.db.state import StateDir
+from tests.db.bundles import Signer, write_bundle
+from tests.match.dbfixture import Rows, write_db
+
+Run = Callable[..., tuple[int, str, str]]
+
+
+def runner(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Run:
+    def run(*args: str) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["scanner", *args])
+        with pytest.raises(SystemExit) as exited:
+            main()
+        out = capsys.readouterr()
+        return int(exited.value.code or 0), out.out, out.err
+
+    return run
+
+
+@dataclass(frozen=True)
+class TrustedBundle:
+    bundle: Path
+    state: Path  # trusts the bundle's signer
+
+    def scanner_args(self, command: str, *args: str) -> tuple[str, ...]:
+        """`scanner --state-dir STATE COMMAND ARGS --db BUNDLE`."""
+        return ("--state-dir", str(self.state), command, *args, "--db", str(self.bundle))
+
+
+def trusted_bundle(directory: Path, rows: Rows, **manifest: object) -> TrustedBundle:
+    """A fresh bundle holding `rows`, signed by a new key that a new state directory trusts."""
+    signer = Signer()
+    database = write_db(directory / "vulns.sqlite", rows).read_bytes()
+    now = datetime.now(UTC)
+    bundle = write_bundle(directory / "test.bundle", signer, raw=database, built=now - timedelta(hours=1),
+                          expires=now + timedelta(days=10), **manifest)
+    state = directory / "state"
+    trust.add_key(StateDir(state), signer.public_pem, "test", "test.pub.pem", now)
+    return TrustedBundle(bundle, state)
