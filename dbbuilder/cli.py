@@ -76,6 +76,9 @@ DebianPaths = Annotated[list[Path] | None, typer.Option(
     "--debian", metavar="PATH", help="Debian security tracker DSA/DLA lists or JSON export (repeatable).")]
 AlpinePaths = Annotated[list[Path] | None, typer.Option(
     "--alpine", metavar="PATH", help="Alpine secdb JSON files or directories (repeatable).")]
+Cve5Paths = Annotated[list[Path] | None, typer.Option(
+    "--cve5", metavar="PATH", help="CVE JSON 5 records (cvelistV5 CVE-*.json) or directories: descriptions, "
+    "CWEs and the CNA's and ADPs' CVSS (repeatable).")]
 
 
 def _passphrase(path: Path | None) -> bytes | None:
@@ -118,9 +121,18 @@ def _add_row(table: Table, *cells: str) -> None:
     table.add_row(*(printable(cell) for cell in cells))
 
 
+# The per-ecosystem rows need not add up to "(all)": a reader must not take the difference for lost data.
+_SUMMARY_UNITS = (
+    "records: distinct vulnerability ids kept. A provider's (all) row counts each once; an ecosystem row counts "
+    "those naming a package in that ecosystem, so one record may count in several ecosystems (or in none) and "
+    "the ecosystem rows need not add up to (all). withdrawn: records kept but marked withdrawn, counted in "
+    "records. skipped: input records not compiled, by reason.")
+
+
 def _summary_table(summary: CompileSummary) -> Table:
     table = Table("provider", Column("captured (from)", no_wrap=True), "ecosystem", "records", "newest",
-                  Column("coverage", no_wrap=True), "withdrawn", "skipped", "skip reasons", title="bundle contents")
+                  Column("coverage", no_wrap=True), "withdrawn", "skipped", "skip reasons", title="bundle contents",
+                  caption=_SUMMARY_UNITS, caption_justify="left")
     for provider in summary.providers:
         reasons = ", ".join(f"{reason}: {count}" for reason, count in sorted(provider.skipped_reasons.items()))
         captured = ("UNKNOWN (no date in the feed)" if provider.captured_at_basis == CAPTURE_UNKNOWN
@@ -152,7 +164,7 @@ def _sizes_table(result: BundleResult) -> Table:
 
 
 def _capture_times(pairs: list[str]) -> dict[str, str]:
-    providers = ("osv", "nvd", "debian", "alpine")
+    providers = ("osv", "nvd", "debian", "alpine", "cve5")
     times: dict[str, str] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
@@ -173,6 +185,7 @@ def build(
     nvd: NvdPaths = None,
     debian: DebianPaths = None,
     alpine: AlpinePaths = None,
+    cve5: Cve5Paths = None,
     kev: Annotated[Path | None, typer.Option(
         metavar="FILE", help="CISA Known Exploited Vulnerabilities catalog (known_exploited_vulnerabilities.json): "
         "findings of the CVEs in it are marked known exploited.")] = None,
@@ -197,8 +210,8 @@ def build(
         "are loose records (repeatable; recorded in the manifest).")] = None,
 ) -> None:
     """Compile feeds into a database and write it as a signed, compressed bundle."""
-    if not any((osv, nvd, debian, alpine)):
-        raise UsageError("no feed given: pass at least one of --osv, --nvd, --debian, --alpine")
+    if not any((osv, nvd, debian, alpine, cve5)):
+        raise UsageError("no feed given: pass at least one of --osv, --nvd, --debian, --alpine, --cve5")
     capture_times = _capture_times(captured_at or [])
     built_at = build_time()
     identity = BundleIdentity(channel, bundle_version, built_at, built_at + parse_duration(expires_in))
@@ -222,7 +235,7 @@ def build(
             progress.update(task, description=f"{stage}{detail}{counted}")
 
         summary = compile_database(database, osv=osv or (), nvd=nvd or (), debian=debian or (),
-                                   alpine=alpine or (), kev=kev, epss=epss, strict=strict,
+                                   alpine=alpine or (), cve5=cve5 or (), kev=kev, epss=epss, strict=strict,
                                    captured_at=capture_times,
                                    complete=complete or (), progress=report)
         if not allow_empty:

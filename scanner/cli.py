@@ -8,11 +8,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
+import shutil
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -51,7 +54,7 @@ from scanner.db.store import VulnStore
 from scanner.db.verify import FreshnessPolicy, TrustedKey, TrustPolicy, format_age, format_time
 from scanner.errors import DatabaseError, ScannerError, UsageError
 from scanner.image import ImageMetadata, Limits, open_image
-from scanner.image.limits import parse_size
+from scanner.image.limits import format_size, parse_size
 from scanner.keyfiles import public_key_id
 from scanner.match.coverage import gap_text, source_lines
 from scanner.match.exploitation import in_kev
@@ -60,7 +63,7 @@ from scanner.match.scan import ScanOptions, ScanReport, database_info, diff_repo
 from scanner.match.severity import gate_severity
 from scanner.model import Severity
 from scanner.report import write_output
-from scanner.report.base import DIFF, FINDINGS, SBOM, get_format
+from scanner.report.base import DIFF, FINDINGS, SBOM, ReportFormat, get_format
 from scanner.report.sbom import SbomReport, Subject
 from scanner.terminal import printable
 
@@ -141,7 +144,7 @@ def _say(text: str, *, err: bool = False) -> None:
 def _inspect_table(metadata: ImageMetadata) -> None:
     for label, value in (("format", metadata.format), ("tags", ", ".join(metadata.tags) or "(none)"),
                          ("image id", metadata.config_digest), ("platform", metadata.platform),
-                         ("created", metadata.created or "(unknown)")):
+                         ("created", _without_fraction(metadata.created) or "(unknown)")):
         _say(f"{label + ':':<10} {value}")
 
     def short(digest: str) -> str:
@@ -150,8 +153,18 @@ def _inspect_table(metadata: ImageMetadata) -> None:
     table = Table("#", "digest", "diff_id", "size", "uncompressed", "files", box=None, pad_edge=False)
     for layer in metadata.layers:
         table.add_row(str(layer.index), printable(short(layer.digest)), printable(short(layer.diff_id)),
-                      str(layer.size), str(layer.uncompressed_size), str(layer.files))
+                      format_size(layer.size), format_size(layer.uncompressed_size), str(layer.files))
     Console(width=200, markup=False).print(table)
+
+
+# An RFC 3339 time with its fraction of a second: nanoseconds say nothing a person reading a table needs.
+_FRACTIONAL_TIME = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.\d+(Z|[+-]\d\d:\d\d)", re.ASCII)
+
+
+def _without_fraction(created: str) -> str:
+    """`created` without its fraction of a second; any other text (the field is free-form) unchanged."""
+    match = _FRACTIONAL_TIME.fullmatch(created)
+    return f"{match[1]}{match[2]}" if match else created
 
 
 @app.command()
@@ -273,6 +286,15 @@ def trust_policy(
 def _print_warnings(warnings: tuple[str, ...]) -> None:
     for warning in warnings:
         _say(f"scanner: warning: {warning}", err=True)
+
+
+def _write_report(report_format: ReportFormat, document: Any, file: Path | None) -> None:
+    """Render and write `document`: a table shown on a terminal fits the terminal's width; files and
+    pipes get the fixed-width rendering (the same bytes for the same input)."""
+    if file is None and sys.stdout.isatty() and report_format.render_for_terminal is not None:
+        write_output(report_format.render_for_terminal(document, shutil.get_terminal_size().columns), None)
+    else:
+        write_output(report_format.render(document), file)
 
 
 # The rollback overrides, on `db import` and on `scan`/`diff --db` (the same checks, the same flags).
@@ -438,8 +460,9 @@ def sbom(
     metadata, catalog = catalog_image(image_path, image=image, platform=platform,
                                       limits=_image_limits(max_uncompressed_size))
     report = SbomReport(subject=Subject.from_image(image_path, metadata), catalog=catalog, timestamp=timestamp)
-    write_output(report_format.render(report), file)
-    _print_warnings(catalog.warnings)
+    _write_report(report_format, report, file)
+    if file is not None or output != "table":  # the table lists them
+        _print_warnings(catalog.warnings)
 
 
 # --- scanning (scanner.match, scanner.report) ----------------------------------------------------
@@ -625,8 +648,8 @@ def scan(
     report = _scan_one(ctx, target, database, options, filters, _image_limits(max_uncompressed_size))
     if attestation is not None:
         report = attestation.write(ctx, report, target_file)
-    write_output(report_format.render(report), file)
-    if file is not None or output != "table":  # the table on the terminal already lists them
+    _write_report(report_format, report, file)
+    if file is not None or output != "table":  # the table on standard output already lists them
         _print_warnings(report.warnings)
     # Before --fail-on: with data missing, the findings themselves are incomplete evidence.
     if options.require_complete and not report.coverage_complete:
@@ -681,7 +704,7 @@ def diff(
     old_report = _scan_one(ctx, old, database, options, filters, limits)
     new_report = _scan_one(ctx, new, database, options, filters, limits)
     changes = diff_reports(old_report, new_report)
-    write_output(report_format.render(changes), file)
+    _write_report(report_format, changes, file)
     _print_warnings(tuple(dict.fromkeys((*old_report.warnings, *new_report.warnings))))
     if options.fail_on is not None:
         added = [f for f in changes.added

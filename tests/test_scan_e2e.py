@@ -444,7 +444,7 @@ def test_diff_between_builds(scanner: Run, environment: dict[str, Path], old_pac
 # --- SBOM targets ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("sbom_format", ["cyclonedx-json", "spdx-json"])
+@pytest.mark.parametrize("sbom_format", ["cyclonedx-json", "spdx-json", "json"])
 def test_our_sbom_scans_like_the_image(scanner: Run, environment: dict[str, Path], tmp_path: Path,
                                        sbom_format: str) -> None:
     sbom = tmp_path / "demo.sbom.json"

@@ -33,6 +33,9 @@ MANIFEST = "META-INF/MANIFEST.MF"
 _POM_PROPERTIES = re.compile(r"META-INF/maven/[^/]+/[^/]+/pom\.properties")
 # name-version: the version starts at the first "-<digit>" (log4j-core-2.14.1, guava-31.1-jre).
 _NAME_VERSION = re.compile(r"(?P<name>.+?)-(?P<version>\d[^/]*)")
+# Without a "-<digit>", a version glued to a name (py4j0.10.9.9): the name ends in a letter and the version
+# has a dot, so names that merely end in digits (ojdbc8, commons-lang3, bcprov-jdk18on) keep them.
+_GLUED_NAME_VERSION = re.compile(r"(?P<name>.*?[A-Za-z])(?P<version>\d+(?:\.\d+)+(?:[.-][0-9A-Za-z][^/]*)?)")
 _MAVEN_LAYOUT = re.compile(
     r"(?:^|/)(?:maven-repo|repository|maven2)/(?P<group>[^/]+(?:/[^/]+)*)/(?P<artifact>[^/]+)/(?P<version>[^/]+)/"
     r"(?P=artifact)-(?P=version)(?:-[^/]*)?\.[a-z]+$"
@@ -156,7 +159,7 @@ def _own_coordinates(view: ArchiveView, headers: Mapping[str, str], aliases: Ite
         return layout
     stem = posixpath.basename(view.location)
     stem = stem[: stem.rfind(".")] if "." in stem else stem
-    from_name = _NAME_VERSION.fullmatch(stem)
+    from_name = _NAME_VERSION.fullmatch(stem) or _GLUED_NAME_VERSION.fullmatch(stem)
     artifact, file_version = (from_name["name"], from_name["version"]) if from_name else (stem, "")
     artifact = artifact or _first(headers, "Implementation-Title", "Bundle-SymbolicName", "Short-Name",
                                   "Extension-Name", "Bundle-Name", "Specification-Title")

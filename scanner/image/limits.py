@@ -77,3 +77,15 @@ def parse_size(text: str) -> int:
     if value < 0:
         raise ValueError(text)
     return value * units[unit]
+
+
+def format_size(size: int) -> str:
+    """A byte count for people: '920 B', '2.1 KiB', '118.4 MiB' (binary units, as parse_size reads them)."""
+    if size < 1024:
+        return f"{size} B"
+    value = float(size)
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        value /= 1024
+        if value < 1024 or unit == "TiB":
+            break
+    return f"{value:.1f} {unit}"

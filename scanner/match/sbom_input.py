@@ -1,4 +1,4 @@
-"""SBOMs as scan targets: CycloneDX JSON and SPDX 2.x JSON, ours and other tools'.
+"""SBOMs as scan targets: CycloneDX JSON and SPDX 2.x JSON, ours and other tools', and our own `sbom -o json`.
 
 Packages come from PURLs. OS packages (deb, apk, rpm) need their distro release: the PURL's
 `distro` qualifier when present, else the SBOM's operating-system component (CycloneDX) or
@@ -52,6 +52,7 @@ _SRPM = re.compile(r"^(?P<name>.+)-(?P<version>[^-]+)-(?P<release>[^-]+)\.src\.r
 _BUILT_FROM = re.compile(r"^built (?:package from:|from source package)\s*(?P<name>\S+)\s+(?P<version>\S+)")
 _GO_MAJOR = re.compile(r"v?(?P<major>[0-9]+)\.")  # of a Go module version: "v5.12.0", "5.12.0", "v2.0.0-2019..."
 _GO_MAJOR_ELEMENT = re.compile(r"v[0-9]+")  # a module path's major-version suffix
+OWN_SCHEMA = "airgap-scanner/sbom"  # `sbom -o json` (scanner/report/json_sbom.py SCHEMA, docs/sbom-json.md)
 _OURS = "airgap-scanner:"  # our SBOMs' property prefix (scanner/report/cyclonedx.py, spdx.py comments)
 
 
@@ -405,8 +406,17 @@ def read_sbom(path: Path) -> SbomTarget:
         read = _read_cyclonedx
     elif isinstance(document.get("spdxVersion"), str):
         read = _read_spdx
+    elif document.get("schema") == OWN_SCHEMA:
+        # Here, not at the top: the report package imports the matcher, which imports this module.
+        from scanner.report.json_sbom import read_document
+
+        subject, catalog = read_document(document, what)
+        return SbomTarget(format=OWN_SCHEMA, name=subject.name or path.name, sha256=hashlib.sha256(raw).hexdigest(),
+                          distro=catalog.distro, packages=tuple(sorted(set(catalog.packages))),
+                          warnings=tuple(catalog.warnings))
     else:
-        raise TargetError(f"{what}: neither CycloneDX JSON (bomFormat) nor SPDX JSON (spdxVersion)")
+        raise TargetError(f"{what}: neither CycloneDX JSON (bomFormat), SPDX JSON (spdxVersion) nor this "
+                          f"scanner's own SBOM JSON (schema {OWN_SCHEMA!r})")
     try:
         name, reader, packages = read(document)
     except _Malformed as error:

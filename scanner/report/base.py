@@ -29,6 +29,9 @@ class ReportFormat:
     name: str  # the -o value: "table", "json", "sarif", "cyclonedx-json" ...
     description: str
     render: Callable[[Any], bytes]
+    # The table formats: the same document laid out for a terminal this many columns wide (`render`
+    # uses a fixed width, so files and pipes get the same bytes for the same input).
+    render_for_terminal: Callable[[Any, int], bytes] | None = None
 
 
 _REGISTRY: dict[tuple[str, str], ReportFormat] = {}

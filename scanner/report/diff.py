@@ -15,7 +15,7 @@ from scanner.report.findings_json import (
     summary_json,
     target_json,
 )
-from scanner.report.table import installed_cell, package_cell
+from scanner.report.table import installed_cell, package_cell, paragraph, repeated
 from scanner.terminal import printable
 
 
@@ -42,24 +42,41 @@ def render_json(diff: ScanDiff) -> bytes:
     return dumps(document(diff))
 
 
-def _line(finding: Finding) -> str:
-    fixed = f" (fixed in {fix_text(finding.fix)})" if fix_text(finding.fix) else ""
-    return (f"  {finding.vulnerability.severity.label.upper():<10} {package_cell(finding.package)} "
-            f"{installed_cell(finding.package)}  {finding.vulnerability.id}{fixed}")
+# Files and pipes; on a terminal, its width. Lines wrap between words only: a name, version or id stays whole.
+WIDTH = 140
+
+
+def _lines(findings: tuple[Finding, ...], width: int) -> list[str]:
+    located = repeated(finding.package for finding in findings)
+    lines = []
+    for finding in findings:
+        package = finding.package
+        fixed = f" (fixed in {fix_text(finding.fix)})" if fix_text(finding.fix) else ""
+        line = (f"{finding.vulnerability.severity.label.upper():<10} "
+                f"{package_cell(package, (package.name, package.version) in located)} "
+                f"{installed_cell(package)}  {finding.vulnerability.id}{fixed}")
+        lines.append(paragraph(printable(line), width, "  "))
+    return lines or ["  none"]
 
 
 def render_table(diff: ScanDiff) -> bytes:
-    lines = [f"Old: {diff.old.target.name} {diff.old.target.digest}",
-             f"New: {diff.new.target.name} {diff.new.target.digest}",
-             f"Database: {diff.new.database.channel} v{diff.new.database.bundle_version}, "
-             f"built {diff.new.database.built_at}, data age: {diff.new.data_age_text()}", ""]
+    return render_table_for_terminal(diff, WIDTH)
+
+
+def render_table_for_terminal(diff: ScanDiff, width: int) -> bytes:
+    heading = [f"Old: {diff.old.target.name} {diff.old.target.digest}",
+               f"New: {diff.new.target.name} {diff.new.target.digest}",
+               f"Database: {diff.new.database.channel} v{diff.new.database.bundle_version}, "
+               f"built {diff.new.database.built_at}, data age: {diff.new.data_age_text()}"]
+    lines = [paragraph(printable(line), width) for line in heading] + [""]  # names come from the images
     lines.append(f"Added ({len(diff.added)}):")
-    lines += [_line(f) for f in diff.added] or ["  none"]
+    lines += _lines(diff.added, width)
     lines.append(f"Resolved ({len(diff.resolved)}):")
-    lines += [_line(f) for f in diff.resolved] or ["  none"]
+    lines += _lines(diff.resolved, width)
     lines += ["", f"{len(diff.added)} added, {len(diff.resolved)} resolved, {diff.unchanged} unchanged"]
-    return "".join(printable(line) + "\n" for line in lines).encode("utf-8")  # names come from the images
+    return "".join(line + "\n" for line in lines).encode("utf-8")
 
 
-register(ReportFormat(DIFF, "table", "added and resolved findings, for people", render_table))
+register(ReportFormat(DIFF, "table", "added and resolved findings, for people", render_table,
+                      render_table_for_terminal))
 register(ReportFormat(DIFF, "json", "added and resolved findings as JSON (docs/report-json.md)", render_json))

@@ -13,12 +13,13 @@ from scanner.catalog.distro import osv_ecosystem
 from scanner.clock import rfc3339
 from scanner.errors import TargetError
 from scanner.jsonstrict import loads_strict
+from scanner.match.sbom_input import OWN_SCHEMA
 from scanner.model import Distro, Package
 from scanner.report.base import SBOM, ReportFormat, register
 from scanner.report.findings_json import dumps
 from scanner.report.sbom import SbomReport, Subject
 
-SCHEMA = "airgap-scanner/sbom"
+SCHEMA = OWN_SCHEMA
 SCHEMA_VERSION = 1
 
 
@@ -131,7 +132,11 @@ def _read_package(record: Any, where: str) -> Package:
 
 def read_sbom(data: bytes, origin: str) -> tuple[Subject, Catalog]:
     """Parse a document `write` produced; `origin` names the file in error messages."""
-    doc = loads_strict(data, origin, TargetError)
+    return read_document(loads_strict(data, origin, TargetError), origin)
+
+
+def read_document(doc: Any, origin: str) -> tuple[Subject, Catalog]:
+    """`read_sbom` of a document already parsed (strictly: no duplicate keys, no NaN)."""
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
         raise TargetError(f"{origin}: not an {SCHEMA} document")
     if doc.get("schema_version") != SCHEMA_VERSION:

@@ -92,6 +92,10 @@ def test_build_records_coverage_and_undated_providers(tmp_path: Path, keys: Path
     assert code == 0, err
     assert re.search(r"npm\s.*complete: --complete", stdout) and re.search(r"Maven\s.*partial: loose records", stdout)
     assert "UNKNOWN (no date in the feed)" in stdout
+    # (all) counts distinct records; one record may name several ecosystems, and the table says so.
+    flat = " ".join(stdout.split())
+    assert "records: distinct vulnerability ids kept. A provider's (all) row counts each once" in flat
+    assert "the ecosystem rows need not add up to (all)" in flat
     assert "warning: provider alpine: its data carries no date" in err and "--captured-at alpine=TIME" in err
     with tarfile.open(out) as archive:
         member = archive.extractfile("manifest.json")

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from scanner.cli import main
+from scanner.cli import _without_fraction, main
+from scanner.image.limits import format_size
 from tests.image.builders import ImageSpec, docker_archive, file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,3 +69,35 @@ def test_inspect_size_cap_option(run: Run, tmp_path: Path) -> None:
 def test_inspect_missing_file(run: Run, tmp_path: Path) -> None:
     code, _, err = run("inspect", str(tmp_path / "nothing.tar"))
     assert code == 3 and "no such file" in err and err.count("\n") == 1
+
+
+def test_inspect_table_sizes_in_human_units_and_time_without_fraction(run: Run, tmp_path: Path) -> None:
+    spec = ImageSpec([[file("big", bytes(3 * 1024 * 1024 + 300_000))]],
+                     config_extra={"created": "2024-05-01T12:34:56.123456789Z"})
+    path = docker_archive(tmp_path / "image.tar", spec)
+    code, out, _ = run("inspect", str(path))
+    assert code == 0
+    assert "created:   2024-05-01T12:34:56Z" in out and ".123456789" not in out
+    assert "3.3 MiB" in out and str(3 * 1024 * 1024 + 300_000) not in out
+    code, out, _ = run("inspect", str(path), "-o", "json")
+    document = json.loads(out)
+    assert document["created"] == "2024-05-01T12:34:56.123456789Z"
+    assert document["layers"][0]["size"] > 3 * 1024 * 1024  # exact bytes in JSON
+
+
+@pytest.mark.parametrize(("size", "shown"), [
+    (0, "0 B"), (920, "920 B"), (1023, "1023 B"), (1024, "1.0 KiB"), (2125, "2.1 KiB"),
+    (124_160_000, "118.4 MiB"), (3 * 1024**3, "3.0 GiB"), (5 * 1024**5, "5120.0 TiB"),
+])
+def test_format_size(size: int, shown: str) -> None:
+    assert format_size(size) == shown
+
+
+@pytest.mark.parametrize(("created", "shown"), [
+    ("2024-05-01T12:34:56.123456789Z", "2024-05-01T12:34:56Z"),
+    ("2024-05-01T12:34:56.5+02:00", "2024-05-01T12:34:56+02:00"),
+    ("2024-05-01T12:34:56Z", "2024-05-01T12:34:56Z"),
+    ("yesterday.123Z", "yesterday.123Z"),  # not a time: shown as given
+])
+def test_created_without_fraction(created: str, shown: str) -> None:
+    assert _without_fraction(created) == shown

@@ -246,6 +246,16 @@ def test_go_and_rust_packages_round_trip_through_our_sboms(tmp_path: Path, sbom_
     (b'{"hello": 1}', "neither CycloneDX"),
     (b"\xff\xfe{", "not UTF-8"),
     (b"[" * 100000 + b"]" * 100000, "nested too deeply"),
+    # our own `sbom -o json`, read strictly too
+    (b'{"schema": "airgap-scanner/sbom", "schema_version": 2}', "schema_version 2 is not supported"),
+    (b'{"schema": "airgap-scanner/sbom", "schema_version": 1, "source": {}, "packages": {}}',
+     "'packages' must be a list"),
+    (b'{"schema": "airgap-scanner/sbom", "schema_version": 1, "source": {}, "packages": [{"name": 1}]}',
+     "'name' must be a string"),
+    (b'{"schema": "airgap-scanner/sbom", "schema_version": 1, "source": {}, "packages": [], "distro": 5}',
+     "'distro' must be null or an object"),
+    (b'{"schema": "airgap-scanner/sbom", "schema_version": 1, "source": {"name": "\\udc80"}, "packages": []}',
+     "unpaired UTF-16 surrogate"),
 ])
 def test_hostile_sboms_are_refused_with_one_line(tmp_path: Path, content: bytes, message: str) -> None:
     path = tmp_path / "bad.json"
@@ -428,3 +438,17 @@ def test_a_json_bomb_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
     message, peak_kib = result.stdout.splitlines()
     assert "more than 8,000,000 JSON values" in message
     assert int(peak_kib) < 300 * 1024, f"peak RSS {int(peak_kib) // 1024} MiB"
+
+
+def test_our_own_sbom_json_reads_back_every_package(tmp_path: Path) -> None:
+    packages = (Package("requests", "2.25.0", "pypi", "PyPI", "pkg:pypi/requests@2.25.0", layer_index=1,
+                        locations=("usr/lib/python3/site-packages/requests-2.25.0.dist-info/METADATA",)),
+                Package("zlib1g", "1:1.2.11", "deb", "Debian:11", "pkg:deb/debian/zlib1g@1:1.2.11",
+                        source_name="zlib", source_version="1:1.2.11"))
+    report = SbomReport(Subject(name="demo:1.0"), Catalog(distro=None, packages=packages, warnings=("w",)),
+                        timestamp=dt.datetime(2024, 1, 1, tzinfo=dt.UTC))
+    path = tmp_path / "ours.json"
+    path.write_bytes(get_format(SBOM, "json").render(report))
+    sbom = read_sbom(path)
+    assert (sbom.format, sbom.name, sbom.packages, sbom.warnings) == (
+        "airgap-scanner/sbom", "demo:1.0", tuple(sorted(packages)), ("w",))

@@ -6,6 +6,8 @@ import time
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from scanner.catalog.java import (
     JavaCataloger,
     _layout_coordinates,
@@ -251,3 +253,26 @@ def test_member_list_and_identity_file_caps() -> None:
     members = ImageBudget(CatalogLimits(max_archive_members_per_image=10))
     assert _walk(jar, members.limits, members)[0] == []
     assert members.exhausted == "10 (cap max_archive_members_per_image)"
+
+
+@pytest.mark.parametrize(("file_name", "name", "version"), [
+    ("py4j0.10.9.9.jar", "py4j", "0.10.9.9"),
+    ("py4j-0.10.9.5.jar", "py4j", "0.10.9.5"),
+    ("log4j-1.2.17.jar", "log4j", "1.2.17"),
+    ("commons-lang3-3.12.0.jar", "commons-lang3", "3.12.0"),
+    ("jackson-databind-2.13.0.jar", "jackson-databind", "2.13.0"),
+    ("spring-core-5.3.9.jar", "spring-core", "5.3.9"),
+    ("netty-all-4.1.68.Final.jar", "netty-all", "4.1.68.Final"),
+    ("guava-31.0.1-jre.jar", "guava", "31.0.1-jre"),
+    ("bcprov-jdk15on-1.70.jar", "bcprov-jdk15on", "1.70"),
+    ("h2-2.1.210.jar", "h2", "2.1.210"),
+    ("spark-core_2.12-3.3.0.jar", "spark-core_2.12", "3.3.0"),
+    ("scala-xml_2.13.jar", "scala-xml_2.13", ""),  # a Scala cross-version, not the library's version
+    ("ojdbc8.jar", "ojdbc8", ""),
+    ("commons-lang3.jar", "commons-lang3", ""),
+    ("bcprov-jdk18on.jar", "bcprov-jdk18on", ""),
+    ("log4j.jar", "log4j", ""),
+])
+def test_version_from_the_file_name(file_name: str, name: str, version: str) -> None:
+    [package] = run({f"opt/lib/{file_name}": make_zip({"a.class": b"\xca\xfe\xba\xbe"})})[0]
+    assert (package.name, package.version) == (name, version)

@@ -1,0 +1,168 @@
+from __future__ import annotations
+
+import copy
+import json
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dbbuilder.bundle.keys import generate_key_pair, load_private_key
+from dbbuilder.bundle.manifest import BundleIdentity
+from dbbuilder.bundle.writer import write_bundle
+from dbbuilder.compile import compile_database
+from dbbuilder.sources.base import MalformedFeedError
+from scanner.cli import main
+from scanner.db import trust
+from scanner.db.state import StateDir
+from tests.dbbuilder.sources.conftest import by_id, read_all
+
+RECORD: dict[str, Any] = {
+    "dataType": "CVE_RECORD", "dataVersion": "5.1",
+    "cveMetadata": {"cveId": "CVE-2099-0001", "state": "PUBLISHED", "assignerShortName": "acme",
+                    "datePublished": "2099-01-02T03:04:05.678Z", "dateUpdated": "2099-02-03T04:05:06.789Z"},
+    "containers": {
+        "cna": {
+            "providerMetadata": {"orgId": "x", "shortName": "acme"},
+            "title": "Widget overflow",
+            "descriptions": [{"lang": "de", "value": "Nein."}, {"lang": "en", "value": "A widget overflows."}],
+            "metrics": [{"format": "CVSS", "cvssV4_0": {
+                "vectorString": "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N", "baseScore": 1}},
+                {"cvssV3_1": {"vectorString": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}},
+                {"cvssV2_0": {"vectorString": "AV:N/AC:L/Au:N/C:P/I:P/A:P"}},
+                {"other": {"type": "vendor rating", "content": {"value": "High"}}}],
+            "problemTypes": [{"descriptions": [{"type": "CWE", "cweId": "CWE-787", "lang": "en"},
+                                               {"type": "text", "description": "overflow", "lang": "en"}]}],
+            "references": [{"url": "https://acme.example/advisory"}],
+        },
+        "adp": [{"providerMetadata": {"shortName": "CISA-ADP"},
+                 "metrics": [{"cvssV3_1": {"vectorString": "CVSS:3.1/AV:L/AC:L/PR:L/UI:N/S:U/C:L/I:N/A:N"}}],
+                 "problemTypes": [{"descriptions": [{"cweId": "CWE-120"}]}]}],
+    },
+}
+
+
+def write_record(directory: Path, record: object, name: str = "CVE-2099-0001.json") -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / name).write_text(json.dumps(record))
+    return directory
+
+
+def test_real_cvelist_records_read_without_skips(feeds: Path) -> None:
+    records, skips = read_all("cve5", [feeds / "cve5"])
+    assert skips.skipped == 0 and len(records) == 22
+    found = by_id(records)
+    tokio = found["CVE-2023-22466"]
+    assert [(row.source, row.type, row.score) for row in tokio.severities] == [("cve5/GitHub_M", "CVSS_V3", 5.4)]
+    assert tokio.cwes == ("CWE-665",) and tokio.details and tokio.summary
+    # Log4Shell: the CNA (apache) gave no CVSS; CISA's ADP did, and the row says it was an ADP.
+    assert [row.source for row in found["CVE-2021-44228"].severities] == ["cve5/adp/CISA-ADP"]
+    assert [row.type for row in found["CVE-2025-4565"].severities] == ["CVSS_V4"]
+
+
+def test_record_fields_and_sources(tmp_path: Path) -> None:
+    [record], _ = read_all("cve5", [write_record(tmp_path, RECORD)])
+    assert (record.id, record.provider, record.summary, record.details) == (
+        "CVE-2099-0001", "cve5", "Widget overflow", "A widget overflows.")
+    assert (record.published, record.modified, record.withdrawn) == (
+        "2099-01-02T03:04:05Z", "2099-02-03T04:05:06Z", None)
+    assert [(row.source, row.type) for row in record.severities] == [
+        ("cve5/acme", "CVSS_V4"), ("cve5/acme", "CVSS_V3"), ("cve5/acme", "CVSS_V2"), ("cve5/adp/CISA-ADP", "CVSS_V3")]
+    # Scores come from the vectors, not from a record's own `baseScore`.
+    assert record.severities[0].score == 9.3 and record.severities[2].score == 7.5
+    assert record.cwes == ("CWE-787", "CWE-120") and record.references == ("https://acme.example/advisory",)
+
+
+def test_rejected_record_is_withdrawn_and_other_files_are_not_read(tmp_path: Path) -> None:
+    rejected = copy.deepcopy(RECORD)
+    rejected["cveMetadata"].update(state="REJECTED", dateRejected="2099-03-01T00:00:00Z")
+    write_record(tmp_path, rejected)
+    (tmp_path / "delta.json").write_text("{}")  # cvelistV5's change lists are no records
+    (tmp_path / "deltaLog.json").write_text("[]")
+    records, skips = read_all("cve5", [tmp_path])
+    assert [r.withdrawn for r in records] == ["2099-03-01T00:00:00Z"] and skips.skipped == 0
+
+
+def _mutated(path: tuple[str | int, ...], value: object) -> dict[str, Any]:
+    record = copy.deepcopy(RECORD)
+    target: Any = record
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return record
+
+
+@pytest.mark.parametrize(("document", "reason"), [
+    ([], "CVE record is not an object"),
+    ({"dataType": "CVE_RECORD", "dataVersion": "4.0"}, "unsupported CVE JSON version"),
+    (_mutated(("dataType",), "CVE_SOMETHING"), "not a CVE JSON 5 record"),
+    (_mutated(("cveMetadata", "cveId"), "CVE-99"), "missing or invalid CVE id"),
+    (_mutated(("cveMetadata", "cveId"), 7), "malformed CVE record"),
+    (_mutated(("cveMetadata", "state"), "RESERVED"), "unknown CVE state"),
+    (_mutated(("containers",), []), "malformed CVE record"),
+    (_mutated(("containers", "cna", "metrics"), {"cvssV3_1": {}}), "malformed CVE record"),
+    (_mutated(("containers", "cna", "metrics"), [{"cvssV3_1": {"baseScore": 9.8}}]), "malformed CVE record"),
+    (_mutated(("containers", "cna", "metrics"), [{"cvssV3_1": {"vectorString": "CVSS:4.0/AV:N"}}]),
+     "CVSS vector of another version"),
+    (_mutated(("containers", "cna", "metrics"), [{"cvssV2_0": {"vectorString": "CVSS:3.1/AV:N"}}]),
+     "CVSS vector of another version"),
+    (_mutated(("containers", "cna", "descriptions"), "text"), "malformed CVE record"),
+    (_mutated(("containers", "cna", "problemTypes"), [{"descriptions": [5]}]), "malformed CVE record"),
+    (_mutated(("containers", "adp"), [{"metrics": []}]), "no ADP name"),
+    (_mutated(("containers", "cna", "providerMetadata"), {"shortName": ["acme"]}), "malformed CVE record"),
+])
+def test_hostile_records_are_skipped_with_a_reason_and_fatal_when_strict(tmp_path: Path, document: object,
+                                                                         reason: str) -> None:
+    write_record(tmp_path, document)
+    records, skips = read_all("cve5", [tmp_path])
+    assert records == [] and dict(skips.reasons) == {reason: 1}
+    with pytest.raises(MalformedFeedError, match=reason):
+        read_all("cve5", [tmp_path], strict=True)
+
+
+@pytest.mark.parametrize("content", [b"{", b"[" * 100_000 + b"]" * 100_000, b"\xff\xfe", b"null"])
+def test_unparsable_files_are_skipped(tmp_path: Path, content: bytes) -> None:
+    tmp_path.joinpath("CVE-2099-0002.json").write_bytes(content)
+    records, skips = read_all("cve5", [tmp_path])
+    assert records == [] and skips.skipped == 1
+
+
+def _scan(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
+    monkeypatch.setattr(sys, "argv", ["scanner", *args])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    out = capsys.readouterr()
+    assert exited.value.code in (0, 1, None), out.err
+    document: dict[str, Any] = json.loads(out.out)
+    return document
+
+
+def test_a_cve_with_only_cna_cvss_gets_its_severity_from_cve5(
+        tmp_path: Path, feeds: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # RUSTSEC-2023-0001 (tokio, CVE-2023-22466) carries no severity of its own; GitHub, the CNA, scored it.
+    advisory = feeds / "osv" / "crates.io" / "RUSTSEC-2023-0001.json"
+    keys = generate_key_pair(tmp_path, "test-key")
+    state = tmp_path / "state"
+    now = datetime.now(UTC).replace(microsecond=0)
+    trust.add_key(StateDir.resolve(state), trust.read_key_file(keys.public_key), "test", str(keys.public_key), now)
+    sbom = tmp_path / "sbom.json"
+    sbom.write_text(json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.5", "components": [
+        {"type": "library", "name": "tokio", "version": "1.20.0", "purl": "pkg:cargo/tokio@1.20.0"}]}))
+
+    def severity(**feeds_given: list[Path]) -> tuple[str, Any]:
+        name = "-".join(sorted(feeds_given))
+        database, bundle = tmp_path / f"{name}.sqlite", tmp_path / f"{name}.bundle"
+        compile_database(database, **feeds_given)
+        write_bundle(bundle, database, BundleIdentity("t", 1, now, now + timedelta(days=3)),
+                     [load_private_key(keys.private_key)])
+        report = _scan(monkeypatch, capsys, "--state-dir", str(state), "scan", str(sbom), "--db", str(bundle),
+                       "-o", "json")
+        [finding] = report["findings"]
+        return finding["vulnerability"]["severity"], finding["vulnerability"].get("severity_origin")
+
+    assert severity(osv=[advisory])[0] == "unknown"
+    rated, origin = severity(osv=[advisory], cve5=[feeds / "cve5"])
+    assert rated == "medium"
+    assert origin["source"] == "cve5/GitHub_M" and origin["record"] == "CVE-2023-22466"
