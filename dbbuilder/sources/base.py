@@ -360,3 +360,27 @@ def _skip_space(text: str, position: int) -> int:
     while position < len(text) and text[position] in _SPACE:
         position += 1
     return position
+
+SUMMARY_CHARS = 200
+
+
+def english_text(entries: object) -> str | None:
+    """The first non-empty English `value` of a list of `{"lang", "value"}` objects (NVD, CVE JSON 5)."""
+    texts = [entry.get("value") for entry in entries if isinstance(entry, dict) and entry.get("lang") in ("en", "eng")] \
+        if isinstance(entries, list) else []
+    return next((text.strip() for text in texts if isinstance(text, str) and text.strip()), None)
+
+
+def first_sentence(description: str | None) -> str | None:
+    """A description's first sentence, at most SUMMARY_CHARS characters: for feeds without a title."""
+    if description is None:
+        return None
+    first = description.split(". ", 1)[0].strip()
+    if len(first) > SUMMARY_CHARS:
+        first = first[: SUMMARY_CHARS - 1].rstrip() + "…"
+    return first
+
+
+def unique_strings(values: Iterable[object]) -> tuple[str, ...]:
+    """The non-empty strings of `values`, stripped, first occurrence kept."""
+    return tuple(dict.fromkeys(v.strip() for v in values if isinstance(v, str) and v.strip()))

@@ -22,13 +22,15 @@ from .base import (
     RecordError,
     SeverityRow,
     SkipLog,
+    english_text,
+    first_sentence,
     parse_document,
     read_capped,
     require_mapping,
     rfc3339,
     severity_row,
+    unique_strings,
 )
-from .nvd import _english, _summary, _unique_strings
 
 PROVIDER = "cve5"
 # The largest real records (kernel CVEs listing every affected version) are a few hundred KiB.
@@ -111,7 +113,7 @@ def parse_record(document: object) -> Record:
             raise RecordError("no ADP name", f"{where}.providerMetadata.shortName")
         severities += [row for row in _severities(adp, f"{PROVIDER}/adp/{adp_name}", where) if row not in severities]
         cwes += _cwes(adp, where)
-    description = _english(_objects(cna, "descriptions", "containers.cna"))
+    description = english_text(_objects(cna, "descriptions", "containers.cna"))
     title = _field(cna, "title", str, "containers.cna")
     return Record(
         id=cve_id,
@@ -119,10 +121,10 @@ def parse_record(document: object) -> Record:
         modified=modified,
         published=rfc3339(_field(meta, "datePublished", str, "cveMetadata")),
         withdrawn=withdrawn,
-        summary=title.strip() if title and title.strip() else _summary(description),
+        summary=title.strip() if title and title.strip() else first_sentence(description),
         details=description,
-        references=_unique_strings(reference.get("url") for reference in _objects(cna, "references", "containers.cna")),
-        cwes=_unique_strings(cwes),
+        references=unique_strings(reference.get("url") for reference in _objects(cna, "references", "containers.cna")),
+        cwes=unique_strings(cwes),
         severities=tuple(severities),
     )
 

@@ -22,17 +22,19 @@ from .base import (
     RecordError,
     SeverityRow,
     SkipLog,
+    english_text,
+    first_sentence,
     parse_document,
     read_capped,
     require_mapping,
     rfc3339,
     severity_row,
     text_or_none,
+    unique_strings,
 )
 
 PROVIDER = "nvd"
 MAX_FILE_BYTES = 1 << 30
-SUMMARY_CHARS = 200
 
 # NVD 2.0 metric keys, best first, and the CVSS type each holds.
 _METRICS = (("cvssMetricV40", "CVSS_V4"), ("cvssMetricV31", "CVSS_V3"), ("cvssMetricV30", "CVSS_V3"),
@@ -105,7 +107,7 @@ def parse_api_cve(value: object) -> Record:
     if cve_id is None or not cve_id.startswith("CVE-"):
         raise RecordError("missing or invalid CVE id")
     modified = rfc3339(cve.get("lastModified"))
-    description = _english(cve.get("descriptions"))
+    description = english_text(cve.get("descriptions"))
     severities: list[SeverityRow] = []
     metrics = cve.get("metrics")
     if isinstance(metrics, dict):
@@ -146,7 +148,7 @@ def parse_legacy_item(value: object) -> Record:
         raise RecordError("missing or invalid CVE id")
     modified = rfc3339(item.get("lastModifiedDate"))
     description_block = cve.get("description")
-    description = _english(description_block.get("description_data") if isinstance(description_block, dict)
+    description = english_text(description_block.get("description_data") if isinstance(description_block, dict)
                            else None)
     severities: list[SeverityRow] = []
     impact = item.get("impact")
@@ -187,10 +189,10 @@ def _record(cve_id: str, *, modified: str | None, published: str | None, withdra
         modified=modified,
         published=published,
         withdrawn=withdrawn,
-        summary=_summary(description),
+        summary=first_sentence(description),
         details=description,
-        references=_unique_strings(references),
-        cwes=tuple(cwe for cwe in _unique_strings(cwes) if cwe not in _PLACEHOLDER_CWES),
+        references=unique_strings(references),
+        cwes=tuple(cwe for cwe in unique_strings(cwes) if cwe not in _PLACEHOLDER_CWES),
         severities=tuple(severities),
         cpes=tuple(dict.fromkeys(cpes)),
     )
@@ -228,25 +230,6 @@ def _source(source: object) -> str:
     return f"{PROVIDER}/{source}"
 
 
-def _english(entries: object) -> str | None:
-    texts = [entry.get("value") for entry in _dicts(entries) if entry.get("lang") in ("en", "eng")]
-    return next((text.strip() for text in texts if isinstance(text, str) and text.strip()), None)
-
-
-def _summary(description: str | None) -> str | None:
-    """The description's first sentence, at most SUMMARY_CHARS characters: NVD has no title of its own."""
-    if description is None:
-        return None
-    first = description.split(". ", 1)[0].strip()
-    if len(first) > SUMMARY_CHARS:
-        first = first[: SUMMARY_CHARS - 1].rstrip() + "…"
-    return first
-
-
 def _dicts(value: object) -> Iterator[Mapping[str, Any]]:
     if isinstance(value, list):
         yield from (item for item in value if isinstance(item, dict))
-
-
-def _unique_strings(values: Iterable[object]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(v.strip() for v in values if isinstance(v, str) and v.strip()))
