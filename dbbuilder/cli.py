@@ -76,6 +76,8 @@ DebianPaths = Annotated[list[Path] | None, typer.Option(
     "--debian", metavar="PATH", help="Debian security tracker DSA/DLA lists or JSON export (repeatable).")]
 AlpinePaths = Annotated[list[Path] | None, typer.Option(
     "--alpine", metavar="PATH", help="Alpine secdb JSON files or directories (repeatable).")]
+RedhatPaths = Annotated[list[Path] | None, typer.Option(
+    "--redhat", metavar="PATH", help="Red Hat CSAF advisories (RHSA) or VEX JSON files or directories (repeatable).")]
 Cve5Paths = Annotated[list[Path] | None, typer.Option(
     "--cve5", metavar="PATH", help="CVE JSON 5 records (cvelistV5 CVE-*.json) or directories: descriptions, "
     "CWEs and the CNA's and ADPs' CVSS (repeatable).")]
@@ -164,7 +166,7 @@ def _sizes_table(result: BundleResult) -> Table:
 
 
 def _capture_times(pairs: list[str]) -> dict[str, str]:
-    providers = ("osv", "nvd", "debian", "alpine", "cve5")
+    providers = ("osv", "nvd", "debian", "alpine", "redhat", "cve5")
     times: dict[str, str] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
@@ -185,6 +187,7 @@ def build(
     nvd: NvdPaths = None,
     debian: DebianPaths = None,
     alpine: AlpinePaths = None,
+    redhat: RedhatPaths = None,
     cve5: Cve5Paths = None,
     kev: Annotated[Path | None, typer.Option(
         metavar="FILE", help="CISA Known Exploited Vulnerabilities catalog (known_exploited_vulnerabilities.json): "
@@ -210,8 +213,8 @@ def build(
         "are loose records (repeatable; recorded in the manifest).")] = None,
 ) -> None:
     """Compile feeds into a database and write it as a signed, compressed bundle."""
-    if not any((osv, nvd, debian, alpine, cve5)):
-        raise UsageError("no feed given: pass at least one of --osv, --nvd, --debian, --alpine, --cve5")
+    if not any((osv, nvd, debian, alpine, redhat, cve5)):
+        raise UsageError("no feed given: pass at least one of --osv, --nvd, --debian, --alpine, --redhat, --cve5")
     capture_times = _capture_times(captured_at or [])
     built_at = build_time()
     identity = BundleIdentity(channel, bundle_version, built_at, built_at + parse_duration(expires_in))
@@ -235,7 +238,7 @@ def build(
             progress.update(task, description=f"{stage}{detail}{counted}")
 
         summary = compile_database(database, osv=osv or (), nvd=nvd or (), debian=debian or (),
-                                   alpine=alpine or (), cve5=cve5 or (), kev=kev, epss=epss, strict=strict,
+                                   alpine=alpine or (), redhat=redhat or (), cve5=cve5 or (), kev=kev, epss=epss, strict=strict,
                                    captured_at=capture_times,
                                    complete=complete or (), progress=report)
         if not allow_empty:

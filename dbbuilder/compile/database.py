@@ -48,7 +48,7 @@ _LISTED = 20  # ecosystems named in an error message
 
 # For an id that several providers publish (an OSV record named CVE-…, an OSV Debian DSA also read from
 # the tracker lists), the first provider here gives the vulnerabilities row; all rows of all are kept.
-PROVIDER_ORDER = ("osv", "debian", "alpine", "nvd", "cve5")
+PROVIDER_ORDER = ("osv", "debian", "alpine", "redhat", "nvd", "cve5")
 
 Progress = Callable[..., None]
 
@@ -130,6 +130,7 @@ def compile_database(
     debian: Sequence[Path] = (),
     alpine: Sequence[Path] = (),
     cve5: Sequence[Path] = (),
+    redhat: Sequence[Path] = (),
     kev: Path | None = None,
     epss: Path | None = None,
     strict: bool = False,
@@ -149,7 +150,7 @@ def compile_database(
     `progress`, when given, is called with keyword arguments `stage` ("read", "resolve", "groups",
     "write", "optimize"), `provider` (or "") and `count` (records read so far in stage "read").
     """
-    inputs = {"osv": osv, "nvd": nvd, "debian": debian, "alpine": alpine, "cve5": cve5}
+    inputs = {"osv": osv, "nvd": nvd, "debian": debian, "alpine": alpine, "redhat": redhat, "cve5": cve5}
     report: Progress = progress or (lambda **_: None)
     out = Path(out)
     directory = out.parent if str(out.parent) else Path(".")
