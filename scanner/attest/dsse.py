@@ -21,16 +21,13 @@ import base64
 import binascii
 import hashlib
 import json
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from scanner.attest.errors import AttestationError, AttestationSignatureError, UntrustedAttestationError
-from scanner.db import ed25519
-from scanner.db.verify import TrustedKey, describe_keys, short_key_id
+from scanner.db.verify import TrustedKey, describe_keys, short_key_id, signature_entries, signature_verifies
 from scanner.jsonstrict import loads_strict
 from scanner.keyfiles import public_key_id
 
@@ -39,7 +36,6 @@ PAYLOAD_TYPE = "application/vnd.in-toto+json"
 # is some 70,000 findings. The signer refuses to write more than the verifier reads.
 MAX_ENVELOPE_BYTES = 128 * 1024 * 1024
 MAX_SIGNATURES = 16
-_KEY_ID = re.compile(r"[0-9a-f]{64}")
 _FIELDS = {"payload", "payloadType", "signatures"}
 
 
@@ -103,36 +99,12 @@ def parse_envelope(data: bytes, what: str) -> tuple[bytes, str, tuple[tuple[str,
     payload_type = document["payloadType"]
     if not isinstance(payload_type, str):
         raise AttestationError(f"{what}: payloadType is not a string")
-    entries = document["signatures"]
-    if not isinstance(entries, list) or not entries:
-        raise AttestationError(f"{what}: no signatures")
-    if len(entries) > MAX_SIGNATURES:
-        raise AttestationError(f"{what}: {len(entries)} signatures, at most {MAX_SIGNATURES}")
-    signatures: dict[str, bytes] = {}
-    for index, entry in enumerate(entries):
-        where = f"{what}: signature {index}"
-        if not isinstance(entry, dict) or set(entry) != {"keyid", "sig"}:
-            raise AttestationError(f'{where}: expected exactly the fields "keyid" and "sig"')
-        keyid = entry["keyid"]
-        if not isinstance(keyid, str) or not _KEY_ID.fullmatch(keyid):
-            raise AttestationError(f"{where}: keyid is not a key id (lower-case sha256 hex of the public key)")
-        if keyid in signatures:
-            raise AttestationError(f"{where}: a second signature by key {short_key_id(keyid)}")
-        signatures[keyid] = _base64(entry["sig"], f"{where}: sig")
+    signatures = signature_entries(document["signatures"], what, "sig", MAX_SIGNATURES,
+                                   lambda value, where: _base64(value, f"{where}: sig"), AttestationError)
     if envelope_bytes(payload, signatures.items(), payload_type) != data:
         raise AttestationError(f"{what}: not laid out as the scanner writes it (sorted keys, two-space indent, "
                                "signatures ordered by key id, a final newline): altered after signing")
     return payload, payload_type, tuple(signatures.items())
-
-
-def _verifies(key: TrustedKey, signature: bytes, message: bytes) -> bool:
-    if ed25519.signature_weakness(signature) is not None:
-        return False
-    try:
-        Ed25519PublicKey.from_public_bytes(key.public_key).verify(signature, message)
-    except InvalidSignature:
-        return False
-    return True
 
 
 def verify(data: bytes, trusted: Mapping[str, TrustedKey], what: str) -> VerifiedEnvelope:
@@ -146,7 +118,7 @@ def verify(data: bytes, trusted: Mapping[str, TrustedKey], what: str) -> Verifie
     payload, payload_type, signatures = parse_envelope(data, what)
     message = pae(payload_type, payload)
     failed = [keyid for keyid, signature in signatures
-              if keyid in trusted and not _verifies(trusted[keyid], signature, message)]
+              if keyid in trusted and not signature_verifies(trusted[keyid].public_key, signature, message)]
     if failed:
         raise AttestationSignatureError(
             f"{what}: the signature by trusted key {', '.join(short_key_id(k) for k in failed)} does not match: "

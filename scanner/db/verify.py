@@ -52,7 +52,7 @@ from scanner.db.errors import (
     WeakKeyError,
 )
 from scanner.db.schema import SCHEMA_MODEL, SCHEMA_VERSION
-from scanner.errors import BundleError
+from scanner.errors import BundleError, ScannerError
 from scanner.jsonstrict import loads_strict
 
 CHUNK_BYTES = 1024 * 1024
@@ -186,6 +186,30 @@ def _signature_bytes(encoded: object, where: str) -> bytes:
     return raw
 
 
+def signature_entries(entries: object, what: str, field: str, limit: int,
+                      decode: Callable[[object, str], bytes], error: type[ScannerError],
+                      ) -> dict[str, bytes]:
+    """Key id -> signature from a list of `{"keyid": ..., FIELD: ...}` objects (bundles' signatures.json,
+    DSSE envelopes): at least one and at most `limit`, exactly those two fields, a lower-case sha256 key
+    id, each key id once; `decode(value, where)` reads the signature or raises."""
+    if not isinstance(entries, list) or not entries:
+        raise error(f"{what}: no signatures")
+    if len(entries) > limit:
+        raise error(f"{what}: {len(entries)} signatures, at most {limit}")
+    pairs: dict[str, bytes] = {}
+    for index, entry in enumerate(entries):
+        where = f"{what}: signature {index}"
+        if not isinstance(entry, dict) or set(entry) != {"keyid", field}:
+            raise error(f'{where}: expected an object with exactly the fields "keyid" and "{field}"')
+        keyid = entry["keyid"]
+        if not isinstance(keyid, str) or not _SHA256_HEX.fullmatch(keyid):
+            raise error(f"{where}: keyid is not a lower-case sha256 hex (the key id of a public key)")
+        if keyid in pairs:
+            raise error(f"{where}: a second signature by key {short_key_id(keyid)}")
+        pairs[keyid] = decode(entry[field], where)
+    return pairs
+
+
 def parse_signatures(signatures_bytes: bytes) -> tuple[tuple[str, bytes], ...]:
     """(key id, raw signature) pairs from signatures.json.
 
@@ -198,22 +222,8 @@ def parse_signatures(signatures_bytes: bytes) -> tuple[tuple[str, bytes], ...]:
     if not isinstance(document, dict) or set(document) != {"signatures"} or not isinstance(
             document["signatures"], list):
         raise SignaturesError(f'{what}: expected an object whose only field is a "signatures" list')
-    entries = document["signatures"]
-    if not entries:
-        raise SignaturesError(f"{what}: no signatures")
-    if len(entries) > bundle_format.MAX_SIGNATURES:
-        raise SignaturesError(f"{what}: {len(entries)} signatures, at most {bundle_format.MAX_SIGNATURES}")
-    pairs: dict[str, bytes] = {}
-    for index, entry in enumerate(entries):
-        where = f"{what}: signature {index}"
-        if not isinstance(entry, dict) or set(entry) != {"keyid", "signature"}:
-            raise SignaturesError(f'{where}: expected an object with exactly the fields "keyid" and "signature"')
-        keyid = entry["keyid"]
-        if not isinstance(keyid, str) or not _SHA256_HEX.fullmatch(keyid):
-            raise SignaturesError(f"{where}: keyid is not a lower-case sha256 hex")
-        if keyid in pairs:
-            raise SignaturesError(f"{where}: a second signature by key {short_key_id(keyid)}")
-        pairs[keyid] = _signature_bytes(entry["signature"], where)
+    pairs = signature_entries(document["signatures"], what, "signature", bundle_format.MAX_SIGNATURES,
+                              _signature_bytes, SignaturesError)
     if signatures_bytes != bundle_format.signatures_document(pairs.items()):
         raise SignaturesError(f"{what}: not laid out as dbbuilder writes it (entries ordered by key id, sorted "
                               "keys, two-space indent, trailing newline)")
@@ -236,7 +246,10 @@ def check_public_key(raw: bytes, what: str, remedy: str) -> None:
         raise WeakKeyError(f"{what} {weakness}; {remedy}")
 
 
-def _verifies(public_key: bytes, signature: bytes, message: bytes) -> bool:
+def signature_verifies(public_key: bytes, signature: bytes, message: bytes) -> bool:
+    """The Ed25519 signature verifies and is canonical (S < L, R a sound point: scanner.db.ed25519)."""
+    if ed25519.signature_weakness(signature) is not None:
+        return False
     try:
         Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
     except InvalidSignature:
@@ -274,7 +287,7 @@ def verify_signatures(manifest_bytes: bytes, signatures_bytes: bytes, trust: Tru
         if key is None:
             untrusted.add(keyid)
             continue
-        if ed25519.signature_weakness(signature) is None and _verifies(key.public_key, signature, message):
+        if signature_verifies(key.public_key, signature, message):
             verified.add(keyid)
         else:
             failed.add(keyid)
