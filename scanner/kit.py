@@ -40,7 +40,6 @@ MAX_SIGNATURE_BYTES = 64 * 1024
 # Kit paths are ones we write: one or two plain components, no dot-only parts, no spaces.
 _PATH = re.compile(r"[A-Za-z0-9_+-][A-Za-z0-9._+-]{0,200}(/[A-Za-z0-9_+-][A-Za-z0-9._+-]{0,200})?")
 _SUMS_LINE = re.compile(r"([0-9a-f]{64})  (.+)")
-_READ_CHUNK = 1024 * 1024
 
 
 class KitError(ScannerError):
@@ -108,11 +107,8 @@ def parse_sums(data: bytes) -> dict[str, str]:
 
 
 def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as handle:
-        while chunk := handle.read(_READ_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def kit_files(directory: Path) -> list[str]:

@@ -157,10 +157,6 @@ def _download(target: Target, project_wheel: Path, into: Path, request: KitReque
          "--python-version", target.python, "--platform", target.platform, *source, str(project_wheel)])
 
 
-def _sha256(path: Path) -> str:
-    return kit.file_sha256(path)
-
-
 def _lock_document(target: Target, wheels: Sequence[tuple[str, str, str]]) -> bytes:
     """pip's --require-hashes requirements for one target: every wheel pinned by version and sha256."""
     lines = [f"# {PROJECT_NAME} install kit: CPython {target.python}, {target.platform}",
@@ -177,10 +173,10 @@ def _add_wheels(target: Target, downloaded: Path, wheels_dir: Path) -> list[tupl
         except InvalidWheelFilename:
             raise KitBuildError(f"{target.python}/{target.platform}: pip fetched {path.name}, which is not a "
                                 "wheel; a kit carries wheels only (the isolated host has no compiler)") from None
-        digest = _sha256(path)
+        digest = kit.file_sha256(path)
         kept = wheels_dir / path.name
         if kept.exists():
-            if _sha256(kept) != digest:
+            if kit.file_sha256(kept) != digest:
                 raise KitBuildError(f"{path.name}: two different files under one wheel name")
         else:
             shutil.copyfile(path, kept)
@@ -265,7 +261,7 @@ def build_kit(out: Path, request: KitRequest, created_at: datetime, pip: Runner 
         installer = staging / kit.INSTALLER_NAME
         installer.write_bytes(resources.files(__package__).joinpath("install.sh").read_bytes())
         os.chmod(installer, 0o755)
-        digests = {path: _sha256(staging / path) for path in kit.kit_files(staging)}
+        digests = {path: kit.file_sha256(staging / path) for path in kit.kit_files(staging)}
         sums = kit.sums_document(digests)
         (staging / kit.SUMS_NAME).write_bytes(sums)
         signed_by: tuple[str, ...] = ()

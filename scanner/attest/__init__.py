@@ -39,8 +39,6 @@ from scanner.image import open_image
 from scanner.keyfiles import KeyPairFiles, load_private_key, read_passphrase_file, save_key_pair
 from scanner.match.scan import ScanReport
 
-_CHUNK = 1024 * 1024
-
 
 @dataclass(frozen=True)
 class TargetFile:
@@ -61,12 +59,10 @@ def hash_target(path: Path) -> TargetFile | None:
 
 
 def _hash_file(path: Path) -> TargetFile:
-    digest = hashlib.sha256()
     try:
         with open_regular_file(path) as handle:
             info = os.fstat(handle.fileno())
-            while chunk := handle.read(_CHUNK):
-                digest.update(chunk)
+            digest = hashlib.file_digest(handle, "sha256")
     except OSError as error:
         raise AttestationSubjectError(f"{path}: cannot hash the target ({error.strerror or error})") from error
     return TargetFile(path, digest.hexdigest(), _identity(info))
