@@ -6,6 +6,7 @@ than SystemExit escapes it, so a test that passes through `run` also shows there
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +33,12 @@ def runner(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) 
         return int(exited.value.code or 0), out.out, out.err
 
     return run
+
+
+def run_program(program: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`scanner ARGS` or `dbbuilder ARGS` through the real entry point, in a new process."""
+    code = f"from {program}.cli import main; main()"
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=False)
 
 
 @dataclass(frozen=True)

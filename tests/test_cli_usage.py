@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
-
-def _run(program: str, *args: str) -> subprocess.CompletedProcess[str]:
-    code = f"from {program}.cli import main; main()"
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=False)
+from tests.scanner_cli import run_program
 
 
 @pytest.mark.parametrize(
@@ -23,7 +17,7 @@ def _run(program: str, *args: str) -> subprocess.CompletedProcess[str]:
     ],
 )
 def test_usage_error_is_one_line_with_exit_2(program: str, args: tuple[str, ...], expected: str) -> None:
-    result = _run(program, *args)
+    result = run_program(program, *args)
     assert result.returncode == 2
     assert result.stdout == ""
     lines = result.stderr.splitlines()
@@ -34,13 +28,13 @@ def test_usage_error_is_one_line_with_exit_2(program: str, args: tuple[str, ...]
 
 
 def test_no_arguments_prints_help_and_exits_2() -> None:
-    result = _run("scanner")
+    result = run_program("scanner")
     assert result.returncode == 2
     assert "Usage:" in result.stdout + result.stderr
 
 
 def test_version_exits_0() -> None:
-    result = _run("scanner", "version")
+    result = run_program("scanner", "version")
     assert result.returncode == 0
     assert result.stdout.strip()
 
@@ -54,7 +48,7 @@ HOSTILE = "x\x1b]0;pwned\x07\x1b[8m\x9b1m\nsecond line\u202e\u2066"
     ("dbbuilder", ("inspect", f"/nonexistent/{HOSTILE}.bundle"), 10),
 ])
 def test_an_error_naming_hostile_text_is_one_escaped_line(program: str, args: tuple[str, ...], exit_code: int) -> None:
-    result = _run(program, *args)
+    result = run_program(program, *args)
     assert (result.returncode, result.stdout) == (exit_code, "")
     assert result.stderr.startswith(f"{program}: error: ") and result.stderr.count("\n") == 1, result.stderr
     assert "x\\x1b]0;pwned\\x07\\x1b[8m\\x9b1m\\x0asecond line\\u202e\\u2066" in result.stderr

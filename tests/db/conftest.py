@@ -2,17 +2,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from scanner.cli import main
 from scanner.db import trust
 from scanner.db.state import StateDir
 from tests.db.bundles import NOW, Signer
+from tests.scanner_cli import runner
 
 
 @pytest.fixture(scope="session")
@@ -61,12 +60,5 @@ def scanner_runner(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixtur
                    state_root: Path) -> Callable[..., tuple[int, str, str]]:
     """`scanner --state-dir STATE_ROOT ARGS...` in this process: (exit code, stdout, stderr)."""
     monkeypatch.delenv("SCANNER_STATE_DIR", raising=False)
-
-    def invoke(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["scanner", "--state-dir", str(state_root), *args])
-        with pytest.raises(SystemExit) as exited:
-            main()
-        out = capsys.readouterr()
-        return int(exited.value.code or 0), out.out, out.err
-
-    return invoke
+    run = runner(capsys, monkeypatch)
+    return lambda *args: run("--state-dir", str(state_root), *args)

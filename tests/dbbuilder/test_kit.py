@@ -27,6 +27,7 @@ from scanner import kit
 from scanner.db.errors import BadSignatureError, UnknownKeyError
 from scanner.db.verify import TrustedKey, TrustPolicy
 from scanner.errors import UsageError
+from tests.scanner_cli import run_program
 
 REPO = Path(__file__).resolve().parents[2]
 CREATED = datetime(2026, 12, 1, tzinfo=UTC)
@@ -265,37 +266,32 @@ def test_a_kit_for_other_hosts_is_built_and_listed(tmp_path: Path) -> None:
 # --- the command lines -------------------------------------------------------------------------------
 
 
-def _cli(program: str, *args: str) -> subprocess.CompletedProcess[str]:
-    code = f"from {program}.cli import main; main()"
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=False)
-
-
 def test_scanner_kit_verify_command(tmp_path: Path) -> None:
     out, signer = _build(tmp_path)
     publisher = tmp_path / "kit-key.pub.pem"
     publisher.write_bytes(public_key_pem(signer.public_key()))
     stranger = tmp_path / "stranger.pub.pem"
     stranger.write_bytes(public_key_pem(Ed25519PrivateKey.generate().public_key()))
-    good = _cli("scanner", "kit", "verify", str(out), "--trust", str(publisher))
+    good = run_program("scanner", "kit", "verify", str(out), "--trust", str(publisher))
     assert good.returncode == 0, good.stderr
     assert "signature ok (signed by kit-key.pub.pem" in good.stdout
     assert hashlib.sha256((out / kit.SUMS_NAME).read_bytes()).hexdigest() in good.stdout
-    assert _cli("scanner", "kit", "verify", str(out), "--trust", str(stranger)).returncode == UnknownKeyError.exit_code
-    too_many = _cli("scanner", "kit", "verify", str(out), "--trust", str(publisher), "--threshold", "2")
+    assert run_program("scanner", "kit", "verify", str(out), "--trust", str(stranger)).returncode == UnknownKeyError.exit_code
+    too_many = run_program("scanner", "kit", "verify", str(out), "--trust", str(publisher), "--threshold", "2")
     assert too_many.returncode == 2 and "only 1 distinct --trust key" in too_many.stderr
     (out / "wheels" / "typer-0.12.0-py3-none-any.whl").write_bytes(b"swapped")
-    altered = _cli("scanner", "kit", "verify", str(out), "--trust", str(publisher))
+    altered = run_program("scanner", "kit", "verify", str(out), "--trust", str(publisher))
     assert altered.returncode == kit.KitDigestError.exit_code
     assert altered.stderr.count("\n") == 1 and "typer-0.12.0-py3-none-any.whl: sha256 differs" in altered.stderr
 
 
 def test_dbbuilder_kit_flags_are_checked_before_any_download(tmp_path: Path) -> None:
-    result = _cli("dbbuilder", "kit", "--out", str(tmp_path / "kit"), "--python", "2.7")
+    result = run_program("dbbuilder", "kit", "--out", str(tmp_path / "kit"), "--python", "2.7")
     assert result.returncode == 2 and "--python '2.7'" in result.stderr
     assert not (tmp_path / "kit").exists()
 
 
 def test_both_programs_print_their_version() -> None:
     for program in ("scanner", "dbbuilder"):
-        result = _cli(program, "--version")
+        result = run_program(program, "--version")
         assert result.returncode == 0 and result.stdout.startswith(f"{program} ")
