@@ -221,7 +221,7 @@ from pathlib import Path
 from dbbuilder.compile import compile_database
 args = json.loads(sys.argv[1])
 started, cpu = time.perf_counter(), time.process_time()
-summary = compile_database(Path(args["out"]), **{k: [Path(p) for p in v] for k, v in args["inputs"].items()})
+summary = compile_database(Path(args["out"]), {k: [Path(p) for p in v] for k, v in args["inputs"].items()})
 print(json.dumps({"seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu,
                   "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "records": {p.name: p.records for p in summary.providers},

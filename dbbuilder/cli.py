@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import inspect as pyinspect
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +33,7 @@ from dbbuilder.fetch.distro import (
 )
 from dbbuilder.fetch.nvd import INTERVAL_WITH_KEY, INTERVAL_WITHOUT_KEY
 from dbbuilder.fetch.state import FetchState
+from dbbuilder.sources import PROVIDERS, Provider
 from scanner import __version__
 from scanner.cliexit import run
 from scanner.db.archive import verify_bundle
@@ -68,19 +70,28 @@ def root(
 
 # --- keys and bundles (dbbuilder.bundle) ----------------------------------------------------------
 
-OsvPaths = Annotated[list[Path] | None, typer.Option(
-    "--osv", metavar="PATH", help="OSV records: JSON/YAML trees or all.zip archives (repeatable).")]
-NvdPaths = Annotated[list[Path] | None, typer.Option(
-    "--nvd", metavar="PATH", help="NVD CVE API 2.0 pages or legacy 1.1 feeds (repeatable).")]
-DebianPaths = Annotated[list[Path] | None, typer.Option(
-    "--debian", metavar="PATH", help="Debian security tracker DSA/DLA lists or JSON export (repeatable).")]
-AlpinePaths = Annotated[list[Path] | None, typer.Option(
-    "--alpine", metavar="PATH", help="Alpine secdb JSON files or directories (repeatable).")]
-RedhatPaths = Annotated[list[Path] | None, typer.Option(
-    "--redhat", metavar="PATH", help="Red Hat CSAF advisories (RHSA) or VEX JSON files or directories (repeatable).")]
-Cve5Paths = Annotated[list[Path] | None, typer.Option(
-    "--cve5", metavar="PATH", help="CVE JSON 5 records (cvelistV5 CVE-*.json) or directories: descriptions, "
-    "CWEs and the CNA's and ADPs' CVSS (repeatable).")]
+def _feed_parameter(provider: Provider) -> pyinspect.Parameter:
+    annotation = Annotated[list[Path] | None, typer.Option(
+        f"--{provider.name}", metavar="PATH", help=provider.flag_help)]
+    return pyinspect.Parameter(provider.name.replace("-", "_"), pyinspect.Parameter.POSITIONAL_OR_KEYWORD,
+                             default=None, annotation=annotation)
+
+
+def _with_feed_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Give `command` one repeatable `--NAME PATH` option per feed provider, placed before its first optional
+    parameter; typer reads the signature, and the command receives them in `**feeds`."""
+    signature = pyinspect.signature(command, eval_str=True)
+    fixed = [p for p in signature.parameters.values() if p.kind is not pyinspect.Parameter.VAR_KEYWORD]
+    first_optional = next(i for i, p in enumerate(fixed) if p.default is not pyinspect.Parameter.empty)
+    feeds = [_feed_parameter(provider) for provider in PROVIDERS.values()]
+    command.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[*fixed[:first_optional], *feeds, *fixed[first_optional:]])
+    command.__annotations__.update({p.name: p.annotation for p in feeds})
+    return command
+
+
+def _feed_inputs(given: dict[str, list[Path] | None]) -> dict[str, list[Path]]:
+    return {name: paths for name in PROVIDERS if (paths := given.get(name.replace("-", "_")))}
 
 
 def _passphrase(path: Path | None) -> bytes | None:
@@ -166,29 +177,24 @@ def _sizes_table(result: BundleResult) -> Table:
 
 
 def _capture_times(pairs: list[str]) -> dict[str, str]:
-    providers = ("osv", "nvd", "debian", "alpine", "redhat", "cve5")
     times: dict[str, str] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
-        if not sep or name not in providers or not value:
-            raise UsageError(f"--captured-at {pair!r}: expected PROVIDER=TIME with PROVIDER one of {', '.join(providers)}")
+        if not sep or name not in PROVIDERS or not value:
+            raise UsageError(f"--captured-at {pair!r}: expected PROVIDER=TIME with PROVIDER one of "
+                             f"{', '.join(PROVIDERS)}")
         times[name] = value
     return times
 
 
 @app.command()
+@_with_feed_options
 def build(
     out: Annotated[Path, typer.Option(metavar="FILE.bundle", help="The bundle to write.")],
     key: Annotated[list[Path], typer.Option(
         metavar="PRIVATE.pem", help="Signing key (repeat for several signatures).")],
     channel: Annotated[str, typer.Option(help="Channel name; bundle versions only go up within it.")],
     bundle_version: Annotated[int, typer.Option(help="This bundle's version on its channel (>= 1).")],
-    osv: OsvPaths = None,
-    nvd: NvdPaths = None,
-    debian: DebianPaths = None,
-    alpine: AlpinePaths = None,
-    redhat: RedhatPaths = None,
-    cve5: Cve5Paths = None,
     kev: Annotated[Path | None, typer.Option(
         metavar="FILE", help="CISA Known Exploited Vulnerabilities catalog (known_exploited_vulnerabilities.json): "
         "findings of the CVEs in it are marked known exploited.")] = None,
@@ -211,10 +217,12 @@ def build(
     complete: Annotated[list[str] | None, typer.Option(
         metavar="ECOSYSTEM", help="Declare the inputs a whole export of ECOSYSTEM (e.g. Debian:12), though they "
         "are loose records (repeatable; recorded in the manifest).")] = None,
+    **given_feeds: list[Path] | None,
 ) -> None:
     """Compile feeds into a database and write it as a signed, compressed bundle."""
-    if not any((osv, nvd, debian, alpine, redhat, cve5)):
-        raise UsageError("no feed given: pass at least one of --osv, --nvd, --debian, --alpine, --redhat, --cve5")
+    feeds = _feed_inputs(given_feeds)
+    if not feeds:
+        raise UsageError(f"no feed given: pass at least one of {', '.join('--' + name for name in PROVIDERS)}")
     capture_times = _capture_times(captured_at or [])
     built_at = build_time()
     identity = BundleIdentity(channel, bundle_version, built_at, built_at + parse_duration(expires_in))
@@ -237,9 +245,7 @@ def build(
             counted = f": {count:,} records" if count else ""
             progress.update(task, description=f"{stage}{detail}{counted}")
 
-        summary = compile_database(database, osv=osv or (), nvd=nvd or (), debian=debian or (),
-                                   alpine=alpine or (), redhat=redhat or (), cve5=cve5 or (), kev=kev, epss=epss, strict=strict,
-                                   captured_at=capture_times,
+        summary = compile_database(database, feeds, kev=kev, epss=epss, strict=strict, captured_at=capture_times,
                                    complete=complete or (), progress=report)
         if not allow_empty:
             summary.refuse_empty()

@@ -76,9 +76,9 @@ def _trimmed_dsa_list(target: Path) -> Path:
 def environment(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     work = tmp_path_factory.mktemp("e2e")
     database = work / "vulns.sqlite"
-    compile_database(database, osv=[FEEDS / "osv" / name for name in ("PyPI", "npm", "Maven", "AlmaLinux",
-                                                                       "Rocky_Linux")],
-                     nvd=[FEEDS / "nvd"], debian=[_trimmed_dsa_list(work / "debian" / "DSA")])
+    osv = [FEEDS / "osv" / name for name in ("PyPI", "npm", "Maven", "AlmaLinux", "Rocky_Linux")]
+    compile_database(database, {"osv": osv, "nvd": [FEEDS / "nvd"],
+                                "debian": [_trimmed_dsa_list(work / "debian" / "DSA")]})
     keys = generate_key_pair(work, "test-key")
     built = datetime.now(UTC).replace(microsecond=0)
     bundle = work / "test.bundle"

@@ -27,7 +27,9 @@ from scanner.db.store import SourceCoverage
 from scanner.errors import FeedError, UsageError
 
 from ..sources import PROVIDERS
-from ..sources.base import FeedFacts, Record, SkipLog, compact_json, input_files, inputs_sha256, rfc3339
+from ..sources.base import compact_json, rfc3339
+from ..sources.feedio import input_files, inputs_sha256
+from ..sources.records import FeedFacts, Record, SkipLog
 from .exploitation import FINAL_INSERTS as EXPLOITATION_INSERTS
 from .exploitation import stage_exploitation
 from .groups import alias_groups, is_cve
@@ -46,9 +48,6 @@ LOOSE_RECORDS = "loose records"
 DECLARED_COMPLETE = "--complete"
 _LISTED = 20  # ecosystems named in an error message
 
-# For an id that several providers publish (an OSV record named CVE-…, an OSV Debian DSA also read from
-# the tracker lists), the first provider here gives the vulnerabilities row; all rows of all are kept.
-PROVIDER_ORDER = ("osv", "debian", "alpine", "redhat", "nvd", "cve5")
 
 Progress = Callable[..., None]
 
@@ -124,13 +123,8 @@ CREATE INDEX s_keep_seq ON s_keep(seq);
 
 def compile_database(
     out: Path,
+    feeds: Mapping[str, Sequence[Path]],
     *,
-    osv: Sequence[Path] = (),
-    nvd: Sequence[Path] = (),
-    debian: Sequence[Path] = (),
-    alpine: Sequence[Path] = (),
-    cve5: Sequence[Path] = (),
-    redhat: Sequence[Path] = (),
     kev: Path | None = None,
     epss: Path | None = None,
     strict: bool = False,
@@ -141,16 +135,21 @@ def compile_database(
 ) -> CompileSummary:
     """Read the feeds under the given paths (files or directories) and write the database to `out`.
 
-    A malformed record or file is skipped and counted per provider; with `strict` it raises
-    MalformedFeedError (a FeedError). `captured_at` gives a provider's capture time; otherwise it comes
-    from the data: the feed's own timestamps, else its newest record date, else it is unknown (EPOCH).
-    `complete` names ecosystems the operator declares the inputs a whole export of (UsageError when no
-    input has records there); the readers find the others (docs/database.md, "Coverage").
-    `kev` and `epss` name a CISA KEV catalog and a FIRST EPSS file (dbbuilder.compile.exploitation).
-    `progress`, when given, is called with keyword arguments `stage` ("read", "resolve", "groups",
-    "write", "optimize"), `provider` (or "") and `count` (records read so far in stage "read").
+    `feeds` maps provider names (dbbuilder.sources.PROVIDERS) to their inputs; providers are read in
+    registry order whatever the mapping's order. A malformed record or file is skipped and counted per
+    provider; with `strict` it raises MalformedFeedError (a FeedError). `captured_at` gives a provider's
+    capture time; otherwise it comes from the data: the feed's own timestamps, else its newest record date,
+    else it is unknown (EPOCH). `complete` names ecosystems the operator declares the inputs a whole export
+    of (UsageError when no input has records there); the readers find the others (docs/database.md,
+    "Coverage"). `kev` and `epss` name a CISA KEV catalog and a FIRST EPSS file
+    (dbbuilder.compile.exploitation). `progress`, when given, is called with keyword arguments `stage`
+    ("read", "resolve", "groups", "write", "optimize"), `provider` (or "") and `count` (records read so
+    far in stage "read").
     """
-    inputs = {"osv": osv, "nvd": nvd, "debian": debian, "alpine": alpine, "redhat": redhat, "cve5": cve5}
+    unknown = sorted(set(feeds) - set(PROVIDERS))
+    if unknown:
+        raise ValueError(f"unknown feed providers {unknown}; known: {', '.join(PROVIDERS)}")
+    inputs = {name: feeds[name] for name in PROVIDERS if feeds.get(name)}
     report: Progress = progress or (lambda **_: None)
     out = Path(out)
     directory = out.parent if str(out.parent) else Path(".")
@@ -169,7 +168,7 @@ def compile_database(
                                   "PRAGMA temp_store=FILE;" + _STAGING_DDL)
             read_summaries = [
                 _stage_provider(staging, name, [Path(p) for p in paths], strict, report)
-                for name, paths in inputs.items() if paths
+                for name, paths in inputs.items()
             ]
             exploitation = stage_exploitation(staging, kev=kev, epss=epss, strict=strict)
             staging.executescript(_STAGING_INDEXES + _KEEP)
@@ -280,7 +279,9 @@ def _stage_vulnerabilities(staging: sqlite3.Connection) -> None:
         CREATE TABLE s_vulns (id TEXT PRIMARY KEY, provider TEXT, withdrawn TEXT, published TEXT, modified TEXT,
             severity TEXT, summary TEXT, details TEXT, refs TEXT, cwes TEXT, upstream TEXT, related TEXT)
     """)
-    order = " ".join(f"WHEN '{name}' THEN {rank}" for rank, name in enumerate(PROVIDER_ORDER))
+    # For an id several providers publish (an OSV record named CVE-…, an OSV Debian DSA also read from the
+    # tracker lists), the provider of lowest precedence gives the vulnerabilities row; all rows are kept.
+    order = " ".join(f"WHEN '{name}' THEN {provider.precedence}" for name, provider in PROVIDERS.items())
     versions = staging.execute(f"""
         SELECT r.id, r.provider, r.withdrawn, r.published, r.modified, r.severity, r.summary, r.details, r.refs,
                r.cwes

@@ -19,19 +19,13 @@ from typing import Any
 
 from scanner.model import FixState
 
-from .base import (
-    FeedFacts,
-    Record,
-    RecordError,
-    SkipLog,
-    affected_row,
-    parse_document,
-    read_capped,
-    require_mapping,
-    text_or_none,
-)
+from .base import affected_row, require_mapping, text_or_none
+from .feedio import parse_document, read_capped
+from .records import FeedFacts, Record, RecordError, SkipLog
 
 PROVIDER = "alpine"
+FLAG_HELP = "Alpine secdb JSON files or directories (repeatable)."
+PRECEDENCE = 30
 MAX_FILE_BYTES = 256 << 20
 NOT_AFFECTED_VERSION = "0"
 

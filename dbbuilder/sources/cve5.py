@@ -16,23 +16,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .base import (
-    FeedFacts,
-    Record,
-    RecordError,
-    SeverityRow,
-    SkipLog,
-    english_text,
-    first_sentence,
-    parse_document,
-    read_capped,
-    require_mapping,
-    rfc3339,
-    severity_row,
-    unique_strings,
-)
+from .base import english_text, first_sentence, require_mapping, rfc3339, severity_row, unique_strings
+from .feedio import parse_document, read_capped
+from .records import FeedFacts, Record, RecordError, SeverityRow, SkipLog
 
 PROVIDER = "cve5"
+FLAG_HELP = ("CVE JSON 5 records (cvelistV5 CVE-*.json) or directories: descriptions, CWEs and the CNA's"
+             " and ADPs' CVSS (repeatable).")
+PRECEDENCE = 90
 # The largest real records (kernel CVEs listing every affected version) are a few hundred KiB.
 MAX_FILE_BYTES = 16 << 20
 _FILE_NAME = re.compile(r"CVE-[0-9]{4}-[0-9]{4,19}\.json")  # not cvelistV5's delta.json, deltaLog.json

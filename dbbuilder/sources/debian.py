@@ -26,22 +26,13 @@ from pathlib import Path
 
 from scanner.model import FixState
 
-from .base import (
-    AffectedRow,
-    FeedFacts,
-    Record,
-    RecordError,
-    SkipLog,
-    affected_row,
-    highest_severity,
-    iter_json_object,
-    read_capped,
-    require_mapping,
-    severity_label,
-    text_or_none,
-)
+from .base import affected_row, highest_severity, require_mapping, severity_label, text_or_none
+from .feedio import iter_json_object, read_capped
+from .records import AffectedRow, FeedFacts, Record, RecordError, SkipLog
 
 PROVIDER = "debian"
+FLAG_HELP = "Debian security tracker DSA/DLA lists or JSON export (repeatable)."
+PRECEDENCE = 20
 MAX_FILE_BYTES = 1 << 30
 
 # Codename -> OSV ecosystem, spelled as OSV spells Debian releases.

@@ -28,8 +28,9 @@ from scanner.db.schema import EPSS_PROVIDER
 from scanner.errors import FeedError
 from scanner.fileio import open_regular_file
 
-from .base import SkipLog, rfc3339
+from .base import rfc3339
 from .kev import CVE_ID
+from .records import SkipLog
 
 PROVIDER = EPSS_PROVIDER
 COLUMNS = "cve,epss,percentile"

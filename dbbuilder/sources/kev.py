@@ -23,7 +23,8 @@ from scanner.errors import FeedError
 from scanner.fileio import read_capped
 from scanner.jsonstrict import loads_strict
 
-from .base import SkipLog, rfc3339
+from .base import rfc3339
+from .records import SkipLog
 
 PROVIDER = KEV_PROVIDER
 # The real catalog is about 1.3 MB for 1,400 entries; far larger is not the catalog.

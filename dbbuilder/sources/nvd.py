@@ -16,24 +16,20 @@ from typing import Any
 from scanner.db.schema import CPE_ECOSYSTEM
 
 from .base import (
-    CpeRow,
-    FeedFacts,
-    Record,
-    RecordError,
-    SeverityRow,
-    SkipLog,
     english_text,
     first_sentence,
-    parse_document,
-    read_capped,
     require_mapping,
     rfc3339,
     severity_row,
     text_or_none,
     unique_strings,
 )
+from .feedio import parse_document, read_capped
+from .records import CpeRow, FeedFacts, Record, RecordError, SeverityRow, SkipLog
 
 PROVIDER = "nvd"
+FLAG_HELP = "NVD CVE API 2.0 pages or legacy 1.1 feeds (repeatable)."
+PRECEDENCE = 80
 MAX_FILE_BYTES = 1 << 30
 
 # NVD 2.0 metric keys, best first, and the CVSS type each holds.

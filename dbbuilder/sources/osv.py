@@ -20,16 +20,8 @@ from scanner.names import normalize_package_name
 
 from ..fetch.osv import ARCHIVE_NAME
 from .base import (
-    AffectedRow,
-    FeedFacts,
-    Record,
-    RecordError,
-    SeverityRow,
-    SkipLog,
     compact_json,
     json_list_or_none,
-    parse_document,
-    read_capped,
     require_mapping,
     rfc3339,
     severity_label,
@@ -37,8 +29,12 @@ from .base import (
     string_list,
     text_or_none,
 )
+from .feedio import parse_document, read_capped
+from .records import AffectedRow, FeedFacts, Record, RecordError, SeverityRow, SkipLog
 
 PROVIDER = "osv"
+FLAG_HELP = "OSV records: JSON/YAML trees or all.zip archives (repeatable)."
+PRECEDENCE = 10
 RECORD_SUFFIXES = (".json", ".yaml", ".yml")
 MAX_RECORD_BYTES = 16 << 20  # the largest real OSV records (kernel CVEs) are a few hundred KiB
 MAX_ARCHIVE_MEMBERS = 2_000_000

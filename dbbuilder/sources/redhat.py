@@ -35,15 +35,8 @@ from packageurl import PackageURL
 from scanner.model import FixState
 
 from .base import (
-    AffectedRow,
-    FeedFacts,
-    Record,
-    RecordError,
-    SkipLog,
     affected_row,
     highest_severity,
-    parse_document,
-    read_capped,
     require_mapping,
     rfc3339,
     severity_label,
@@ -51,8 +44,12 @@ from .base import (
     text_or_none,
     unique_strings,
 )
+from .feedio import parse_document, read_capped
+from .records import AffectedRow, FeedFacts, Record, RecordError, SkipLog
 
 PROVIDER = "redhat"
+FLAG_HELP = "Red Hat CSAF advisories (RHSA) or VEX JSON files or directories (repeatable)."
+PRECEDENCE = 40
 MAX_FILE_BYTES = 64 << 20  # the largest RHSA documents (kernel, firefox) are a few MiB
 MAX_TREE_DEPTH = 16  # vendor / family / product / architecture / version is 5 levels
 

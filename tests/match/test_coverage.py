@@ -100,7 +100,7 @@ def debian_samples(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """What issue 12 found: OSV's Debian sample records and the tracker's JSON samples hold six Debian:12
     rows between them, nothing more, beside whole DSA and DLA lists for the older releases."""
     out = tmp_path_factory.mktemp("coverage") / "vulns.sqlite"
-    compile_database(out, osv=[FEEDS / "osv" / "Debian"], debian=[FEEDS / "debian"])
+    compile_database(out, {"osv": [FEEDS / "osv" / "Debian"], "debian": [FEEDS / "debian"]})
     return out
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from dbbuilder.compile import CompileSummary, compile_database
-from dbbuilder.sources.base import MalformedFeedError
+from dbbuilder.sources.records import MalformedFeedError
 from scanner.db.schema import SCHEMA_VERSION
 from scanner.errors import FeedError, UsageError
 
@@ -28,7 +28,7 @@ def full_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, CompileS
     if not FEEDS.is_dir():
         pytest.fail(f"shared test data missing: {FEEDS}")
     out = tmp_path_factory.mktemp("full") / "vulns.sqlite"
-    return out, compile_database(out, **full_inputs())
+    return out, compile_database(out, full_inputs())
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def distinct_ids(paths: list[Path], key: str = "id") -> set[str]:
 def test_provider_counts(full_build: tuple[Path, CompileSummary], db: sqlite3.Connection) -> None:
     _, summary = full_build
     providers = {p.name: p for p in summary.providers}
-    assert list(providers) == ["osv", "nvd", "debian", "alpine"]
+    assert list(providers) == ["osv", "debian", "alpine", "nvd"]  # registry (precedence) order
     assert all(p.skipped == 0 and len(p.input_sha256) == 64 for p in providers.values())
     assert providers["osv"].records == len(distinct_ids(full_inputs()["osv"]))
     # PyPI 10, Go 17, crates.io 13, Ubuntu 3, and the withdrawn copy of PYSEC-2021-63 beats its twin.
@@ -128,7 +128,7 @@ def test_two_builds_are_byte_identical(full_build: tuple[Path, CompileSummary], 
     again = tmp_path / "again.sqlite"
     inputs = full_inputs()
     inputs["osv"].reverse()
-    summary = compile_database(again, **inputs)
+    summary = compile_database(again, inputs)
     assert again.read_bytes() == full_build[0].read_bytes()
     assert summary == full_build[1]
 
@@ -179,20 +179,20 @@ def test_a_corrupt_record_is_counted_not_fatal_and_fatal_when_strict(tmp_path: P
     target.write_text(content)
     out = tmp_path / "out" / "vulns.sqlite"
     out.parent.mkdir()
-    summary = compile_database(out, **inputs)
+    summary = compile_database(out, inputs)
     skipped = {p.name: p.skipped for p in summary.providers}
     assert skipped == {name: int(name == provider) for name in ("osv", "nvd", "debian", "alpine")}
     with sqlite3.connect(out) as db:
         assert one(db, "SELECT skipped FROM providers WHERE name = ?", provider) == 1
     out.unlink()
     with pytest.raises(MalformedFeedError, match=provider):
-        compile_database(out, strict=True, **inputs)
+        compile_database(out, inputs, strict=True)
     assert list(out.parent.iterdir()) == []  # neither output nor temporary files
 
 
 def test_small_build_merges_providers_into_one_group(tmp_path: Path) -> None:
     out = tmp_path / "vulns.sqlite"
-    compile_database(out, **small_feeds(tmp_path / "feeds"))
+    compile_database(out, small_feeds(tmp_path / "feeds"))
     with sqlite3.connect(out) as db:
         groups = dict(db.execute("SELECT id, group_id FROM vulnerabilities"))
         assert groups == {"GHSA-demo": "CVE-2099-0001", "CVE-2099-0001": "CVE-2099-0001",
@@ -209,7 +209,7 @@ def test_a_record_naming_several_cves_keeps_its_aliases_as_upstream(tmp_path: Pa
         "DSA-9100-1", aliases=["CVE-2099-0002", "CVE-2099-0001"], upstream=["DEBIAN-CVE-2099-0001"])))
     (tmp_path / "osv" / "ghsa.json").write_text(json.dumps(osv_record("GHSA-one", aliases=["CVE-2099-0003"])))
     out = tmp_path / "vulns.sqlite"
-    compile_database(out, osv=[tmp_path / "osv"])
+    compile_database(out, {"osv": [tmp_path / "osv"]})
     with sqlite3.connect(out) as db:
         assert one(db, "SELECT group_id FROM vulnerabilities WHERE id = 'DSA-9100-1'") == "DSA-9100-1"
         assert json.loads(one(db, "SELECT upstream FROM details WHERE vuln_id = 'DSA-9100-1'")) == [
@@ -224,7 +224,7 @@ def test_newest_version_of_a_record_wins(tmp_path: Path) -> None:
     (tmp_path / "old" / "r.json").write_text(json.dumps(osv_record("GHSA-x", "2024-01-01T00:00:00Z", "1.0")))
     (tmp_path / "new" / "r.json").write_text(json.dumps(osv_record("GHSA-x", "2024-06-01T00:00:00Z", "2.0")))
     out = tmp_path / "vulns.sqlite"
-    summary = compile_database(out, osv=[tmp_path / "new", tmp_path / "old"])
+    summary = compile_database(out, {"osv": [tmp_path / "new", tmp_path / "old"]})
     assert summary.providers[0].records == 1
     with sqlite3.connect(out) as db:
         assert db.execute("SELECT fixed FROM affected").fetchall() == [('["2.0"]',)]
@@ -237,7 +237,7 @@ def test_tracker_json_outranks_the_advisory_list(tmp_path: Path) -> None:
     (tmp_path / "tracker.json").write_text(json.dumps({"demo": {"CVE-2099-0001": {"releases": {
         "bookworm": {"status": "resolved", "fixed_version": "0", "urgency": "low"}}}}}))
     out = tmp_path / "vulns.sqlite"
-    compile_database(out, debian=[tmp_path])
+    compile_database(out, {"debian": [tmp_path]})
     with sqlite3.connect(out) as db:
         assert db.execute("SELECT vuln_id, fix_state, severity FROM affected").fetchall() == [
             ("DEBIAN-CVE-2099-0001", "not-affected", "low")]
@@ -245,7 +245,7 @@ def test_tracker_json_outranks_the_advisory_list(tmp_path: Path) -> None:
 
 def test_capture_times(tmp_path: Path) -> None:
     inputs = small_feeds(tmp_path / "feeds")
-    summary = compile_database(tmp_path / "a.sqlite", captured_at={"osv": "2024-05-05T05:05:05+02:00"}, **inputs)
+    summary = compile_database(tmp_path / "a.sqlite", inputs, captured_at={"osv": "2024-05-05T05:05:05+02:00"})
     captured = {p.name: (p.captured_at, p.captured_at_basis) for p in summary.providers}
     assert captured == {"osv": ("2024-05-05T03:05:05Z", "given"), "nvd": ("2024-03-01T00:00:00Z", "records"),
                         "debian": ("2024-01-02T00:00:00Z", "records"),
@@ -254,14 +254,14 @@ def test_capture_times(tmp_path: Path) -> None:
         assert dict(db.execute("SELECT name, captured_at_basis FROM providers")) == {
             name: basis for name, (_, basis) in captured.items()}
     with pytest.raises(FeedError, match="captured_at for nvd"):
-        compile_database(tmp_path / "b.sqlite", captured_at={"nvd": "last week"}, **inputs)
+        compile_database(tmp_path / "b.sqlite", inputs, captured_at={"nvd": "last week"})
 
 
 def test_a_feed_timestamp_is_the_capture_time(tmp_path: Path) -> None:
     (tmp_path / "nvd").mkdir()
     page = nvd_page("CVE-2099-0001")
     (tmp_path / "nvd" / "page.json").write_text(json.dumps({**page, "timestamp": "2024-03-05T06:07:08.123"}))
-    summary = compile_database(tmp_path / "a.sqlite", nvd=[tmp_path / "nvd"])
+    summary = compile_database(tmp_path / "a.sqlite", {"nvd": [tmp_path / "nvd"]})
     assert (summary.providers[0].captured_at, summary.providers[0].captured_at_basis) == (
         "2024-03-05T06:07:08Z", "feed")
 
@@ -275,18 +275,18 @@ def test_the_real_feeds_capture_times_come_from_their_data(full_build: tuple[Pat
 
 def test_bad_paths_are_feed_errors(tmp_path: Path) -> None:
     with pytest.raises(FeedError, match="feed input not found"):
-        compile_database(tmp_path / "x.sqlite", osv=[tmp_path / "missing"])
+        compile_database(tmp_path / "x.sqlite", {"osv": [tmp_path / "missing"]})
     with pytest.raises(FeedError, match="not a directory"):
-        compile_database(tmp_path / "no" / "x.sqlite", osv=[tmp_path])
+        compile_database(tmp_path / "no" / "x.sqlite", {"osv": [tmp_path]})
 
 
 def test_page_size_is_configurable(tmp_path: Path) -> None:
     out = tmp_path / "vulns.sqlite"
-    compile_database(out, page_size=65536, **small_feeds(tmp_path / "feeds"))
+    compile_database(out, small_feeds(tmp_path / "feeds"), page_size=65536)
     with sqlite3.connect(out) as db:
         assert one(db, "PRAGMA page_size") == 65536
     with pytest.raises(ValueError, match="page_size"):
-        compile_database(tmp_path / "other.sqlite", page_size=1000, **small_feeds(tmp_path / "feeds2"))
+        compile_database(tmp_path / "other.sqlite", small_feeds(tmp_path / "feeds2"), page_size=1000)
 
 
 def test_an_undated_feed_is_never_dated_by_its_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -301,11 +301,10 @@ def test_an_undated_feed_is_never_dated_by_its_files(tmp_path: Path, monkeypatch
             monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
         else:
             monkeypatch.setenv("SOURCE_DATE_EPOCH", epoch)
-        summary = compile_database(tmp_path / f"{epoch}.sqlite", alpine=inputs["alpine"])
+        summary = compile_database(tmp_path / f"{epoch}.sqlite", {"alpine": inputs["alpine"]})
         assert (summary.providers[0].captured_at, summary.providers[0].captured_at_basis) == (
             "1970-01-01T00:00:00Z", "unknown")
-    summary = compile_database(tmp_path / "given.sqlite", alpine=inputs["alpine"],
-                               captured_at={"alpine": "2026-11-01T00:00:00Z"})
+    summary = compile_database(tmp_path / "given.sqlite", {"alpine": inputs["alpine"]}, captured_at={"alpine": "2026-11-01T00:00:00Z"})
     assert (summary.providers[0].captured_at, summary.providers[0].captured_at_basis) == (
         "2026-11-01T00:00:00Z", "given")
 
@@ -375,8 +374,7 @@ def test_whole_exports_are_recognised_by_their_form(tmp_path: Path) -> None:
     _write(tmp_path / "debian" / "DSA" / "list", "".join(  # one advisory in ten: trimmed to some packages
         f"[01 Jan 2024] DSA-{n}-1 p{n} - x\n\t{{CVE-2099-{n:04d}}}\n\t[jessie] - p{n} 1.0-1\n"
         for n in range(1000, 0, -10)))
-    summary = compile_database(tmp_path / "a.sqlite", osv=[tmp_path / "osv"], alpine=[tmp_path / "alpine"],
-                               debian=[tmp_path / "debian"])
+    summary = compile_database(tmp_path / "a.sqlite", {"osv": [tmp_path / "osv"], "alpine": [tmp_path / "alpine"], "debian": [tmp_path / "debian"]})
     assert coverage_of(summary) == {
         ("osv", "PyPI"): (1, True, "OSV PyPI/all.zip"),
         ("osv", "npm"): (1, False, "loose records"),  # in PyPI's export, not npm's
@@ -395,8 +393,8 @@ def test_whole_exports_are_recognised_by_their_form(tmp_path: Path) -> None:
 
 def test_the_operator_may_declare_loose_records_complete(tmp_path: Path) -> None:
     inputs = small_feeds(tmp_path / "feeds")
-    summary = compile_database(tmp_path / "a.sqlite", complete=["PyPI"], **inputs)
+    summary = compile_database(tmp_path / "a.sqlite", inputs, complete=["PyPI"])
     assert coverage_of(summary)[("osv", "PyPI")] == (1, True, "--complete")
     with pytest.raises(UsageError, match="--complete Debian:12: no input has records for it"):
-        compile_database(tmp_path / "b.sqlite", complete=["Debian:12"], osv=inputs["osv"])
+        compile_database(tmp_path / "b.sqlite", {"osv": inputs["osv"]}, complete=["Debian:12"])
     assert not (tmp_path / "b.sqlite").exists()

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from dbbuilder.sources import PROVIDERS
-from dbbuilder.sources.base import FeedFacts, Record, SkipLog, input_files
+from dbbuilder.sources.feedio import input_files
+from dbbuilder.sources.records import FeedFacts, Record, SkipLog
 
 FEEDS = Path(__file__).resolve().parents[4] / "shared" / "data" / "feeds"
 

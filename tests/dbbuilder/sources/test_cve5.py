@@ -13,7 +13,7 @@ from dbbuilder.bundle.keys import generate_key_pair, load_private_key
 from dbbuilder.bundle.manifest import BundleIdentity
 from dbbuilder.bundle.writer import write_bundle
 from dbbuilder.compile import compile_database
-from dbbuilder.sources.base import MalformedFeedError
+from dbbuilder.sources.records import MalformedFeedError
 from scanner.cli import main
 from scanner.db import trust
 from scanner.db.state import StateDir
@@ -154,7 +154,7 @@ def test_a_cve_with_only_cna_cvss_gets_its_severity_from_cve5(
     def severity(**feeds_given: list[Path]) -> tuple[str, Any]:
         name = "-".join(sorted(feeds_given))
         database, bundle = tmp_path / f"{name}.sqlite", tmp_path / f"{name}.bundle"
-        compile_database(database, **feeds_given)
+        compile_database(database, feeds_given)
         write_bundle(bundle, database, BundleIdentity("t", 1, now, now + timedelta(days=3)),
                      [load_private_key(keys.private_key)])
         report = _scan(monkeypatch, capsys, "--state-dir", str(state), "scan", str(sbom), "--db", str(bundle),

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from dbbuilder.sources.base import AffectedRow, MalformedFeedError, Record
+from dbbuilder.sources.records import AffectedRow, MalformedFeedError, Record
 from scanner.model import FixState
 
 from .conftest import read_all, read_with_facts

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from dbbuilder.sources import epss
-from dbbuilder.sources.base import MalformedFeedError, SkipLog
+from dbbuilder.sources.records import MalformedFeedError, SkipLog
 from scanner.errors import FeedError
 
 HEADER = "#model_version:v2025.03.14,score_date:2026-11-30T00:00:00+0000\ncve,epss,percentile\n"

@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 
 from dbbuilder.sources import kev
-from dbbuilder.sources.base import MalformedFeedError, SkipLog
+from dbbuilder.sources.records import MalformedFeedError, SkipLog
 from scanner.errors import FeedError
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from dbbuilder.sources import nvd
-from dbbuilder.sources.base import MalformedFeedError
+from dbbuilder.sources.records import MalformedFeedError
 
 from .conftest import by_id, read_all, read_with_facts
 

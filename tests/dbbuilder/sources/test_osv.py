@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from dbbuilder.sources import osv
-from dbbuilder.sources.base import MalformedFeedError, input_files
+from dbbuilder.sources.feedio import input_files
+from dbbuilder.sources.records import MalformedFeedError
 from scanner.errors import FeedError
 from scanner.model import FixState
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from dbbuilder.cli import main as dbbuilder_main
-from dbbuilder.sources.base import MalformedFeedError
+from dbbuilder.sources.records import MalformedFeedError
 from dbbuilder.sources.redhat import MODULAR_SKIP
 from scanner.cli import main as scanner_main
 from scanner.model import FixState
