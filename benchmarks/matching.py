@@ -214,7 +214,9 @@ def _child(args: Sequence[str], env: dict[str, str]) -> tuple[float, float, int]
     return time.perf_counter() - started, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
 
 
-def end_to_end(workdir: Path, images: Sequence[Path]) -> None:
+def install_shared_feeds(workdir: Path) -> dict[str, str]:
+    """Compile ../shared/data/feeds into a bundle and import it (once, kept in `workdir`): the environment
+    in which `scanner scan` uses it."""
     bundle = workdir / "shared-feeds.bundle"
     state = workdir / "state"
     env = {**os.environ, "SCANNER_STATE_DIR": str(state)}
@@ -231,6 +233,11 @@ def end_to_end(workdir: Path, images: Sequence[Path]) -> None:
                        env=env, check=True, capture_output=True)
         subprocess.run([str(ROOT / ".venv/bin/scanner"), "db", "import", "--allow-expired", str(bundle)],
                        env=env, check=True, capture_output=True)
+    return env
+
+
+def end_to_end(workdir: Path, images: Sequence[Path]) -> None:
+    env = install_shared_feeds(workdir)
     scanner = str(ROOT / ".venv/bin/scanner")
     print("\n| image | size | catalog only (`scanner sbom`) | full scan (`scanner scan -o json`) | findings |")
     print("|---|---|---|---|---|")

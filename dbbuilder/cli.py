@@ -19,11 +19,12 @@ from rich.table import Column, Table
 from dbbuilder.bundle.compress import DEFAULT_LEVEL
 from dbbuilder.bundle.inspect import inspect_bundle
 from dbbuilder.bundle.keys import generate_key_pair, load_private_key, read_passphrase_file
-from dbbuilder.bundle.manifest import BundleIdentity, build_time, parse_duration
+from dbbuilder.bundle.manifest import BundleIdentity, parse_duration
+from dbbuilder.bundle.root import read_chain
 from dbbuilder.bundle.writer import BundleResult, write_bundle
 from dbbuilder.compile import CompileSummary, compile_database
 from dbbuilder.compile.database import CAPTURE_UNKNOWN
-from dbbuilder.fetch import NVD_BASE_URL, OSV_BASE_URL, HttpClient, fetch_nvd, fetch_osv
+from dbbuilder.fetch import NVD_BASE_URL, OSV_BASE_URL, SOURCES, FetchSource, HttpClient, fetch_nvd, fetch_osv
 from dbbuilder.fetch.distro import (
     ALPINE_SECDB_URL,
     DEBIAN_LISTS_URL,
@@ -33,13 +34,15 @@ from dbbuilder.fetch.distro import (
 )
 from dbbuilder.fetch.nvd import INTERVAL_WITH_KEY, INTERVAL_WITHOUT_KEY
 from dbbuilder.fetch.state import FetchState
+from dbbuilder.root import root_app
 from dbbuilder.sources import PROVIDERS, Provider
 from scanner import __version__
 from scanner.cliexit import run
+from scanner.clock import Clock
 from scanner.db.archive import verify_bundle
 from scanner.db.errors import BundleArchiveError
 from scanner.db.trust import keys_from_files
-from scanner.db.verify import FreshnessPolicy, TrustPolicy, format_time, short_key_id
+from scanner.db.verify import Override, TrustPolicy, VerificationContext, format_time, short_key_id
 from scanner.errors import FeedError, UsageError
 from scanner.fileio import open_regular_file
 from scanner.match.coverage import source_lines
@@ -52,6 +55,11 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(root_app, name="root")
+
+# The one clock of this process: the real time for expiry and verification, and the time a bundle or a
+# kit says it was built (SOURCE_DATE_EPOCH when set, for reproducible builds). Tests replace it.
+CLOCK = Clock(os.environ)
 
 
 def _print_version(wanted: bool) -> None:
@@ -217,6 +225,9 @@ def build(
     complete: Annotated[list[str] | None, typer.Option(
         metavar="ECOSYSTEM", help="Declare the inputs a whole export of ECOSYSTEM (e.g. Debian:12), though they "
         "are loose records (repeatable; recorded in the manifest).")] = None,
+    roots: Annotated[Path | None, typer.Option(
+        metavar="DIR", help="Carry the root of trust's chain, every N.root.json in DIR, in the bundle "
+        "(docs/trust.md); the newest root's bundle role must accept --key.")] = None,
     **given_feeds: list[Path] | None,
 ) -> None:
     """Compile feeds into a database and write it as a signed, compressed bundle."""
@@ -224,14 +235,15 @@ def build(
     if not feeds:
         raise UsageError(f"no feed given: pass at least one of {', '.join('--' + name for name in PROVIDERS)}")
     capture_times = _capture_times(captured_at or [])
-    built_at = build_time()
+    built_at = CLOCK.stamp()
     identity = BundleIdentity(channel, bundle_version, built_at, built_at + parse_duration(expires_in))
-    if identity.expires_at <= datetime.now(UTC):
+    if identity.expires_at <= CLOCK.now():
         # A back-dated build (SOURCE_DATE_EPOCH) would sign a bundle no scanner accepts without an override.
         raise UsageError(f"the bundle would expire at {format_time(identity.expires_at)}, which has passed "
                          f"(built_at {format_time(built_at)} + --expires-in {expires_in}); give a longer --expires-in")
     passphrase = _passphrase(passphrase_file)
     keys = [load_private_key(path, passphrase) for path in key]
+    chain = read_chain(roots, CLOCK.now()) if roots is not None else ()
     console = Console(stderr=True)
     with _scratch_database(out) as database, Progress(
         SpinnerColumn(), TextColumn("{task.description}", markup=False), TimeElapsedColumn(), console=console,
@@ -250,7 +262,7 @@ def build(
         if not allow_empty:
             summary.refuse_empty()
         progress.update(task, description=f"compressing {summary.database_size:,} bytes (zstd level {level})")
-        result = write_bundle(out, database, identity, keys, level=level, threads=threads)
+        result = write_bundle(out, database, identity, keys, level=level, threads=threads, roots=chain)
     output = Console(width=160, markup=False)
     output.print(_summary_table(summary))
     output.print(_sizes_table(result))
@@ -307,9 +319,9 @@ def verify(
     policy = TrustPolicy(keys=tuple(keys.values()), threshold=threshold)
     try:
         with open_regular_file(bundle) as stream:
-            _, verified = verify_bundle(stream, trust=policy, now=datetime.now(UTC),
-                                        freshness=FreshnessPolicy(max_age=None), rollback={},
-                                        allow_expired=allow_expired)
+            _, verified = verify_bundle(stream, VerificationContext(
+                trust=policy, now=CLOCK.now(),
+                overrides=frozenset({Override.EXPIRED}) if allow_expired else frozenset()))
     except OSError as error:
         raise BundleArchiveError(f"{bundle}: cannot read bundle: {error.strerror or error}") from error
     for warning in verified.warnings:
@@ -344,9 +356,35 @@ def _since(text: str | None, state: FetchState) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _source_parameters(source: FetchSource) -> list[pyinspect.Parameter]:
+    """`--NAME/--no-NAME`, `--NAME-base-url` and, for a source with items, `--NAME-ITEM` (repeatable)."""
+    key = source.name.replace("-", "_")
+    options: list[tuple[str, Any, Any]] = [
+        (key, Annotated[bool, typer.Option(f"--{source.name}/--no-{source.name}", help=source.help)],
+         source.on_by_default),
+        (f"{key}_base_url", Annotated[str, typer.Option(f"--{source.name}-base-url", metavar="URL")], source.base_url)]
+    if source.item_flag:
+        options.append((f"{key}_{source.item_flag}", Annotated[list[str] | None, typer.Option(
+            f"--{source.name}-{source.item_flag}", metavar=source.item_flag.upper(),
+            help=f"{source.item_help}; default: {', '.join(source.items)}.")], None))
+    return [pyinspect.Parameter(name, pyinspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+            for name, annotation, default in options]
+
+
+def _with_fetch_source_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Give `command` the options of every registered fetch source (dbbuilder.fetch.SOURCES) in `**sources`."""
+    signature = pyinspect.signature(command, eval_str=True)
+    fixed = [p for p in signature.parameters.values() if p.kind is not pyinspect.Parameter.VAR_KEYWORD]
+    added = [parameter for source in SOURCES.values() for parameter in _source_parameters(source)]
+    command.__signature__ = signature.replace(parameters=[*fixed, *added])  # type: ignore[attr-defined]
+    command.__annotations__.update({p.name: p.annotation for p in added})
+    return command
+
+
 @app.command()
+@_with_fetch_source_options
 def fetch(
-    dest: Annotated[Path, typer.Option(metavar="DIR", help="Where feeds go: DIR/osv/<Ecosystem>/all.zip, DIR/nvd/, DIR/debian/, DIR/alpine/.")],
+    dest: Annotated[Path, typer.Option(metavar="DIR", help="Where feeds go: DIR/osv/<Ecosystem>/all.zip, DIR/nvd/, DIR/debian/, DIR/alpine/, DIR/<source>/.")],
     ecosystems: Annotated[list[str] | None, typer.Option(
         metavar="NAME[,NAME...]", help="OSV ecosystems to fetch (repeatable or comma-separated); default: all.")] = None,
     since: Annotated[str | None, typer.Option(
@@ -367,8 +405,9 @@ def fetch(
     debian_tracker_url: Annotated[str, typer.Option(metavar="URL")] = DEBIAN_TRACKER_URL,
     debian_lists_url: Annotated[str, typer.Option(metavar="URL")] = DEBIAN_LISTS_URL,
     alpine_base_url: Annotated[str, typer.Option(metavar="URL")] = ALPINE_SECDB_URL,
+    **sources: Any,
 ) -> None:
-    """Download OSV archives, NVD CVE API 2.0 pages, the Debian tracker and the Alpine secdb (connected host)."""
+    """Download OSV archives, NVD CVE API 2.0 pages and every distro's security data (connected host)."""
     try:
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -382,7 +421,7 @@ def fetch(
     if nvd:
         headers = {"apiKey": nvd_api_key} if nvd_api_key else {}
         client = HttpClient(min_interval=INTERVAL_WITH_KEY if nvd_api_key else INTERVAL_WITHOUT_KEY, headers=headers)
-        run = fetch_nvd(client, nvd_base_url, dest, state, since=_since(since, state), now=datetime.now(UTC))
+        run = fetch_nvd(client, nvd_base_url, dest, state, since=_since(since, state), now=CLOCK.now())
         resumed = " (resumed)" if run.resumed else ""
         typer.echo(f"nvd: {run.pages} pages{resumed}, {run.total_results:,} CVEs, in {run.directory}")
     distro_files = []
@@ -391,6 +430,11 @@ def fetch(
                                      lists_url=debian_lists_url)
     if alpine:
         distro_files += fetch_alpine(HttpClient(), dest, state, alpine_branches or None, base_url=alpine_base_url)
+    for source in SOURCES.values():
+        key = source.name.replace("-", "_")
+        if sources[key]:
+            chosen = sources.get(f"{key}_{source.item_flag}") or source.items
+            distro_files += source.fetch(HttpClient(), sources[f"{key}_base_url"], dest, state, chosen)
     for fetched in distro_files:
         what = f"{fetched.download.size:,} bytes" if fetched.download.changed else "unchanged"
         typer.echo(f"{fetched.name}: {what}")
@@ -431,7 +475,7 @@ def kit(
         bundles=tuple(bundle or ()), trusted_keys=tuple(trust or ()),
         signing_keys=tuple(load_private_key(path, passphrase) for path in key or ()), find_links=find_links,
         allow_demo_key=demo)
-    result = build_kit(out, request, created_at=build_time())
+    result = build_kit(out, request, created_at=CLOCK.stamp())
     typer.echo(f"wrote {result.directory}: airgap-scanner {result.project_version}, {result.wheels} wheels for "
                f"{len(request.targets)} target(s), {result.total_bytes:,} bytes", err=True)
     signed = ", ".join(short_key_id(k) for k in result.signed_by) or "not signed"

@@ -8,64 +8,43 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import re
 import shutil
 import sys
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from rich.console import Console
-from rich.table import Table
 
 from scanner import __version__
-from scanner.attest import (
-    TargetFile,
-    attest,
-    check_subject,
-    check_unchanged,
-    generate_attestation_key,
-    hash_target,
-    load_attestation_key,
-    read_attestation,
-    verify_attestation,
-)
-from scanner.catalog import catalog_image
+from scanner.batch import INCOMPLETE_COVERAGE_EXIT
 from scanner.cliexit import run
-from scanner.clock import now
-from scanner.db import trust
-from scanner.db.audit import append, record_scan, verify_log
-from scanner.db.install import (
-    DATABASE_FILE,
-    NO_DATABASE,
-    VerifiedDatabase,
-    freshness_summary,
-    import_bundle,
-    installed_info,
-    load_database,
-)
-from scanner.db.schema import KEV_PROVIDER
-from scanner.db.state import StateDir, days, freshness_document, load_freshness, save_freshness
-from scanner.db.store import VulnStore
-from scanner.db.verify import FreshnessPolicy, TrustedKey, TrustPolicy, format_age, format_time
+from scanner.clock import Clock
 from scanner.errors import DatabaseError, ScannerError, UsageError
-from scanner.image import ImageMetadata, Limits, open_image
-from scanner.image.limits import format_size, parse_size
-from scanner.keyfiles import public_key_id
-from scanner.match.coverage import gap_text, source_lines
-from scanner.match.exploitation import in_kev
-from scanner.match.filters import IgnoreRule, VexStatement, load_ignore_file, load_vex
-from scanner.match.scan import ScanOptions, ScanReport, database_info, diff_reports, read_target, run_scan
-from scanner.match.severity import gate_severity
-from scanner.model import Severity
-from scanner.report import write_output
-from scanner.report.base import DIFF, FINDINGS, SBOM, ReportFormat, get_format
-from scanner.report.sbom import SbomReport, Subject
+from scanner.report.base import DIFF_FORMATS, FINDINGS_FORMATS, SBOM_FORMATS
 from scanner.terminal import printable
+
+# Only what parsing flags needs is imported here: `scanner --version` and `--help` must not pay for
+# the whole library (cryptography, rich, zstandard, the matcher, every report format). Each command
+# imports what it uses.
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from scanner.attest import TargetFile
+    from scanner.batch import SummaryRow
+    from scanner.db.install import VerifiedDatabase
+    from scanner.db.state import StateDir
+    from scanner.db.verify import TrustedKey, TrustPolicy
+    from scanner.image import ImageMetadata
+    from scanner.image.limits import Limits
+    from scanner.match.filters import IgnoreRule, VexStatement
+    from scanner.match.scan import DatabaseInfo, ScanOptions, ScanReport
+    from scanner.model import Severity
+    from scanner.report.base import ReportFormat
 
 app = typer.Typer(
     name="scanner",
@@ -127,6 +106,8 @@ _MaxUncompressedOption = Annotated[str | None, typer.Option(
 
 
 def _image_limits(max_uncompressed_size: str | None) -> Limits:
+    from scanner.image.limits import Limits, parse_size
+
     if max_uncompressed_size is None:
         return Limits()
     try:
@@ -142,6 +123,11 @@ def _say(text: str, *, err: bool = False) -> None:
 
 
 def _inspect_table(metadata: ImageMetadata) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from scanner.image.limits import format_size
+
     for label, value in (("format", metadata.format), ("tags", ", ".join(metadata.tags) or "(none)"),
                          ("image id", metadata.config_digest), ("platform", metadata.platform),
                          ("created", _without_fraction(metadata.created) or "(unknown)")):
@@ -178,6 +164,8 @@ def inspect(
     max_uncompressed_size: _MaxUncompressedOption = None,
 ) -> None:
     """Print an image's metadata: format, tags, image id, platform and layers."""
+    from scanner.image import open_image
+
     with open_image(image, image=image_name, platform=platform,
                     limits=_image_limits(max_uncompressed_size)) as opened:
         metadata, warnings = opened.metadata, opened.warnings
@@ -201,11 +189,18 @@ app.add_typer(kit_app, name="kit")
 
 
 def _state(ctx: typer.Context) -> StateDir:
+    from scanner.db.state import StateDir
+
     return StateDir.resolve(global_options(ctx).state_dir)
 
 
+# The one clock of this process: the real time for trust and freshness decisions, and the time reports
+# say they were made (SOURCE_DATE_EPOCH when set). Tests replace it.
+CLOCK = Clock(os.environ)
+
+
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return CLOCK.now()
 
 
 @trust_app.command("add")
@@ -218,6 +213,8 @@ def trust_add(
                        "in a state directory of their own.")] = False,
 ) -> None:
     """Trust a bundle signing key."""
+    from scanner.db import trust
+
     label = name if name is not None else public_key.name.removesuffix(".pem").removesuffix(".pub")
     key, added = trust.add_key(_state(ctx), trust.read_key_file(public_key), label, str(public_key), _now(),
                                allow_demo=demo)
@@ -228,6 +225,7 @@ def trust_add(
 
 
 def _key_marks(key: TrustedKey) -> str:
+    from scanner.db import trust
     from scanner.db.ed25519 import public_key_weakness
 
     marks = []
@@ -248,6 +246,8 @@ def _threshold_warning(policy: TrustPolicy) -> None:
 @trust_app.command("list")
 def trust_list(ctx: typer.Context) -> None:
     """List trusted keys and the signature threshold."""
+    from scanner.db import trust
+
     policy = trust.load_trust(_state(ctx))
     for key in policy.keys:
         _say(f"{key.key_id}  {key.name}{_key_marks(key)}")
@@ -263,6 +263,8 @@ def trust_remove(
     key_id: Annotated[str, typer.Argument(help="Key id, or a unique prefix of at least 8 hex digits.")],
 ) -> None:
     """Stop trusting a key; bundles it signed stop verifying unless other keys meet the threshold."""
+    from scanner.db import trust
+
     key, remaining = trust.remove_key(_state(ctx), key_id, _now())
     _say(f"removed: {key.key_id} ({key.name})")
     if len(remaining.keys) < remaining.threshold:
@@ -277,10 +279,60 @@ def trust_policy(
     = None,
 ) -> None:
     """Show or set the signature threshold (k of n trusted keys)."""
+    from scanner.db import trust
+
     state = _state(ctx)
     policy = trust.set_threshold(state, threshold, _now()) if threshold is not None else trust.load_trust(state)
     typer.echo(f"threshold: {policy.threshold} of {len(policy.keys)} trusted key(s)")
     _threshold_warning(policy)
+
+
+@trust_app.command("init")
+def trust_init(
+    ctx: typer.Context,
+    root_document: Annotated[Path, typer.Argument(metavar="N.root.json", help="The root of trust to pin.")],
+    replace: Annotated[bool, typer.Option(
+        "--replace", help="Replace the pinned root by hand: the emergency procedure after a root key compromise "
+                          "(docs/trust.md).")] = False,
+) -> None:
+    """Pin a root of trust: from now on its bundle keys verify bundles, and bundles carry its rotations."""
+    from scanner.db import trust
+
+    roots, previous = trust.init_root(_state(ctx), trust.read_root_file(root_document), str(root_document), _now(),
+                                      replace_pinned=replace)
+    replaced = f", replacing version {previous.root.version}" if previous is not None else ""
+    _say(f"pinned root version {roots.root.version} (sha256 {roots.root.sha256}){replaced}")
+    typer.echo("compare this sha256 with the one the publisher gave you by another channel", err=True)
+
+
+@trust_app.command("status")
+def trust_status(ctx: typer.Context) -> None:
+    """Show the pinned root of trust: version, keys and roles, thresholds, expiry."""
+    from scanner.db import trust
+    from scanner.db.root import ROLES
+    from scanner.db.verify import format_time
+
+    state = _state(ctx)
+    roots = trust.load_roots(state)
+    if roots is None:
+        policy = trust.load_trust(state)
+        typer.echo(f"no root of trust pinned: the flat trust list decides ({len(policy.keys)} key(s), threshold "
+                   f"{policy.threshold}); pin one with `scanner trust init 1.root.json`")
+        return
+    root = roots.root
+    typer.echo(f"root version: {root.version}")
+    typer.echo(f"root sha256: {root.sha256}")
+    typer.echo(f"expires: {format_time(root.expires_at)}")
+    for name in ROLES:
+        role = root.role(name)
+        typer.echo(f"role {name}: threshold {role.threshold} of {len(role.key_ids)}")
+        for key_id in role.key_ids:
+            typer.echo(f"  {key_id}")
+    for key_id, retired in sorted(roots.retired.items()):
+        typer.echo(f"revoked bundle key: {key_id} (removed in root version {retired.removed_in})")
+    problem = trust.root_expiry_problem(roots, _now())
+    if problem is not None:
+        typer.echo(f"scanner: warning: {problem}", err=True)
 
 
 def _print_warnings(warnings: tuple[str, ...]) -> None:
@@ -288,9 +340,11 @@ def _print_warnings(warnings: tuple[str, ...]) -> None:
         _say(f"scanner: warning: {warning}", err=True)
 
 
-def _write_report(report_format: ReportFormat, document: Any, file: Path | None) -> None:
+def _write_report(report_format: ReportFormat[Any], document: Any, file: Path | None) -> None:
     """Render and write `document`: a table shown on a terminal fits the terminal's width; files and
     pipes get the fixed-width rendering (the same bytes for the same input)."""
+    from scanner.report import write_output
+
     if file is None and sys.stdout.isatty() and report_format.render_for_terminal is not None:
         write_output(report_format.render_for_terminal(document, shutil.get_terminal_size().columns), None)
     else:
@@ -318,6 +372,8 @@ def db_import(
     allow_expired: _AllowExpiredOption = False,
 ) -> None:
     """Verify a bundle and install it atomically; the previous database stays until the new one is complete."""
+    from scanner.db.install import freshness_summary, import_bundle
+
     result = import_bundle(bundle, state_dir=global_options(ctx).state_dir, allow_expired=allow_expired,
                            allow_downgrade=allow_downgrade, allow_channel_switch=allow_channel_switch,
                            allow_older_data=allow_older_data)
@@ -331,6 +387,11 @@ def db_import(
 @db_app.command("status")
 def db_status(ctx: typer.Context) -> None:
     """Show the installed database and re-verify it (exit code as `db verify`)."""
+    from scanner.db.install import DATABASE_FILE, NO_DATABASE, installed_info, load_database
+    from scanner.db.store import VulnStore
+    from scanner.db.verify import format_age, format_time
+    from scanner.match.coverage import source_lines
+
     state_dir = global_options(ctx).state_dir
     info = installed_info(state_dir)
     if info is None:
@@ -380,6 +441,8 @@ def db_status(ctx: typer.Context) -> None:
 @db_app.command("verify")
 def db_verify(ctx: typer.Context, allow_expired: _AllowExpiredOption = False) -> None:
     """Re-check the installed database against its signed manifest and the current trust store."""
+    from scanner.db.install import freshness_summary, load_database
+
     database = load_database(state_dir=global_options(ctx).state_dir, allow_expired=allow_expired)
     _say(f"verified {freshness_summary(database)}")
     typer.echo(f"signed by: {', '.join(database.key_ids)}")
@@ -387,6 +450,8 @@ def db_verify(ctx: typer.Context, allow_expired: _AllowExpiredOption = False) ->
 
 
 def _parse_provider_ages(values: list[str]) -> dict[str, timedelta]:
+    from scanner.db.state import days
+
     ages = {}
     for value in values:
         name, _, amount = value.partition("=")
@@ -411,6 +476,10 @@ def db_policy(
     on_stale: Annotated[str | None, typer.Option(help="warn or fail when data is older.")] = None,
 ) -> None:
     """Show or set the local freshness policy (freshness.json in the state directory)."""
+    from scanner.db.audit import append
+    from scanner.db.state import days, freshness_document, load_freshness, save_freshness
+    from scanner.db.verify import FreshnessPolicy, format_age
+
     state = _state(ctx)
     policy = load_freshness(state)
     if on_stale not in (None, "warn", "fail"):
@@ -433,6 +502,8 @@ def db_policy(
 @audit_app.command("verify")
 def audit_verify(ctx: typer.Context) -> None:
     """Check the audit log's hash chain; print the record count and the head digest to note elsewhere."""
+    from scanner.db.audit import verify_log
+
     state = _state(ctx)
     summary = verify_log(state)
     _say(f"audit log {state.audit_log}: chain intact, {summary.records} records, "
@@ -447,7 +518,7 @@ def sbom(
     image_path: Annotated[Path, typer.Argument(
         metavar="IMAGE", help="Image archive: docker-archive tar, OCI archive tar or OCI layout directory.")],
     output: Annotated[str, typer.Option(
-        "--output", "-o", help="table, json, cyclonedx-json or spdx-json.")] = "table",
+        "--output", "-o", help=SBOM_FORMATS.help("The SBOM format"))] = "table",
     file: Annotated[Path | None, typer.Option(
         "--file", help="Write the SBOM here (atomically) instead of standard output.")] = None,
     image: _ImageOption = None,
@@ -455,8 +526,11 @@ def sbom(
     max_uncompressed_size: _MaxUncompressedOption = None,
 ) -> None:
     """List the packages installed in an image, as a table or an SBOM (deterministic output)."""
-    report_format = get_format(SBOM, output)
-    timestamp = now()
+    from scanner.catalog import catalog_image
+    from scanner.report.sbom import SbomReport, Subject
+
+    report_format = SBOM_FORMATS.get(output)
+    timestamp = CLOCK.stamp()
     metadata, catalog = catalog_image(image_path, image=image, platform=platform,
                                       limits=_image_limits(max_uncompressed_size))
     report = SbomReport(subject=Subject.from_image(image_path, metadata), catalog=catalog, timestamp=timestamp)
@@ -472,6 +546,8 @@ _FAIL_ON_CHOICES = ("negligible", "low", "medium", "high", "critical")
 
 def _severity_option(flag: str, text: str | None) -> Severity | None:
     """`--fail-on` and `--unknown-as`: a level; "unknown" is none, since unknowns trip every level already."""
+    from scanner.model import Severity
+
     if text is None:
         return None
     if text.lower() not in _FAIL_ON_CHOICES:
@@ -483,6 +559,8 @@ def _severity_option(flag: str, text: str | None) -> Severity | None:
 
 def _gate_message(report: ScanReport, threshold: Severity) -> str:
     """Why `--fail-on` failed, in one line: how many findings, and how many only because nobody rated them."""
+    from scanner.model import Severity
+
     failing = report.gate_failures(threshold)
     unknown = sum(1 for f in failing if f.vulnerability.severity is Severity.UNKNOWN)
     text = f"--fail-on {threshold.label}: {len(failing)} finding(s) at or above {threshold.label}"
@@ -501,22 +579,40 @@ class _Filters:
 
     @classmethod
     def load(cls, ignore: Path | None, vex: Path | None) -> _Filters:
+        from scanner.match.filters import load_ignore_file, load_vex
+
         return cls(load_ignore_file(ignore) if ignore is not None else (), load_vex(vex) if vex is not None else ())
 
 
 def _scan_one(ctx: typer.Context, target: Path, database: VerifiedDatabase, options: ScanOptions,
               filters: _Filters, limits: Limits) -> ScanReport:
-    started = now()
+    from scanner.db.audit import record_scan
+    from scanner.match.scan import database_info, read_target, run_scan
+
+    started = CLOCK.stamp()
     scan_input = read_target(target, image=options.image or None, platform=options.platform or None, limits=limits)
     report = run_scan(scan_input, database_path=database.path, database=database_info(database), options=options,
-                      rules=filters.rules, vex=filters.statements, started_at=started)
+                      rules=filters.rules, vex=filters.statements, started_at=started, clock=CLOCK)
     record_scan(global_options(ctx).state_dir, report.target.digest, database.bundle_sha256,
                 report.severity_counts())
     return report
 
 
-# `scan --require-complete` with coverage short of complete (docs/exit-codes.md).
-INCOMPLETE_COVERAGE_EXIT = 50
+def _verdict(report: ScanReport) -> tuple[int, str, str]:
+    """(exit code, status word, the one line saying why) of a finished scan under its own options."""
+    from scanner.match.coverage import gap_text
+    from scanner.match.exploitation import in_kev
+
+    options = report.options
+    # Before --fail-on: with data missing, the findings themselves are incomplete evidence.
+    if options.require_complete and not report.coverage_complete:
+        return INCOMPLETE_COVERAGE_EXIT, "incomplete", f"{gap_text(report.coverage)} (--require-complete)"
+    if options.fail_on is not None and report.fails(options.fail_on):
+        return 1, "fail-on", _gate_message(report, options.fail_on)
+    if options.fail_on_kev and in_kev(report.findings):
+        return 1, "fail-on-kev", (f"--fail-on-kev: {len(in_kev(report.findings))} finding(s) in CISA's Known "
+                                  "Exploited Vulnerabilities catalog")
+    return 0, "ok", ""
 
 
 class SortOrder(StrEnum):
@@ -539,10 +635,18 @@ class _Attestation:
             return None
         if key is None or out is None:
             raise UsageError("--attest KEY.pem and --attestation-out FILE go together")
+        from scanner.attest import load_attestation_key  # here: cryptography and the statement cost start-up
+
         return cls(load_attestation_key(key, passphrase_file), out)
 
     def write(self, ctx: typer.Context, report: ScanReport, target: TargetFile | None) -> ScanReport:
         """Sign the scan, write the envelope, record its digest in the audit log; the report, naming it."""
+        from scanner.attest import attest, check_unchanged
+        from scanner.db.audit import append
+        from scanner.db.state import StateDir
+        from scanner.keyfiles import public_key_id
+        from scanner.report import write_output
+
         if target is not None:
             check_unchanged(target)
         envelope = attest(report, self.key, target)
@@ -573,6 +677,8 @@ _OnlyFixedOption = Annotated[bool, typer.Option(help="Show only findings with a 
 
 def _scan_database(ctx: typer.Context, db: Path | None, allow_downgrade: bool, allow_channel_switch: bool,
                    allow_older_data: bool, allow_expired: bool = False) -> VerifiedDatabase:
+    from scanner.db.install import load_database
+
     if db is None and (allow_downgrade or allow_channel_switch or allow_older_data):
         raise UsageError("--allow-downgrade, --allow-channel-switch and --allow-older-data apply to a bundle "
                          "given with --db")
@@ -584,15 +690,17 @@ def _scan_database(ctx: typer.Context, db: Path | None, allow_downgrade: bool, a
 @app.command()
 def scan(
     ctx: typer.Context,
-    target: Annotated[Path, typer.Argument(
-        metavar="TARGET", help="Image archive (docker-archive, OCI archive or layout) or SBOM (CycloneDX/SPDX JSON).")],
+    targets: Annotated[list[Path], typer.Argument(
+        metavar="TARGET", help="Image archive (docker-archive, OCI archive or layout) or SBOM (CycloneDX/SPDX JSON); "
+                               "several, or a directory of image archives, are scanned in parallel (--jobs) with "
+                               "one summary table.")],
     db: _DbOption = None,
     allow_downgrade: _AllowDowngradeOption = False,
     allow_channel_switch: _AllowChannelSwitchOption = False,
     allow_older_data: _AllowOlderDataOption = False,
     allow_expired: _AllowExpiredOption = False,
     output: Annotated[str, typer.Option(
-        "--output", "-o", help="table, json, sarif, cyclonedx-json, html or csv.")] = "table",
+        "--output", "-o", help=FINDINGS_FORMATS.help("The report format"))] = "table",
     file: Annotated[Path | None, typer.Option(
         "--file", help="Write the report here (atomically) instead of standard output.")] = None,
     sort: Annotated[SortOrder, typer.Option(
@@ -629,9 +737,32 @@ def scan(
     require_complete: Annotated[bool, typer.Option(
         help=f"Exit with code {INCOMPLETE_COVERAGE_EXIT} when an ecosystem with packages was checked against "
              "partial or no data (the report says which).")] = False,
+    jobs: Annotated[int | None, typer.Option(
+        min=1, metavar="N", help="Several targets: scan N at a time, each in its own process (default: the "
+                                 "number of cores).")] = None,
+    output_dir: Annotated[Path | None, typer.Option(
+        metavar="DIR", help="Write each target's report to DIR, named after its file (a.tar -> a.json); an "
+                            "existing report there is never replaced. The summary table goes to standard "
+                            "output.")] = None,
 ) -> None:
-    """Scan an image or an SBOM offline against the verified database: what is vulnerable, how to fix it."""
-    report_format = get_format(FINDINGS, output)
+    """Scan an image or an SBOM offline against the verified database: what is vulnerable, how to fix it.
+
+    With several targets (or a directory of image archives) the database is verified once, the targets
+    are scanned in parallel, and a summary table (packages, findings by severity, fixable, coverage, exit
+    code) comes before the reports; the exit code is the worst of the targets' (docs/scanning.md).
+    """
+    from scanner.batch import is_batch_directory
+
+    batch = output_dir is not None or len(targets) > 1 or is_batch_directory(targets[0])
+    if batch and file is not None:
+        raise UsageError("--file writes one report: with several targets use --output-dir DIR")
+    if batch and (attest_key is not None or attestation_out is not None):
+        raise UsageError("--attest signs the scan of one target: give one target, without --output-dir")
+    target = targets[0]
+    from scanner.db.schema import KEV_PROVIDER
+    from scanner.match.scan import ScanOptions
+
+    report_format = FINDINGS_FORMATS.get(output)
     options = ScanOptions(only_fixed=only_fixed, include_os_owned=include_os_owned, cpe_match=cpe_match,
                           ignore_file=str(ignore or ""), vex_file=str(vex or ""),
                           fail_on=_severity_option("--fail-on", fail_on),
@@ -644,24 +775,137 @@ def scan(
     if fail_on_kev and KEV_PROVIDER not in {provider.name for provider in database.manifest.providers}:
         raise DatabaseError("--fail-on-kev: the database holds no CISA KEV catalog (dbbuilder build --kev), so no "
                             "finding could ever fail it")
-    target_file = hash_target(target) if attestation is not None else None
-    report = _scan_one(ctx, target, database, options, filters, _image_limits(max_uncompressed_size))
+    limits = _image_limits(max_uncompressed_size)
+    if batch:
+        raise typer.Exit(_scan_batch(ctx, targets, database, options, filters, limits, output, output_dir, jobs))
+    target_file = None
+    if attestation is not None:
+        from scanner.attest import hash_target
+
+        target_file = hash_target(target)
+    report = _scan_one(ctx, target, database, options, filters, limits)
     if attestation is not None:
         report = attestation.write(ctx, report, target_file)
     _write_report(report_format, report, file)
     if file is not None or output != "table":  # the table on standard output already lists them
         _print_warnings(report.warnings)
-    # Before --fail-on: with data missing, the findings themselves are incomplete evidence.
-    if options.require_complete and not report.coverage_complete:
-        typer.echo(f"scanner: {gap_text(report.coverage)} (--require-complete)", err=True)
-        raise typer.Exit(INCOMPLETE_COVERAGE_EXIT)
-    if options.fail_on is not None and report.fails(options.fail_on):
-        typer.echo(f"scanner: {_gate_message(report, options.fail_on)}", err=True)
-        raise typer.Exit(1)
-    if options.fail_on_kev and in_kev(report.findings):
-        typer.echo(f"scanner: --fail-on-kev: {len(in_kev(report.findings))} finding(s) in CISA's Known Exploited "
-                   "Vulnerabilities catalog", err=True)
-        raise typer.Exit(1)
+    code, _, message = _verdict(report)
+    if code:
+        typer.echo(f"scanner: {message}", err=True)
+        raise typer.Exit(code)
+
+
+@dataclass(frozen=True)
+class _BatchJob:
+    """One target of `scanner scan A B DIR/ ...`: what a worker process needs to scan it and write its report."""
+
+    target: Path
+    report_file: Path  # in --output-dir, or in the run's spool directory for standard output
+    database_path: Path
+    database: DatabaseInfo
+    options: ScanOptions
+    filters: _Filters
+    limits: Limits
+    output: str  # the -o format
+    columns: int  # lay a table out for a terminal this wide; 0: the fixed-width rendering
+
+
+@dataclass(frozen=True)
+class _BatchOutcome:
+    row: SummaryRow
+    digest: str = ""  # the target's, for the audit record; "" when it could not be scanned
+    counts: tuple[tuple[str, int], ...] = ()  # per severity, for the audit record
+    message: str = ""  # why the gate failed
+    warnings: tuple[str, ...] = ()
+
+
+def _batch_scan(job: _BatchJob) -> _BatchOutcome:
+    """Scan one target in a worker process and write its report; a target that cannot be read is an outcome."""
+    from scanner.batch import SEVERITY_COLUMNS, SummaryRow
+    from scanner.match.coverage import CoverageStatus
+    from scanner.match.scan import read_target, run_scan
+    from scanner.model import FixState
+    from scanner.report import write_output
+
+    name = str(job.target)
+    try:
+        started = CLOCK.stamp()
+        scan_input = read_target(job.target, image=job.options.image or None, platform=job.options.platform or None,
+                                 limits=job.limits)
+        report = run_scan(scan_input, database_path=job.database_path, database=job.database, options=job.options,
+                          rules=job.filters.rules, vex=job.filters.statements, started_at=started, clock=CLOCK)
+        report_format = FINDINGS_FORMATS.get(job.output)
+        terminal = report_format.render_for_terminal if job.columns else None
+        write_output(terminal(report, job.columns) if terminal is not None else report_format.render(report),
+                     job.report_file)
+    except ScannerError as error:
+        return _BatchOutcome(SummaryRow(name, error.exit_code, status=str(error)))
+    code, status, message = _verdict(report)
+    counts = report.severity_counts()
+    statuses = {entry.status for entry in report.coverage}
+    coverage = ("" if not statuses else "complete" if statuses == {CoverageStatus.COMPLETE}
+                else "none" if statuses == {CoverageStatus.NONE} else "partial")
+    row = SummaryRow(name, code, report.packages, tuple(counts.get(label, 0) for label in SEVERITY_COLUMNS),
+                     sum(1 for f in report.findings if f.fix.state is FixState.FIXED), coverage, status)
+    return _BatchOutcome(row, report.target.digest, tuple(counts.items()), message,
+                         tuple(w for w in report.warnings if w not in job.database.warnings))
+
+
+def _scan_batch(ctx: typer.Context, arguments: list[Path], database: VerifiedDatabase, options: ScanOptions,
+                filters: _Filters, limits: Limits, output: str, output_dir: Path | None, jobs: int | None) -> int:
+    """`scanner scan A B DIR/ ...`: every target scanned, the summary, then the reports; the run's exit code."""
+    import tempfile
+
+    from scanner.batch import (
+        SUFFIXES,
+        check_output_dir,
+        default_jobs,
+        expand_targets,
+        report_names,
+        run_parallel,
+        summary_table,
+        worst_exit_code,
+    )
+    from scanner.db.audit import record_scan
+    from scanner.match.scan import database_info
+
+    expanded = expand_targets(arguments)
+    for path in expanded.skipped:
+        _say(f"scanner: skipped {path}: not an image archive", err=True)
+    for path in expanded.repeated:
+        _say(f"scanner: {path} is named more than once: scanned once", err=True)
+    names = report_names(expanded.targets, SUFFIXES[output])
+    if output_dir is not None:
+        check_output_dir(output_dir, names)
+    spool = None if output_dir is not None else Path(tempfile.mkdtemp(prefix="airgap-scanner-batch-"))
+    columns = shutil.get_terminal_size().columns if output_dir is None and sys.stdout.isatty() else 0
+    info = database_info(database)
+    batch = [_BatchJob(target, (output_dir or spool or Path()) / name, database.path, info, options, filters, limits,
+                       output, columns) for target, name in zip(expanded.targets, names, strict=True)]
+    try:
+        outcomes = []
+        for job, outcome in zip(batch, run_parallel(_batch_scan, batch, jobs or default_jobs()), strict=True):
+            outcomes.append(outcome)
+            if outcome.digest:
+                record_scan(global_options(ctx).state_dir, outcome.digest, database.bundle_sha256,
+                            dict(outcome.counts))
+            if output_dir is not None or output != "table":  # a table on standard output lists them
+                _print_warnings(tuple(f"{job.target}: {warning}" for warning in outcome.warnings))
+        _print_warnings(database.warnings)
+        typer.echo(summary_table([outcome.row for outcome in outcomes]), nl=False)
+        for job, outcome in zip(batch, outcomes, strict=True):
+            if outcome.message:
+                _say(f"scanner: {job.target}: {outcome.message}", err=True)
+            if spool is not None and outcome.digest:
+                typer.echo("")
+                _say(f"==> {job.target} <==")
+                with job.report_file.open("rb") as report:
+                    shutil.copyfileobj(report, sys.stdout.buffer)
+                sys.stdout.flush()
+    finally:
+        if spool is not None:
+            shutil.rmtree(spool, ignore_errors=True)
+    return worst_exit_code(outcome.row.exit_code for outcome in outcomes)
 
 
 @app.command()
@@ -674,7 +918,7 @@ def diff(
     allow_channel_switch: _AllowChannelSwitchOption = False,
     allow_older_data: _AllowOlderDataOption = False,
     allow_expired: _AllowExpiredOption = False,
-    output: Annotated[str, typer.Option("--output", "-o", help="table or json.")] = "table",
+    output: Annotated[str, typer.Option("--output", "-o", help=DIFF_FORMATS.help("The result format"))] = "table",
     file: Annotated[Path | None, typer.Option(
         "--file", help="Write the result here (atomically) instead of standard output.")] = None,
     only_fixed: _OnlyFixedOption = False,
@@ -693,7 +937,10 @@ def diff(
     max_uncompressed_size: _MaxUncompressedOption = None,
 ) -> None:
     """Findings added and resolved between two builds of an image, against the same database."""
-    report_format = get_format(DIFF, output)
+    from scanner.match.scan import ScanOptions, diff_reports
+    from scanner.match.severity import gate_severity
+
+    report_format = DIFF_FORMATS.get(output)
     options = ScanOptions(only_fixed=only_fixed, include_os_owned=include_os_owned, cpe_match=cpe_match,
                           ignore_file=str(ignore or ""), vex_file=str(vex or ""),
                           fail_on=_severity_option("--fail-on", fail_on),
@@ -729,6 +976,8 @@ def attest_keygen(
     name: Annotated[str, typer.Option(help="File name stem of the key pair.")] = "attestation-key",
 ) -> None:
     """Make this host's attestation key pair: encrypted PKCS#8 private key (0600), public key to hand out."""
+    from scanner.attest import generate_attestation_key
+
     if not name or "/" in name or name.startswith("."):
         raise UsageError(f"--name {name!r} must be a plain file name")
     files = generate_attestation_key(out, name, passphrase_file)
@@ -747,6 +996,9 @@ def attest_verify(
                                           "attestation's subject.")] = None,
 ) -> None:
     """Check an attestation's signature, and with --image its subject; print who signed what, when, with which bundle."""
+    from scanner.attest import check_subject, read_attestation, verify_attestation
+    from scanner.db import trust
+
     keys = trust.keys_from_files(trusted)
     verified = verify_attestation(read_attestation(attestation), list(keys.values()), str(attestation))
     scan = verified.scan
@@ -779,6 +1031,8 @@ def kit_verify(
     threshold: Annotated[int, typer.Option(min=1, help="How many of the --trust keys must have signed.")] = 1,
 ) -> None:
     """Check a kit's signature over SHA256SUMS, then every file against SHA256SUMS; nothing unlisted."""
+    from scanner.db import trust
+    from scanner.db.verify import TrustPolicy
     from scanner.kit import verify_kit
 
     keys = trust.keys_from_files(trusted)

@@ -33,12 +33,15 @@ def _fail(prog: str, message: str, exit_code: int) -> NoReturn:
 
 
 def _plain_metavars(command: Any) -> None:
-    """Help says `--since DATE` and `IMAGE`, never typer's `<str>`, `<bool>` or `{IMAGE}`.
+    """Plain help: it says `--since DATE` and `IMAGE`, never typer's `<str>`, `<bool>` or `{IMAGE}`.
 
     A flag shows no value (and an off-by-default flag no `--no-` twin); an option without a metavar of its own shows its name in capitals; an
     argument is IMAGE when required and [IMAGE] when not, in the usage line as in the list. Applied to
     every command of the tree, so no command can forget it.
     """
+    # Help is laid out by click's own formatter, not rich: importing rich's help renderer (markdown
+    # parser included) cost more than 100 ms, doubling the time of `--help` (docs/performance.md).
+    command.rich_markup_mode = None
     for param in [*command.params, command.get_help_option(click_core.Context(command))]:
         if param is None:
             continue
@@ -78,7 +81,8 @@ def run(app: typer.Typer, prog: str) -> NoReturn:
     _plain_metavars(command)
     try:
         result = command.main(prog_name=prog, standalone_mode=False)
-    except click_exceptions.NoArgsIsHelpError:  # typer has already printed the help
+    except click_exceptions.NoArgsIsHelpError as error:  # the message is the help text
+        typer.echo(error.format_message())
         sys.exit(UsageError.exit_code)
     except click_exceptions.UsageError as error:
         where = f" (see '{error.ctx.command_path} --help')" if error.ctx else ""

@@ -12,7 +12,7 @@ Exit codes are part of the public interface and documented in docs/exit-codes.md
     7   vulnerability database missing, unusable or stale
     8   report could not be written
     9   feed input refused (dbbuilder --strict) or feed I/O failure
-    10-49  bundle and trust refusals (one code per reason, see scanner.db)
+    10-49  bundle and trust refusals and local-state failures (one code per reason, see scanner.db); 51 too
     50  coverage short of complete under scan --require-complete (not an error)
     60-63  install kit refusals and kit build failures (scanner.kit, dbbuilder.kit)
     70-74  signed scan attestation refusals (scanner.attest.errors)
@@ -71,6 +71,16 @@ class FeedError(ScannerError):
 
 
 class BundleError(ScannerError):
-    """A bundle was refused. Subclasses in scanner.db.errors carry one exit code per reason (10-49)."""
+    """A bundle was refused. Subclasses in scanner.db.errors carry one exit code per reason (10-49, 51)."""
 
     exit_code = 10
+
+
+class LocalStateError(ScannerError):
+    """The scanner's own state (state directory, trust store, audit log, local policy) cannot be used.
+
+    Not a refusal of a bundle: a full disk or a permission problem is never audited as one. Subclasses in
+    scanner.db.errors carry their codes in the 10-49 range.
+    """
+
+    exit_code = 36

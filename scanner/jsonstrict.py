@@ -1,20 +1,32 @@
-"""JSON read strictly: one reading of the bytes, or a refusal naming why.
+"""JSON read strictly: one reading of the bytes, or a refusal naming why; and the typed getters that
+check a parsed document's shape.
 
 Python's `json.loads` keeps the last of duplicate keys (other parsers keep the first, or refuse), and
 accepts `NaN` and `Infinity`, which are not JSON: a document another tool reads differently is refused
-here instead. Used for the signed bundle documents and for SBOMs given as scan targets.
+here instead. Nesting is capped (`MAX_DEPTH`), so a hostile document is a named refusal, never a
+RecursionError deep in a caller. Used for the signed bundle documents, attestations, state records, the
+KEV catalog and SBOMs given as scan targets. Every refusal is the caller's error class (its boundary,
+its exit code), naming `what` or `where`.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypeVar, cast
 
 from scanner.errors import ScannerError
 
+T = TypeVar("T")
 
-def loads_strict(data: bytes, what: str, error: type[ScannerError]) -> Any:
-    """The JSON document in `data` (UTF-8); `error` naming `what` when it is not valid strict JSON."""
+MAX_DEPTH = 128  # nested arrays and objects; real documents (SBOMs, manifests, statements) stay under 20
+_JSON_NAMES: dict[type, str] = {dict: "an object", list: "a list", str: "a string", int: "an integer",
+                                float: "a number", bool: "a boolean"}
+
+
+def loads_strict(data: bytes, what: str, error: type[ScannerError], max_depth: int = MAX_DEPTH) -> Any:
+    """The JSON document in `data` (UTF-8); `error` naming `what` when it is not valid strict JSON or
+    nests deeper than `max_depth`."""
 
     def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         keys = [key for key, _ in pairs]
@@ -26,7 +38,7 @@ def loads_strict(data: bytes, what: str, error: type[ScannerError]) -> Any:
         raise error(f"{what}: {name} is not valid JSON")
 
     try:
-        return json.loads(data.decode("utf-8"), object_pairs_hook=no_duplicates, parse_constant=no_constants)
+        document = json.loads(data.decode("utf-8"), object_pairs_hook=no_duplicates, parse_constant=no_constants)
     except UnicodeDecodeError as exc:
         raise error(f"{what}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
     except json.JSONDecodeError as exc:
@@ -35,3 +47,40 @@ def loads_strict(data: bytes, what: str, error: type[ScannerError]) -> Any:
         raise error(f"{what}: invalid JSON: {exc}") from None
     except RecursionError:
         raise error(f"{what}: JSON nested too deeply") from None
+    if _depth_exceeds(document, max_depth):
+        raise error(f"{what}: JSON nested more than {max_depth} levels deep")
+    return document
+
+
+def _depth_exceeds(document: Any, max_depth: int) -> bool:
+    """Whether arrays and objects nest deeper than `max_depth` (only containers are visited)."""
+    stack = [(document, 1)] if isinstance(document, dict | list) else []
+    while stack:
+        node, depth = stack.pop()
+        if depth > max_depth:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def is_json_type(value: object, kind: type) -> bool:
+    """Whether a parsed JSON value is of `kind`; a boolean is not an integer (bool subclasses int in Python)."""
+    return isinstance(value, kind) and not (isinstance(value, bool) and kind is not bool)
+
+
+def expect(value: object, kind: type[T], where: str, error: type[ScannerError]) -> T:
+    """`value` when it is a JSON `kind` (dict, list, str, int, float, bool); else `error`: "WHERE: expected
+    a JSON object"."""
+    if not is_json_type(value, kind):
+        raise error(f"{where}: expected a JSON {_JSON_NAMES.get(kind, kind.__name__).split(' ', 1)[-1]}")
+    return cast(T, value)
+
+
+def member(document: Mapping[str, Any], key: str, kind: type[T], where: str, error: type[ScannerError]) -> T:
+    """`document[key]` when present (not null) and a JSON `kind`; else `error`: "WHERE: field 'key' missing
+    or not an integer"."""
+    value = document.get(key)
+    if value is None or not is_json_type(value, kind):
+        raise error(f"{where}: field {key!r} missing or not {_JSON_NAMES.get(kind, kind.__name__)}")
+    return cast(T, value)

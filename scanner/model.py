@@ -69,6 +69,10 @@ class Distro:
     codename: str = ""  # VERSION_CODENAME: bookworm, jammy
     pretty_name: str = ""
     id_like: tuple[str, ...] = ()
+    # Red Hat content sets the image was built from (root/buildinfo/content_manifests/*.json), sorted:
+    # "rhel-8-for-x86_64-baseos-eus-rpms" says which update stream its packages come from. Out of the repr,
+    # which SBOM ids hash (report/sbom.py `content_id`): no SBOM format carries content sets.
+    content_sets: tuple[str, ...] = field(default=(), repr=False)
 
     @property
     def purl_distro(self) -> str:
@@ -127,6 +131,11 @@ class Package:
     def compiled_into(self) -> str:
         """The OS package that installed the executable this package is compiled into; "" when none."""
         return self.owned_by if self.type in COMPILED_TYPES else ""
+
+    @property
+    def modularity_label(self) -> str:
+        """The module stream build an rpm comes from (its header's MODULARITYLABEL, "nodejs:18:...:..."); ""."""
+        return dict(self.metadata).get("modularity_label", "")
 
     @property
     def match_source_name(self) -> str:

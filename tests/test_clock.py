@@ -7,7 +7,14 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from dbbuilder.sources.base import rfc3339 as feed_time
-from scanner.clock import normalized_time, now, rfc3339, timestamp_from_environment
+from scanner.clock import (
+    SYSTEM_CLOCK,
+    Clock,
+    normalized_time,
+    parse_rfc3339_utc,
+    rfc3339,
+    timestamp_from_environment,
+)
 from scanner.errors import UsageError
 
 
@@ -42,11 +49,45 @@ def test_the_builder_writes_the_placeholder_with_its_four_digit_year() -> None:
     assert feed_time(datetime(2024, 1, 2, 3, 4, 5)) == "2024-01-02T03:04:05Z"
 
 
-def test_now_is_source_date_epoch_when_set_else_the_utc_clock() -> None:
-    assert now({"SOURCE_DATE_EPOCH": "1796083200"}) == datetime(2026, 12, 1, tzinfo=UTC)
+def test_stamp_is_source_date_epoch_when_set_else_the_utc_clock_in_whole_seconds() -> None:
+    assert Clock({"SOURCE_DATE_EPOCH": "1796083200"}).stamp() == datetime(2026, 12, 1, tzinfo=UTC)
     before = datetime.now(UTC).replace(microsecond=0)
-    moment = now({})
+    moment = Clock({}).stamp()
     assert moment.tzinfo is not None and before <= moment <= datetime.now(UTC) and moment.microsecond == 0
+
+
+def test_source_date_epoch_never_moves_the_time_decisions_are_judged_against() -> None:
+    real = datetime(2026, 12, 3, 5, 6, 7, 890, tzinfo=UTC)
+    clock = Clock({"SOURCE_DATE_EPOCH": "0"}, system=lambda: real)
+    assert (clock.now(), clock.stamp()) == (real, datetime(1970, 1, 1, tzinfo=UTC))
+    assert SYSTEM_CLOCK.stamp().tzinfo is not None
+
+
+def test_a_bad_source_date_epoch_fails_only_when_a_stamp_is_taken() -> None:
+    clock = Clock({"SOURCE_DATE_EPOCH": "yesterday"})
+    assert clock.now().tzinfo is not None
+    with pytest.raises(UsageError, match="SOURCE_DATE_EPOCH"):
+        clock.stamp()
+
+
+def test_a_clock_without_a_time_zone_is_refused() -> None:
+    with pytest.raises(ValueError, match="no time zone"):
+        Clock(system=lambda: datetime(2026, 1, 1)).now()
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2026-11-29T00:00:00Z", datetime(2026, 11, 29, tzinfo=UTC)),
+    ("2026-11-29T00:00:00.5Z", datetime(2026, 11, 29, 0, 0, 0, 500000, tzinfo=UTC)),
+])
+def test_signed_document_times_parse(text: str, expected: datetime) -> None:
+    assert parse_rfc3339_utc(text) == expected
+
+
+@pytest.mark.parametrize("text", ["2026-11-29T00:00:00+00:00", "2026-11-29", "2026-11-29T00:00:00z", "2026-02-30T00:00:00Z",
+                                  "\uff12026-11-29T00:00:00Z", " 2026-11-29T00:00:00Z", 20261129, None])
+def test_other_time_spellings_are_refused_in_signed_documents(text: object) -> None:
+    with pytest.raises(ValueError):
+        parse_rfc3339_utc(text)
 
 
 def test_source_date_epoch_parsing() -> None:

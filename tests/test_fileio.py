@@ -16,7 +16,7 @@ from scanner.fileio import (
     read_regular_file,
 )
 from scanner.image.source import open_source
-from scanner.match.sbom_input import looks_like_sbom
+from scanner.targets import looks_like_sbom
 
 
 def test_reads_up_to_the_limit_exactly(tmp_path: Path) -> None:

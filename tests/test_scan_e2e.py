@@ -532,7 +532,7 @@ def test_osv_listed_versions_are_ground_truth(environment: dict[str, Path], tmp_
     by_package: dict[str, list[_Listed]] = defaultdict(list)
     names: dict[str, str] = {}
     for entry in entries:
-        key = normalize_package_name("PyPI", entry.package)
+        key: str = normalize_package_name("PyPI", entry.package)
         names.setdefault(key, entry.package)
         by_package[key].append(entry)
         for version in entry.versions:
@@ -594,9 +594,9 @@ def _alsa(file_stem: str, binary: str) -> tuple[str, str, set[str]]:
 def _check_alma_findings(findings: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]]) -> None:
     """findings: (package, vulnerability id, aliases, fixed versions)."""
     by_package: dict[str, dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = defaultdict(dict)
-    for package, vuln_id, aliases, fixed in findings:
+    for package, vuln_id, aliases, fixes in findings:
         assert vuln_id not in by_package[package], "one finding per (package, vulnerability)"
-        by_package[package][vuln_id] = (aliases, fixed)
+        by_package[package][vuln_id] = (aliases, fixes)
     for binary, stem in ALMA_AFFECTING.items():
         advisory_id, fixed, cves = _alsa(stem, binary)
         for cve in cves:

@@ -7,25 +7,26 @@ the payload it ships, whatever produced the database.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 from collections.abc import Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from dbbuilder.bundle.compress import CompressedPayload
-from dbbuilder.bundle.errors import BundleWriteError
+from dbbuilder.bundle.errors import BuildOptionError, BundleWriteError
 from scanner import __version__
-from scanner.clock import timestamp_from_environment
+from scanner.clock import Clock
 from scanner.db import bundle_format
 from scanner.db.errors import ManifestError
+from scanner.db.limits import BUNDLE_LIMITS
 from scanner.db.schema import SCHEMA_VERSION
 from scanner.db.store import SourceCoverage
 from scanner.db.verify import format_time
-from scanner.errors import UsageError
 
 BUILDER_NAME = "dbbuilder"
 # The scanner's own rule for channel names (scanner.db.verify): refuse at build time what it would refuse.
@@ -46,25 +47,25 @@ class BundleIdentity:
 
     def __post_init__(self) -> None:
         if not CHANNEL_PATTERN.fullmatch(self.channel):
-            raise UsageError(f"channel {self.channel!r} must be a plain name (letters, digits, . _ -, "
+            raise BuildOptionError(f"channel {self.channel!r} must be a plain name (letters, digits, . _ -, "
                              "at most 64 characters)")
         if self.bundle_version < 1:
-            raise UsageError(f"bundle version must be a positive integer, got {self.bundle_version}")
+            raise BuildOptionError(f"bundle version must be a positive integer, got {self.bundle_version}")
         if self.expires_at <= self.built_at:
-            raise UsageError("expires_at must be after built_at")
+            raise BuildOptionError("expires_at must be after built_at")
 
 
 def parse_duration(text: str) -> timedelta:
     """`30d`, `12h`, `2w`, `10y` (365-day years); a positive whole number of one unit."""
     match = _DURATION.fullmatch(text.strip())
     if match is None or int(match.group(1)) == 0:
-        raise UsageError(f"duration {text!r} must be a positive number followed by h, d, w or y (e.g. 30d)")
+        raise BuildOptionError(f"duration {text!r} must be a positive number followed by h, d, w or y (e.g. 30d)")
     return int(match.group(1)) * _DURATION_UNITS[match.group(2)]
 
 
 def build_time(environ: Mapping[str, str] | None = None) -> datetime:
     """`SOURCE_DATE_EPOCH` when set (reproducible builds), else now; whole seconds, UTC."""
-    return timestamp_from_environment(environ) or datetime.now(UTC).replace(microsecond=0)
+    return Clock(os.environ if environ is None else environ).stamp()
 
 
 def read_database_facts(database: Path) -> tuple[str, list[dict[str, Any]]]:
@@ -158,8 +159,8 @@ def manifest_document(
 def manifest_bytes(document: Mapping[str, Any]) -> bytes:
     """The one serialisation that gets signed: sorted keys, two-space indent, trailing newline."""
     data = (json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-    if len(data) > bundle_format.MAX_MANIFEST_BYTES:
+    if len(data) > BUNDLE_LIMITS.max_manifest_bytes:
         raise BundleWriteError(
-            f"manifest would be {len(data)} bytes, more than the {bundle_format.MAX_MANIFEST_BYTES} a "
+            f"manifest would be {len(data)} bytes, more than the {BUNDLE_LIMITS.max_manifest_bytes} a "
             "scanner reads (too many distinct skip reasons?)")
     return data

@@ -23,11 +23,12 @@ from typing import Any, BinaryIO
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from dbbuilder.bundle.compress import DEFAULT_LEVEL, CompressedPayload, compress_file
-from dbbuilder.bundle.errors import BundleWriteError
+from dbbuilder.bundle.errors import BuildOptionError, BundleWriteError
 from dbbuilder.bundle.keys import public_key_id
 from dbbuilder.bundle.manifest import BundleIdentity, manifest_bytes, manifest_document, read_database_facts
+from dbbuilder.bundle.root import check_bundle_signers
 from scanner.db import bundle_format
-from scanner.errors import UsageError
+from scanner.db.limits import BUNDLE_LIMITS
 
 
 @dataclass(frozen=True)
@@ -48,12 +49,12 @@ def signatures_bytes(manifest: bytes, keys: Sequence[Ed25519PrivateKey], *,
     context of their own (scanner.kit), so neither signature can stand for the other.
     """
     if not keys:
-        raise UsageError("at least one signing key is needed")
-    if len(keys) > bundle_format.MAX_SIGNATURES:
-        raise UsageError(f"{len(keys)} signing keys; a bundle carries at most {bundle_format.MAX_SIGNATURES}")
+        raise BuildOptionError("at least one signing key is needed")
+    if len(keys) > BUNDLE_LIMITS.max_signatures:
+        raise BuildOptionError(f"{len(keys)} signing keys; a bundle carries at most {BUNDLE_LIMITS.max_signatures}")
     by_id = {public_key_id(key.public_key()): key for key in keys}
     if len(by_id) != len(keys):
-        raise UsageError("the same signing key is given twice")
+        raise BuildOptionError("the same signing key is given twice")
     message = context + manifest
     data = bundle_format.signatures_document((kid, key.sign(message)) for kid, key in by_id.items())
     return data, tuple(sorted(by_id))
@@ -88,8 +89,13 @@ def write_bundle(
     *,
     level: int = DEFAULT_LEVEL,
     threads: int | None = None,
+    roots: Sequence[tuple[str, bytes]] = (),
 ) -> BundleResult:
-    """Write the signed bundle for `database` to `out` (atomically: complete or not there at all)."""
+    """Write the signed bundle for `database` to `out` (atomically: complete or not there at all).
+
+    `roots` is the root of trust's chain (dbbuilder.bundle.root.read_chain), carried as members
+    `N.root.json` between signatures.json and the database; its newest root's bundle role must accept `keys`.
+    """
     schema_version, providers = read_database_facts(database)
     directory = out.parent
     try:
@@ -101,10 +107,14 @@ def write_bundle(
             document = manifest_document(identity, schema_version, providers, payload)
             manifest = manifest_bytes(document)
             signatures, key_ids = signatures_bytes(manifest, keys)
+            if roots:
+                check_bundle_signers(roots, key_ids)
             mtime = bundle_format.member_mtime(identity.built_at)
             compressed.seek(0)
             _write_member(bundle, bundle_format.MANIFEST_NAME, len(manifest), mtime, io.BytesIO(manifest))
             _write_member(bundle, bundle_format.SIGNATURES_NAME, len(signatures), mtime, io.BytesIO(signatures))
+            for name, data in roots:
+                _write_member(bundle, name, len(data), mtime, io.BytesIO(data))
             _write_member(bundle, bundle_format.DATABASE_NAME, payload.size, mtime, compressed)
             bundle.write(bytes(bundle_format.end_of_archive_bytes(bundle.tell())))
             bundle.flush()

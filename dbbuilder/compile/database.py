@@ -172,6 +172,7 @@ def compile_database(
             ]
             exploitation = stage_exploitation(staging, kev=kev, epss=epss, strict=strict)
             staging.executescript(_STAGING_INDEXES + _KEEP)
+            _keep_primary_cpes(staging)
             staging.commit()
             report(stage="resolve", provider="", count=0)
             _stage_vulnerabilities(staging)
@@ -271,6 +272,19 @@ def _insert_batch(staging: sqlite3.Connection, first_seq: int, batch: list[Recor
 
 def _json_or_none(values: Sequence[str]) -> str | None:
     return compact_json(list(values)) if values else None
+
+
+def _keep_primary_cpes(staging: sqlite3.Connection) -> None:
+    """For one id, only the CPE rows of the provider of lowest precedence that has any: NVD's configurations
+    over a CNA's affected data (CVE JSON 5), which fills in only where NVD has none (docs/database.md)."""
+    order = " ".join(f"WHEN '{name}' THEN {provider.precedence}" for name, provider in PROVIDERS.items())
+    staging.execute(f"""
+        DELETE FROM s_cpes WHERE seq IN (
+            SELECT seq FROM (
+                SELECT k.seq, RANK() OVER (PARTITION BY k.id ORDER BY CASE k.provider {order} ELSE 99 END) AS rank
+                FROM s_keep k WHERE k.seq IN (SELECT seq FROM s_cpes))
+            WHERE rank > 1)
+    """)
 
 
 def _stage_vulnerabilities(staging: sqlite3.Connection) -> None:

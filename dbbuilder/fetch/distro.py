@@ -12,13 +12,13 @@ interruption, checked to be whole, then renamed into place, as OSV archives are.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path
 
 from scanner.errors import FeedError, UsageError
 
-from .http import Download, HttpClient, NotFoundError, Validators
+from .http import HttpClient, NotFoundError
+from .source import HEAD_BYTES, FetchedFile, check_json_object, fetch_file
 from .state import FetchState
 
 DEBIAN_TRACKER_URL = "https://security-tracker.debian.org/tracker/data/json"
@@ -28,54 +28,27 @@ ALPINE_SECDB_URL = "https://secdb.alpinelinux.org"
 ALPINE_REPOSITORIES = ("main", "community")
 _BRANCH = re.compile(r"v\d+\.\d+|edge")
 _BRANCH_LINK = re.compile(r'href="(v\d+\.\d+|edge)/"')
-_HEAD_BYTES = 4096
-
-
-@dataclass(frozen=True)
-class FetchedFile:
-    name: str  # path under DEST
-    download: Download
-
-
-def _check_json_object(path: Path) -> None:
-    """A cheap wholeness check for large JSON objects: starts with '{' and ends with '}'.
-
-    The builder parses the file fully (and strictly) later; here the point is to refuse an error page or
-    a body cut short before it replaces a good copy.
-    """
-    with path.open("rb") as handle:
-        head = handle.read(_HEAD_BYTES).lstrip()
-        size = handle.seek(0, 2)
-        handle.seek(max(0, size - _HEAD_BYTES))
-        tail = handle.read().rstrip()
-    if not head.startswith(b"{") or not tail.endswith(b"}"):
-        raise FeedError(f"{path.name}: downloaded file is not a whole JSON object")
+# Caps far above the real files (the tracker export is about 70 MB, a secdb file a few MB).
+MAX_TRACKER_BYTES = 2 << 30
+MAX_LIST_BYTES = 256 << 20
+MAX_SECDB_BYTES = 256 << 20
 
 
 def _check_advisory_list(path: Path) -> None:
     with path.open("rb") as handle:
-        head = handle.read(_HEAD_BYTES)
+        head = handle.read(HEAD_BYTES)
     if not re.match(rb"\[\d\d \w{3} \d{4}\] D[SL]A-", head):
         raise FeedError(f"{path.name}: downloaded file is not a Debian advisory list")
-
-
-def _fetch(client: HttpClient, url: str, dest: Path, name: str, state: FetchState,
-           check: Callable[[Path], None]) -> FetchedFile:
-    target = dest / name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    download = client.download(url, target, known=Validators.from_json(state.files.get(name)), check=check)
-    state.files[name] = download.validators.to_json()
-    state.save()
-    return FetchedFile(name, download)
 
 
 def fetch_debian(client: HttpClient, dest: Path, state: FetchState, *, tracker_url: str = DEBIAN_TRACKER_URL,
                  lists_url: str = DEBIAN_LISTS_URL) -> list[FetchedFile]:
     """The tracker JSON export and the DSA and DLA lists, into `dest/debian`."""
-    fetched = [_fetch(client, tracker_url, dest, "debian/tracker.json", state, _check_json_object)]
+    fetched = [fetch_file(client, tracker_url, dest, "debian/tracker.json", state, check_json_object,
+                          MAX_TRACKER_BYTES)]
     for kind in DEBIAN_LISTS:
-        fetched.append(_fetch(client, f"{lists_url.rstrip('/')}/{kind}/list", dest, f"debian/{kind}/list", state,
-                              _check_advisory_list))
+        fetched.append(fetch_file(client, f"{lists_url.rstrip('/')}/{kind}/list", dest, f"debian/{kind}/list", state,
+                                  _check_advisory_list, MAX_LIST_BYTES))
     return fetched
 
 
@@ -103,8 +76,8 @@ def fetch_alpine(client: HttpClient, dest: Path, state: FetchState, branches: It
         for repository in ALPINE_REPOSITORIES:
             url = f"{base_url.rstrip('/')}/{branch}/{repository}.json"
             try:
-                fetched.append(_fetch(client, url, dest, f"alpine/{branch}/{repository}.json", state,
-                                      _check_json_object))
+                fetched.append(fetch_file(client, url, dest, f"alpine/{branch}/{repository}.json", state,
+                                          check_json_object, MAX_SECDB_BYTES))
                 found += 1
             except NotFoundError:
                 continue

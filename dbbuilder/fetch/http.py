@@ -138,10 +138,12 @@ class HttpClient:
 
         return self._attempts(full, exchange)
 
-    def get_text(self, url: str) -> str:
+    def get_text(self, url: str, max_bytes: int = MAX_JSON_BYTES) -> str:
         def exchange() -> str:
             with urllib.request.urlopen(self._request(url, {}), timeout=self.timeout) as response:
-                body = bytes(response.read(MAX_JSON_BYTES))
+                body = bytes(response.read(max_bytes + 1))
+            if len(body) > max_bytes:
+                raise FeedError(f"{url}: response larger than {max_bytes} bytes")
             try:
                 return body.decode("utf-8")
             except UnicodeDecodeError:
@@ -151,14 +153,22 @@ class HttpClient:
         return result
 
     def download(
-        self, url: str, dest: Path, *, known: Validators | None = None, check: Callable[[Path], None] | None = None
+        self, url: str, dest: Path, *, known: Validators | None = None, check: Callable[[Path], None] | None = None,
+        max_bytes: int | None = None,
     ) -> Download:
         """Download `url` to `dest`, resuming a previous partial download and replacing `dest` atomically.
 
         `known` are the validators of the copy already at `dest`: the request is conditional, and an
         unchanged file is not downloaded again. `check` validates the complete file before it replaces
-        `dest` (e.g. that a zip archive is whole); it raises FeedError to refuse.
+        `dest` (e.g. that a zip archive is whole); it raises FeedError to refuse. A file larger than
+        `max_bytes` (announced or received) is refused with FeedError and its partial copy removed.
         """
+
+        def refuse_oversized() -> None:
+            part.unlink(missing_ok=True)
+            part_meta.unlink(missing_ok=True)
+            raise FeedError(f"{url}: larger than {max_bytes} bytes; refused")
+
         part = dest.with_name(dest.name + PART_SUFFIX)
         part_meta = dest.with_name(dest.name + PART_META_SUFFIX)
 
@@ -194,11 +204,18 @@ class HttpClient:
                 if not appending:
                     part_meta.write_text(json.dumps(validators.to_json()))
                 announced = response.headers.get("Content-Length")
+                offset = resume_from if appending else 0
+                if (max_bytes is not None and announced is not None and announced.isascii() and announced.isdigit()
+                        and offset + int(announced) > max_bytes):
+                    refuse_oversized()
                 received = 0
                 with part.open("ab" if appending else "wb") as handle:
                     while chunk := response.read(CHUNK_BYTES):
                         handle.write(chunk)
                         received += len(chunk)
+                        if max_bytes is not None and offset + received > max_bytes:
+                            handle.close()
+                            refuse_oversized()
                     handle.flush()
                     os.fsync(handle.fileno())
             # http.client returns a short body without complaint when the peer hangs up early.

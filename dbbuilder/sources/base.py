@@ -8,12 +8,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
-from functools import lru_cache
 from typing import Any
 
-import cvss
-
+from scanner.clock import parse_feed_time
 from scanner.clock import rfc3339 as format_rfc3339
+from scanner.cvss_score import base_score, osv_type
 from scanner.model import FixState, Severity
 from scanner.names import normalize_package_name
 
@@ -43,13 +42,10 @@ def rfc3339(value: object) -> str | None:
     elif isinstance(value, date):
         moment = datetime(value.year, value.month, value.day, tzinfo=UTC)
     elif isinstance(value, str) and value.strip():
-        text = value.strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
+        parsed = parse_feed_time(value)
+        if parsed is None:
             return None
+        moment = parsed
     else:
         return None
     try:
@@ -71,30 +67,9 @@ def highest_severity(labels: Iterable[str | None]) -> str | None:
     return max(ranked).label if ranked else None
 
 
-def cvss_type(vector: str) -> str:
-    if vector.startswith("CVSS:4"):
-        return "CVSS_V4"
-    if vector.startswith("CVSS:3"):
-        return "CVSS_V3"
-    return "CVSS_V2"
-
-
-@lru_cache(maxsize=65536)
-def cvss_base_score(vector: str) -> float | None:
-    """The base score of a CVSS v2, v3.x or v4.0 vector computed by the `cvss` library; None if invalid."""
-    try:
-        if vector.startswith("CVSS:4"):
-            return float(cvss.CVSS4(vector).base_score)
-        if vector.startswith("CVSS:3"):
-            return float(cvss.CVSS3(vector).scores()[0])
-        return float(cvss.CVSS2(vector).scores()[0])
-    except (cvss.CVSSError, ValueError, KeyError, IndexError, TypeError):
-        return None
-
-
 def severity_row(source: str, vector: str, declared_type: str | None = None) -> SeverityRow:
-    kind = cvss_type(vector) if declared_type is None else declared_type
-    return SeverityRow(source=source, type=kind, vector=vector, score=cvss_base_score(vector))
+    kind = osv_type(vector) if declared_type is None else declared_type
+    return SeverityRow(source=source, type=kind, vector=vector, score=base_score(vector))
 
 
 def affected_row(ecosystem: str, name: str, state: FixState, *, fixed: str | None = None,

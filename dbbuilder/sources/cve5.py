@@ -3,7 +3,19 @@
 Kept per CVE: the description, CWE ids and CVSS vectors (v4.0, v3.1, v3.0, v2.0) of the CNA and of the
 ADPs (CISA-ADP, ...), each row's `source` naming who scored it: `cve5/<CNA shortName>` or
 `cve5/adp/<ADP shortName>`. They join NVD's rows of the same CVE, so a finding has a CVSS score where
-NVD has none yet. Affected products and CPEs are not read.
+NVD has none yet.
+
+CPE rows for the opt-in CPE matcher come from `affected[]` (CNA and ADPs), only where the data says
+unambiguously which product and which versions: the product is named by the entry's CPE 2.3 `cpes` (with
+version `*` or `-`), else by `vendor` and `product` that are CPE-like names once lower-cased with `_` for
+spaces (no placeholder such as `n/a`); each `versions[]` item of status `affected` and versionType
+`semver` without `changes` gives one row: `version` (`0` = from the start) to `lessThan` (excluding) or
+`lessThanOrEqual` (including), or that version alone. An entry with several ranges from `0` (nested: read
+literally, fixed releases of older branches would be affected) gives none. Everything else an entry claims affected (another
+versionType, `changes`, wildcards, `defaultStatus: affected`, which says "every version not listed") is
+left out and counted under a `CPE not derived: …` reason, beside the skips but never fatal with --strict:
+it is not malformed, only not expressible as CPE bounds. NVD's configurations stay primary: the compiler
+keeps CVE JSON 5 CPE rows only for CVEs NVD gives none for (docs/database.md).
 
 Records are read strictly: a field of the wrong JSON type, a CVSS key whose vector is of another
 version, an unknown state make the record malformed (skipped with the reason; fatal with --strict).
@@ -12,13 +24,14 @@ version, an unknown state make the record malformed (skipped with the reason; fa
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from .base import english_text, first_sentence, require_mapping, rfc3339, severity_row, unique_strings
 from .feedio import parse_document, read_capped
-from .records import FeedFacts, Record, RecordError, SeverityRow, SkipLog
+from .records import CpeRow, FeedFacts, Record, RecordError, SeverityRow, SkipLog
 
 PROVIDER = "cve5"
 FLAG_HELP = ("CVE JSON 5 records (cvelistV5 CVE-*.json) or directories: descriptions, CWEs and the CNA's"
@@ -33,6 +46,20 @@ _CWE_ID = re.compile(r"CWE-[0-9]{1,9}", re.ASCII)
 _METRICS = (("cvssV4_0", "CVSS_V4", "CVSS:4.0/"), ("cvssV3_1", "CVSS_V3", "CVSS:3.1/"),
             ("cvssV3_0", "CVSS_V3", "CVSS:3.0/"), ("cvssV2_0", "CVSS_V2", ""))
 _STATES = ("PUBLISHED", "REJECTED")
+# CPE derivation from affected[]: names, versions, and the count keys of what is left out.
+_CPE_TOKEN = re.compile(r"[a-z0-9][a-z0-9._-]{0,127}", re.ASCII)
+_PLAIN_VERSION = re.compile(r"[0-9][0-9A-Za-z.+~_-]{0,63}", re.ASCII)
+_CPE_UNESCAPED = re.compile(r"[^A-Za-z0-9._-]")
+_CPE_SEPARATOR = re.compile(r"(?<!\\):")
+_SEMVER_TYPES = frozenset({"semver"})
+_VERSION_STATUSES = frozenset({"affected", "unaffected", "unknown"})
+NOT_DERIVED = "CPE not derived: "
+NO_NAME = NOT_DERIVED + "no CPE 2.3 name or CPE-like vendor and product"
+AFFECTED_BY_DEFAULT = NOT_DERIVED + "defaultStatus affected"
+NOT_SEMVER = NOT_DERIVED + "versionType not semver"
+WITH_CHANGES = NOT_DERIVED + "version changes"
+NOT_PLAIN = NOT_DERIVED + "not a plain version or range"
+NESTED_RANGES = NOT_DERIVED + "several ranges from version 0"
 _JSON_TYPES: dict[type, str] = {str: "a string", list: "an array", dict: "an object"}
 
 
@@ -43,10 +70,15 @@ def accepts(path: Path) -> bool:
 def read(files: Sequence[tuple[str, Path]], skips: SkipLog, facts: FeedFacts) -> Iterator[Record]:
     del facts  # a record says nothing about the whole list, nor when it was captured
     for name, path in files:
+        left_out: Counter[str] = Counter()
         try:
-            yield parse_record(parse_document(read_capped(path, MAX_FILE_BYTES), path.name))
+            record = parse_record(parse_document(read_capped(path, MAX_FILE_BYTES), path.name), left_out)
         except RecordError as error:
             skips.skip(error.reason, name, error.detail)
+            continue
+        # Not malformed, so not fatal with --strict: counted beside the skips for the audit trail.
+        skips.reasons.update(left_out)
+        yield record
 
 
 def _malformed(where: str, expected: str) -> RecordError:
@@ -70,8 +102,9 @@ def _objects(record: Mapping[str, Any], key: str, where: str) -> list[Mapping[st
     return items
 
 
-def parse_record(document: object) -> Record:
-    """One CVE JSON 5 record (`dataType` CVE_RECORD, `dataVersion` 5.x)."""
+def parse_record(document: object, left_out: Counter[str] | None = None) -> Record:
+    """One CVE JSON 5 record (`dataType` CVE_RECORD, `dataVersion` 5.x); `left_out` counts, by reason, the
+    affected entries and versions no CPE row could be derived from."""
     top = require_mapping(document, "CVE record")
     if top.get("dataType") != "CVE_RECORD":
         raise RecordError("not a CVE JSON 5 record", "dataType is not CVE_RECORD")
@@ -97,6 +130,8 @@ def parse_record(document: object) -> Record:
         raise RecordError("no CNA name", "neither containers.cna.providerMetadata.shortName nor assignerShortName")
     severities: list[SeverityRow] = _severities(cna, f"{PROVIDER}/{cna_name}", "containers.cna")
     cwes = _cwes(cna, "containers.cna")
+    counts: Counter[str] = Counter() if left_out is None else left_out
+    cpes = _cpe_rows(cna, "containers.cna", counts)
     for index, adp in enumerate(adps):
         where = f"containers.adp[{index}]"
         adp_name = _short_name(adp, where)
@@ -104,6 +139,7 @@ def parse_record(document: object) -> Record:
             raise RecordError("no ADP name", f"{where}.providerMetadata.shortName")
         severities += [row for row in _severities(adp, f"{PROVIDER}/adp/{adp_name}", where) if row not in severities]
         cwes += _cwes(adp, where)
+        cpes += _cpe_rows(adp, where, counts)
     description = english_text(_objects(cna, "descriptions", "containers.cna"))
     title = _field(cna, "title", str, "containers.cna")
     return Record(
@@ -117,6 +153,7 @@ def parse_record(document: object) -> Record:
         references=unique_strings(reference.get("url") for reference in _objects(cna, "references", "containers.cna")),
         cwes=unique_strings(cwes),
         severities=tuple(severities),
+        cpes=tuple(dict.fromkeys(cpes)),
     )
 
 
@@ -150,3 +187,83 @@ def _cwes(container: Mapping[str, Any], where: str) -> list[str]:
             if isinstance(cwe, str) and _CWE_ID.fullmatch(cwe):
                 found.append(cwe)
     return found
+
+
+def _cpe_rows(container: Mapping[str, Any], where: str, left_out: Counter[str]) -> list[CpeRow]:
+    """CPE rows for the affected versions of a container's `affected[]` (see the module docstring)."""
+    rows: list[CpeRow] = []
+    for index, entry in enumerate(_objects(container, "affected", where)):
+        at = f"{where}.affected[{index}]"
+        versions = _objects(entry, "versions", at)
+        default = _field(entry, "defaultStatus", str, at)
+        statuses = [_field(item, "status", str, f"{at}.versions[{n}]", required=True) for n, item in enumerate(versions)]
+        if any(status not in _VERSION_STATUSES for status in [*statuses, default or "unknown"]):
+            raise _malformed(f"{at} status", "affected, unaffected or unknown")
+        claimed = [item for item, status in zip(versions, statuses, strict=True) if status == "affected"]
+        names = _cpe_names(entry, at)
+        if default != "affected" and not claimed:
+            continue  # nothing claimed affected: nothing to represent
+        if not names:
+            left_out[NO_NAME] += 1
+        elif default == "affected":
+            left_out[AFFECTED_BY_DEFAULT] += 1
+        else:
+            derived = [bounds for item in claimed if (bounds := _bounds(item, at, left_out)) is not None]
+            if len({(below, up_to) for version, start, below, up_to in derived if version == "*" and start is None}) > 1:
+                # Several ranges "from 0" nest inside the widest: read literally, every version below its end
+                # is affected, fixed releases of older branches included; the CNA meant one range per branch.
+                left_out[NESTED_RANGES] += 1
+                continue
+            rows += [_row(name, *bounds) for bounds in derived for name in names]
+    return rows
+
+
+def _cpe_names(entry: Mapping[str, Any], where: str) -> list[list[str]]:
+    """The CPE 2.3 names (as their 13 components) an affected entry is about; [] when it names none."""
+    listed = _field(entry, "cpes", list, where)
+    if listed:
+        names = []
+        for cpe in listed:
+            parts = _CPE_SEPARATOR.split(cpe) if isinstance(cpe, str) else []
+            if (len(parts) != 13 or parts[:2] != ["cpe", "2.3"] or parts[2] not in ("a", "o", "h")
+                    or parts[3] in ("*", "-", "") or parts[4] in ("*", "-", "") or parts[5] not in ("*", "-")):
+                return []  # one name we cannot use makes the entry's product uncertain
+            names.append(parts)
+        return names
+    vendor, product = (_cpe_token(_field(entry, key, str, where)) for key in ("vendor", "product"))
+    if vendor is None or product is None:
+        return []
+    return [["cpe", "2.3", "a", vendor, product, *["*"] * 8]]
+
+
+def _cpe_token(name: str | None) -> str | None:
+    token = "_".join(name.lower().split()) if name else ""
+    return token if _CPE_TOKEN.fullmatch(token) else None
+
+
+def _bounds(item: Mapping[str, Any], where: str, left_out: Counter[str]) -> tuple[str, str | None, str | None,
+                                                                                    str | None] | None:
+    """(version, start including, end excluding, end including) of one affected version item, or None
+    (counted) when it is not a plain semver version or range."""
+    if item.get("versionType") not in _SEMVER_TYPES:
+        left_out[NOT_SEMVER] += 1
+        return None
+    if item.get("changes") is not None:
+        left_out[WITH_CHANGES] += 1
+        return None
+    version = _field(item, "version", str, f"{where}.versions[]", required=True)
+    below, up_to = (_field(item, key, str, f"{where}.versions[]") for key in ("lessThan", "lessThanOrEqual"))
+    plain = all(_PLAIN_VERSION.fullmatch(value) for value in (version, below, up_to) if value is not None)
+    if not plain or (below is not None and up_to is not None):
+        left_out[NOT_PLAIN] += 1
+        return None
+    if below is None and up_to is None:
+        return version, None, None, None
+    return "*", None if version == "0" else version, below, up_to
+
+
+def _row(name: list[str], version: str, start: str | None, below: str | None, up_to: str | None) -> CpeRow:
+    criteria = ":".join([*name[:5], _CPE_UNESCAPED.sub(lambda found: "\\" + found.group(), version)
+                         if version != "*" else name[5], *name[6:]])
+    return CpeRow(vendor=name[3], product=name[4], criteria=criteria, version_start_including=start,
+                  version_end_excluding=below, version_end_including=up_to)

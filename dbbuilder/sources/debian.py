@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from scanner.clock import rfc3339
 from scanner.model import FixState
 
 from .base import affected_row, highest_severity, require_mapping, severity_label, text_or_none
@@ -271,7 +272,7 @@ def _advisory_date(text: str) -> str | None:
     cleaned = _ORDINAL.sub(r"\1", text.strip())
     for layout in ("%d %b %Y", "%B %d, %Y", "%d %B %Y", "%b %d, %Y"):
         try:
-            return datetime.strptime(cleaned, layout).strftime("%Y-%m-%dT00:00:00Z")
+            return rfc3339(datetime.strptime(cleaned, layout))  # midnight UTC: the layouts hold no time
         except ValueError:
             continue
     return None

@@ -1,12 +1,24 @@
-"""Red Hat CSAF 2.0 documents: security advisories (RHSA, `csaf_security_advisory`) and per-CVE VEX files.
+"""The `redhat` provider: Red Hat CSAF 2.0 documents (RHSA security advisories, per-CVE VEX files), Security
+Data API per-CVE documents and OVAL v2 definitions files, told apart by content, not by file name.
 
-A document is Red Hat's when its `document.category` is `csaf_security_advisory` or `csaf_vex` and its
-publisher is Red Hat; other JSON files are skipped ("not a Red Hat CSAF document"). The product tree names
-product streams (a CPE such as `cpe:/a:redhat:enterprise_linux:9::appstream`) and packages (a PURL
-`pkg:rpm/redhat/NAME@VERSION-RELEASE?arch=…&epoch=N`); a `default_component_of` relationship joins one of
-each into the product id that `product_status` lists. The stream's CPE after the vendor is the OSV Red Hat
-ecosystem (`Red Hat:enterprise_linux:9::appstream`), which an image's `Red Hat:enterprise_linux:9` reads
-with every stream of its release (scanner/match/matcher.py, `is_spelling`).
+XML (plain or compressed) is an OVAL file, read by redhat_oval; anything else is JSON.
+
+A JSON object with a `document` member is CSAF: Red Hat's when its `document.category` is
+`csaf_security_advisory` or `csaf_vex` and its publisher is Red Hat ("not a Red Hat CSAF document"
+otherwise). One with a CVE `name` and the security data fields (`threat_severity`, `affected_release`,
+`package_state` …) is a security data document, read by redhat_securitydata; a CVE list entry (`CVE`,
+`resource_url`) is counted and left out; anything else is skipped ("not a Red Hat CSAF or security data
+document").
+
+CSAF: the product tree names product streams (a CPE such as `cpe:/a:redhat:enterprise_linux:9::appstream`)
+and packages (a PURL `pkg:rpm/redhat/NAME@VERSION-RELEASE?arch=…&epoch=N`); a `default_component_of`
+relationship joins one of each into the product id that `product_status` lists. The stream's CPE after the
+vendor is the OSV Red Hat ecosystem (`Red Hat:enterprise_linux:9::appstream`, `Red Hat:rhel_eus:8.6::baseos`),
+which an image's `Red Hat:enterprise_linux:9` reads with every stream of its release
+(scanner/match/matcher.py, `is_spelling`). A package of a module stream (PURL qualifier
+`rpmmod=NAME:STREAM:VERSION:CONTEXT`) goes to the stream's module ecosystem
+(`Red Hat:enterprise_linux:8::appstream::module:ruby:2.7`), which only an rpm with that MODULARITYLABEL
+reads: matched against the non-modular package of the same name, its fixes would be wrong both ways.
 
 Like osv.dev for Debian, the reader emits one `REDHAT-CVE-…` advisory per CVE (upstream: the CVE), as
 parts the compiler assembles across documents: its rows are every (stream, package) the CVE's product
@@ -16,15 +28,17 @@ vectors have source `redhat`. Each RHSA is also kept as an advisory of its own (
 CVEs as upstream, listed in the CVE parts' `related`), without rows, so a fix is never reported twice.
 Where one package is named both not affected and affected (a source rpm marked not affected beside its
 fixed binaries), the affected row is kept; two different affected states or fixes for one package make
-the document ambiguous: it is skipped. Packages of modular streams (`rpmmod=`) are left out and counted:
-they apply only to images with that module stream enabled, which the rpm database does not say.
+the document ambiguous: it is skipped. For one (ecosystem, package) a VEX part wins over an RHSA part,
+which wins over a security data part (redhat_rows); security data rows of a CVE a VEX file was read for
+are dropped (the two forms name streams and releases apart, so the compiler could not choose).
+
+OVAL parts give way to all of these (redhat_oval); its files are read last, with the security data documents.
 
 Loose documents never make a stream's data whole: Red Hat's coverage stays partial.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,19 +59,29 @@ from .base import (
     unique_strings,
 )
 from .feedio import parse_document, read_capped
+from .oval import accepts_xml
 from .records import AffectedRow, FeedFacts, Record, RecordError, SkipLog
+from .redhat_oval import is_oval
+from .redhat_oval import read_file as oval_records
+from .redhat_rows import (
+    CVE_ID,
+    PRECEDENCE_ADVISORY,
+    PRECEDENCE_VEX,
+    add_row,
+    module_ecosystem,
+    stream_ecosystem,
+)
+from .redhat_securitydata import LIST_ENTRY_SKIP, cve_records, is_cve_document, is_cve_list_entry
 
 PROVIDER = "redhat"
-FLAG_HELP = "Red Hat CSAF advisories (RHSA) or VEX JSON files or directories (repeatable)."
+FLAG_HELP = ("Red Hat CSAF advisories (RHSA) or VEX JSON files, Security Data API per-CVE documents, or OVAL v2 "
+             "files (rhel-N.oval.xml[.bz2]), files or directories (repeatable).")
 PRECEDENCE = 40
 MAX_FILE_BYTES = 64 << 20  # the largest RHSA documents (kernel, firefox) are a few MiB
 MAX_TREE_DEPTH = 16  # vendor / family / product / architecture / version is 5 levels
 
 CATEGORIES = frozenset({"csaf_security_advisory", "csaf_vex"})
-MODULAR_SKIP = "modular stream package: needs module metadata of the image"
-# For one CVE's (stream, package), a VEX file (Red Hat's current word on the CVE) wins over an advisory; among
-# advisories, the first read (files in name order).
-PRECEDENCE_VEX, PRECEDENCE_ADVISORY = 0, 1
+UNKNOWN_FORM = "not a Red Hat CSAF or security data document"
 
 # product_status category -> state. `known_affected` is refined by its remediation (REMEDIATION_STATES).
 STATUS_STATES: Mapping[str, FixState] = {
@@ -71,41 +95,69 @@ REMEDIATION_STATES: Mapping[str, FixState] = {
     "none_available": FixState.NOT_FIXED,
 }
 
-_CVE_ID = re.compile(r"^CVE-\d{4}-\d{4,}$")
-
 
 @dataclass(frozen=True)
 class _Package:
     name: str
     evr: str | None  # epoch:version-release (no epoch when it is 0); None when the PURL has no version
-    modular: bool
+    module: str | None  # the `rpmmod` label (NAME:STREAM:VERSION:CONTEXT) of a module stream's package
 
 
 def accepts(path: Path) -> bool:
-    return path.name.endswith(".json")
+    """CSAF files (`*.json`), security data documents, which vunnel stores as bare `CVE-…` names, and OVAL files."""
+    return path.name.endswith(".json") or CVE_ID.fullmatch(path.name) is not None or accepts_xml(path)
 
 
 def read(files: Sequence[tuple[str, Path]], skips: SkipLog, facts: FeedFacts) -> Iterator[Record]:
+    """CSAF documents first, then security data documents and OVAL files: these drop their rows for a CVE a VEX
+    file was read for, as the forms name streams and releases apart and the compiler's precedence could not
+    choose."""
+    vex_cves: set[str] = set()
+    security_data: list[tuple[str, Path]] = []
+    oval_files: list[tuple[str, Path]] = []
     for name, path in files:
         try:
-            document = require_mapping(parse_document(read_capped(path, MAX_FILE_BYTES), path.name), "document")
-            records, modular = _records(document)
+            if is_oval(path):
+                oval_files.append((name, path))
+                continue
+            document = _document(path)
+            if "document" not in document:
+                if is_cve_document(document):
+                    security_data.append((name, path))
+                elif is_cve_list_entry(document):
+                    skips.reasons[LIST_ENTRY_SKIP] += 1  # not malformed, so not fatal with --strict
+                else:
+                    raise RecordError(UNKNOWN_FORM)
+                continue
+            records, vex = _records(document)
         except RecordError as error:
             skips.skip(error.reason, name, error.detail)
             continue
         except RecursionError:
             skips.skip("product tree too deep", name)
             continue
-        if modular:
-            # Not malformed, so not fatal with --strict: counted beside the skips for the audit trail.
-            skips.reasons[MODULAR_SKIP] += modular
+        if vex:
+            vex_cves.update(record.upstream[0] for record in records)
         facts.timestamps.extend(record.modified for record in records[:1] if record.modified is not None)
         yield from records
+    for name, path in security_data:  # read again: holding every parsed document would not be bounded
+        try:
+            document = _document(path)
+            if not is_cve_document(document):
+                raise RecordError(UNKNOWN_FORM)  # changed since the first pass
+            yield from cve_records(document, PROVIDER, vex_cves, skips, name)
+        except RecordError as error:
+            skips.skip(error.reason, name, error.detail)
+    for name, path in oval_files:
+        yield from oval_records(name, path, PROVIDER, skips, facts, vex_cves)
 
 
-def _records(document: Mapping[str, Any]) -> tuple[list[Record], int]:
-    """The document's records (its advisory first, then one part per CVE) and the number of (stream,
-    package) rows of modular packages left out of them."""
+def _document(path: Path) -> Mapping[str, Any]:
+    return require_mapping(parse_document(read_capped(path, MAX_FILE_BYTES), path.name), "document")
+
+
+def _records(document: Mapping[str, Any]) -> tuple[list[Record], bool]:
+    """The document's records (its advisory first, then one part per CVE), and whether it is a VEX file."""
     head = require_mapping(document.get("document"), "document")
     publisher = require_mapping(head.get("publisher", {}), "document.publisher")
     if head.get("category") not in CATEGORIES or not str(publisher.get("name")).startswith("Red Hat"):
@@ -114,7 +166,7 @@ def _records(document: Mapping[str, Any]) -> tuple[list[Record], int]:
     tracking_id = text_or_none(tracking.get("id"))
     if tracking_id is None:
         raise RecordError("document without tracking id")
-    vex = _CVE_ID.match(tracking_id) is not None
+    vex = CVE_ID.fullmatch(tracking_id) is not None
     products = _products(require_mapping(document.get("product_tree"), "product_tree"))
     vulnerabilities = document.get("vulnerabilities")
     if not isinstance(vulnerabilities, list):
@@ -123,11 +175,10 @@ def _records(document: Mapping[str, Any]) -> tuple[list[Record], int]:
     aggregate = severity_label(require_mapping(head.get("aggregate_severity", {}), "aggregate_severity").get("text"))
     references = unique_strings(ref.get("url") for ref in _objects(head, "references"))
     parts: list[Record] = []
-    modular: set[tuple[str, str]] = set()
     for entry in vulnerabilities:
         vulnerability = require_mapping(entry, "vulnerability")
         cve = text_or_none(vulnerability.get("cve"))
-        if cve is None or not _CVE_ID.match(cve):
+        if cve is None or not CVE_ID.fullmatch(cve):
             raise RecordError("vulnerability without CVE id", tracking_id)
         rows: dict[tuple[str, str], AffectedRow] = {}
         for product_id, state in _states(vulnerability):
@@ -135,13 +186,12 @@ def _records(document: Mapping[str, Any]) -> tuple[list[Record], int]:
             if stream_package is None:
                 continue  # a stream or a package on its own: no (release, package) pair to store
             ecosystem, package = stream_package
-            if package.modular:
-                modular.add((ecosystem, package.name))
-                continue
+            if package.module is not None:
+                ecosystem = module_ecosystem(ecosystem, package.module)
             if state is FixState.FIXED and package.evr is None:
                 raise RecordError("fixed package without version", product_id)
-            _add_row(rows, affected_row(ecosystem, package.name, state,
-                                        fixed=package.evr if state is FixState.FIXED else None))
+            add_row(rows, affected_row(ecosystem, package.name, state,
+                                       fixed=package.evr if state is FixState.FIXED else None))
         impact = [severity_label(threat.get("details")) for threat in _objects(vulnerability, "threats")
                   if threat.get("category") == "impact"]
         vectors = unique_strings(require_mapping(score.get("cvss_v3", {}), "cvss_v3").get("vectorString")
@@ -162,7 +212,7 @@ def _records(document: Mapping[str, Any]) -> tuple[list[Record], int]:
             severities=tuple(severity_row(PROVIDER, vector) for vector in sorted(vectors)),
         ))
     if vex:
-        return parts, len(modular)
+        return parts, True
     advisory = Record(
         id=tracking_id,
         provider=PROVIDER,
@@ -173,21 +223,7 @@ def _records(document: Mapping[str, Any]) -> tuple[list[Record], int]:
         upstream=tuple(dict.fromkeys(part.upstream[0] for part in parts)),
         references=references,
     )
-    return [advisory, *parts], len(modular)
-
-
-def _add_row(rows: dict[tuple[str, str], AffectedRow], row: AffectedRow) -> None:
-    """Adds the row; one package's rows must agree, except that a row that can match wins over not-affected.
-
-    Red Hat marks a source rpm not affected where its binary rpms carry the fix (RHSA-2025:23414): a row
-    that can match is the one that fails closed.
-    """
-    key = (row.ecosystem, row.package)
-    kept = rows.get(key)
-    if kept is None or kept.fix_state is FixState.NOT_AFFECTED:
-        rows[key] = row
-    elif row.fix_state is not FixState.NOT_AFFECTED and row != kept:
-        raise RecordError("conflicting states for one package", f"{row.ecosystem} {row.package}")
+    return [advisory, *parts], False
 
 
 def _objects(container: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
@@ -247,23 +283,13 @@ def _walk(branches: object, streams: dict[str, str], packages: dict[str, _Packag
             product_id = product.get("product_id")
             helper = require_mapping(product.get("product_identification_helper", {}), "identification helper")
             if isinstance(product_id, str):
-                ecosystem = _ecosystem(helper.get("cpe"))
+                ecosystem = stream_ecosystem(helper.get("cpe"))
                 package = _package(helper.get("purl"))
                 if ecosystem is not None:
                     streams[product_id] = ecosystem
                 elif package is not None:
                     packages[product_id] = package
         _walk(branch.get("branches", []), streams, packages, depth + 1)
-
-
-def _ecosystem(cpe: object) -> str | None:
-    """`cpe:/a:redhat:enterprise_linux:9::appstream` -> `Red Hat:enterprise_linux:9::appstream`."""
-    if not isinstance(cpe, str) or not cpe.startswith("cpe:/"):
-        return None
-    fields = cpe[len("cpe:/"):].split(":")
-    if len(fields) < 3 or fields[1] != "redhat" or not fields[2]:
-        return None
-    return "Red Hat:" + ":".join(fields[2:]).rstrip(":")
 
 
 def _package(purl_text: object) -> _Package | None:
@@ -279,4 +305,4 @@ def _package(purl_text: object) -> _Package | None:
         raise RecordError("invalid package epoch", purl_text[:200])
     version = str(purl.version) if purl.version else None
     evr = None if version is None else (version if int(epoch) == 0 else f"{int(epoch)}:{version}")
-    return _Package(name=str(purl.name), evr=evr, modular="rpmmod" in qualifiers)
+    return _Package(name=str(purl.name), evr=evr, module=qualifiers.get("rpmmod"))

@@ -20,10 +20,10 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from scanner.attest.errors import AttestationError
-from scanner.jsonstrict import loads_strict
+from scanner.jsonstrict import loads_strict, member
 from scanner.match.scan import ScanReport
 from scanner.model import Finding
 from scanner.report.findings_json import (
@@ -136,13 +136,16 @@ class AttestedScan:
         return next((s for s in self.subjects if s.kind == kind), None)
 
 
-def _get(document: Any, path: str, kind: type) -> Any:
-    value = document
-    for key in path.split("."):
-        value = value.get(key) if isinstance(value, dict) else None
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise AttestationError(f"statement: {path} missing or not a {kind.__name__}")
-    return value
+_T = TypeVar("_T")
+
+
+def _get(document: Any, path: str, kind: type[_T]) -> _T:
+    """The value at a dotted `path` of objects, of JSON type `kind`."""
+    *parents, key = path.split(".")
+    for name in parents:
+        document = document.get(name) if isinstance(document, dict) else None
+    where = ".".join(["statement", *parents])
+    return member(document if isinstance(document, dict) else {}, key, kind, where, AttestationError)
 
 
 def _optional_text(document: Any, option: str) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scanner.catalog.base import Cataloger, CatalogResult, registered
-from scanner.catalog.distro import DISTRO_REQUESTS, detect_distro
+from scanner.catalog.distro import DISTRO_REQUESTS, detect
 from scanner.image import ImageMetadata, Limits, open_image
 from scanner.image.filesystem import FileRequest, Filesystem
 from scanner.model import Distro, Package
@@ -90,9 +90,10 @@ class _Owners:
 def catalog_filesystem(fs: Filesystem, catalogers: Sequence[Cataloger] | None = None) -> Catalog:
     """Detect the distro and run `catalogers` (default: every registered one) over `fs`."""
     chosen = load_catalogers() if catalogers is None else tuple(catalogers)
-    distro = detect_distro(fs)
+    detection = detect(fs)
+    distro = detection.distro
     results: dict[str, CatalogResult] = {}
-    warnings: list[str] = []
+    warnings: list[str] = [f"distro: {warning}" for warning in detection.warnings]
     for cataloger in chosen:
         try:
             result = cataloger.catalog(fs, distro)

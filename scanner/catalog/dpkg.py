@@ -214,6 +214,11 @@ class _Run:
         if not name or not version:
             self.findings.warn(f"{where}: skipped, no {'Package' if not name else 'Version'} field")
             return None
+        if not name.strip() or not version.strip():
+            # Python's strip() also takes \x1c-\x1f and other separators, and so does packageurl: such a value
+            # is no name a PURL can carry. Any other hostile name is kept, reported escaped (scanner.terminal).
+            self.findings.warn(f"{where}: skipped, Package or Version {(name + ' ' + version)[:80]!r} is blank")
+            return None
         arch = fields.get("Architecture", "")
         source_name, source_version = "", ""
         if "Source" in fields:

@@ -21,19 +21,16 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from elftools.elf.elffile import ELFFile
 from packageurl import PackageURL
 
 from scanner.catalog.base import CatalogResult, Findings, register
+from scanner.catalog.elf import PF_W, PT_LOAD, ElfFile
 from scanner.catalog.langpkg import (
-    ELF_ERRORS,
     CapturedFile,
     ParseError,
     catalog_executables,
     elf_executables,
-    elf_section,
     make_package,
-    read_capped,
 )
 from scanner.catalog.limits import DEFAULT_LIMITS, CatalogLimits
 from scanner.image.filesystem import FileRequest, Filesystem
@@ -104,21 +101,13 @@ def _inline_strings(blob: bytes) -> tuple[str, str]:
     return texts[0], texts[1]
 
 
-def _read_virtual(elf: ELFFile, address: int, size: int, limit: int) -> bytes:
-    """`size` bytes at a virtual address, through the PT_LOAD segment that maps it from the file."""
+def _read_virtual(elf: ElfFile, address: int, size: int, limit: int) -> bytes:
     if size > limit:
         raise ParseError(f"Go build info string of {size} bytes is over {limit} (cap max_go_buildinfo_size)")
-    for segment in elf.iter_segments():
-        if segment["p_type"] != "PT_LOAD":
-            continue
-        start, filesz = segment["p_vaddr"], segment["p_filesz"]
-        if start <= address and address + size <= start + filesz:
-            elf.stream.seek(segment["p_offset"] + address - start)
-            return read_capped(elf.stream, size)
-    raise ParseError(f"address {address:#x} is not mapped from the file")
+    return elf.read_virtual(address, size)
 
 
-def _pointer_strings(elf: ELFFile, blob: bytes, limit: int) -> tuple[str, str]:
+def _pointer_strings(elf: ElfFile, blob: bytes, limit: int) -> tuple[str, str]:
     """Go < 1.18: two pointers to string headers (data pointer, length) in the data segment."""
     pointer_size = blob[14]
     if pointer_size not in (4, 8):
@@ -135,18 +124,14 @@ def _pointer_strings(elf: ELFFile, blob: bytes, limit: int) -> tuple[str, str]:
     return texts[0], texts[1]
 
 
-def _find_blob(elf: ELFFile, limit: int) -> bytes | None:
-    section = elf_section(elf, ".go.buildinfo", limit)
+def _find_blob(elf: ElfFile, limit: int) -> bytes | None:
+    section = elf.section(b".go.buildinfo", limit)
     if section is not None:
         return section if section.startswith(MAGIC) else None
-    try:
-        writable = [s for s in elf.iter_segments() if s["p_type"] == "PT_LOAD" and s["p_flags"] & 2]
-    except ELF_ERRORS as error:
-        raise ParseError(f"unreadable ELF program headers ({error})") from error
+    writable = [s for s in elf.segments if s.type == PT_LOAD and s.flags & PF_W]
     if not writable:
         return None
-    elf.stream.seek(writable[0]["p_offset"])
-    data = elf.stream.read(min(_SEARCH_SIZE, writable[0]["p_filesz"]))
+    data = elf.read_at(writable[0].offset, min(_SEARCH_SIZE, writable[0].filesz, elf.size - writable[0].offset))
     at = data.find(MAGIC)
     while at != -1 and at % 16:
         at = data.find(MAGIC, at + 1)
@@ -281,7 +266,7 @@ def ldflags_version(ldflags: str, main_path: str) -> tuple[str, str] | None:
     return version, evidence
 
 
-def read_build_info(elf: ELFFile, limits: CatalogLimits = DEFAULT_LIMITS) -> BuildInfo | None:
+def read_build_info(elf: ElfFile, limits: CatalogLimits = DEFAULT_LIMITS) -> BuildInfo | None:
     """The build info of a Go executable; None when the file is not one."""
     blob = _find_blob(elf, limits.max_go_buildinfo_size)
     if blob is None or len(blob) < _HEADER_SIZE:

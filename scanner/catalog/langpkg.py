@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import json
 import re
-import struct
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any, TypeVar
 
-from elftools.common.exceptions import ELFError
-from elftools.construct.core import ConstructError
-from elftools.elf.elffile import ELFFile
 from packageurl import PackageURL
 
 from scanner.catalog.base import CatalogResult, Findings
+from scanner.catalog.elf import ET_DYN, ET_EXEC, ElfFile
 from scanner.catalog.limits import CatalogLimits
 from scanner.image.filesystem import EntryKind, FileEntry, FileRequest, Filesystem
 from scanner.model import Package
@@ -30,10 +27,6 @@ from scanner.model import Package
 def elf_executables(limits: CatalogLimits) -> FileRequest:
     """What Go and Rust read build data from; the image reader spools large files to disk."""
     return FileRequest(("**",), max_size=limits.max_executable_size, magic=b"\x7fELF", executable_only=True)
-
-
-# pyelftools reports malformed or truncated input through all of these.
-ELF_ERRORS = (ELFError, ConstructError, ValueError, OSError, EOFError, OverflowError, struct.error)
 
 
 Found = TypeVar("Found")
@@ -160,33 +153,10 @@ def read_capped(stream: IO[bytes], size: int) -> bytes:
     return data
 
 
-def open_elf(stream: IO[bytes]) -> ELFFile:
-    """An ELF reader over a seekable stream; ParseError when the headers are not ELF or are cut short."""
-    try:
-        return ELFFile(stream)
-    except ELF_ERRORS as error:
-        raise ParseError(f"unreadable ELF ({error})") from error
-
-
-def elf_section(elf: ELFFile, name: str, limit: int) -> bytes | None:
-    """Content of the named section, None when absent; ParseError when larger than `limit` or truncated."""
-    try:
-        section = elf.get_section_by_name(name)
-        if section is None or section["sh_type"] == "SHT_NOBITS":
-            return None
-        size, offset = section["sh_size"], section["sh_offset"]
-    except ELF_ERRORS as error:
-        raise ParseError(f"unreadable ELF section table ({error})") from error
-    if size > limit:
-        raise ParseError(f"section {name} is {size} bytes, over the {limit} byte limit")
-    elf.stream.seek(offset)
-    return read_capped(elf.stream, size)
-
-
 def read_executables(
     fs: Filesystem,
-    request: FileRequest,
-    read: Callable[[ELFFile], Found | None],
+    limits: CatalogLimits,
+    read: Callable[[ElfFile], Found | None],
     warn: Callable[[str], None],
     skip: Callable[[str], bool] = lambda path: False,
 ) -> Iterator[tuple[CapturedFile, Found]]:
@@ -195,14 +165,14 @@ def read_executables(
     Relocatable objects and core files are not programs and are passed over; a file that is not
     readable ELF, or whose data `read` refuses (ParseError), becomes a warning.
     """
-    for executable in captured_files(fs, request):
+    for executable in captured_files(fs, elf_executables(limits)):
         if skip(executable.path):
             continue
         try:
             with fs.open(executable.path) as stream:
-                elf = open_elf(stream)
-                found = read(elf) if elf["e_type"] in ("ET_EXEC", "ET_DYN") else None
-        except ELF_ERRORS as error:  # ParseError included
+                elf = ElfFile(stream, limits)
+                found = read(elf) if elf.type in (ET_EXEC, ET_DYN) else None
+        except (ValueError, OSError) as error:  # ElfError and ParseError included
             warn(f"{executable.path}: {error}")
             continue
         if found is not None:
@@ -212,14 +182,14 @@ def read_executables(
 def catalog_executables(
     fs: Filesystem,
     limits: CatalogLimits,
-    read: Callable[[ELFFile], Found | None],
+    read: Callable[[ElfFile], Found | None],
     packages_of: Callable[[CapturedFile, Found, Findings], None],
     skip: Callable[[str], bool] = lambda path: False,
 ) -> CatalogResult:
     """The body of a cataloger of build data in executables (Go, Rust): `read_executables`, then
     `packages_of(file, found, findings)` for each executable with data, until `findings` is full."""
     findings = Findings(limits)
-    for executable, found in read_executables(fs, elf_executables(limits), read, findings.warn, skip):
+    for executable, found in read_executables(fs, limits, read, findings.warn, skip):
         packages_of(executable, found, findings)
         if findings.full:
             break

@@ -24,6 +24,10 @@ class CatalogLimits:
     max_rpm_database_size: int = 2 * GIB  # streamed page by page or copied to a temporary file, never held whole
     max_license_file_size: int = 8 * MIB  # usr/share/doc/*/copyright
     max_release_file_size: int = 64 * KIB  # os-release and the other distro release files
+    # Red Hat content manifests (root/buildinfo/content_manifests/*.json, a few KiB each), and how many are read.
+    max_content_manifest_size: int = 4 * MIB
+    max_content_manifests: int = 64
+    max_content_sets: int = 1_000  # distinct content sets kept (real images name a handful)
     max_busybox_size: int = 4 * MIB
     max_archive_size: int = 4 * GIB  # a jar, war, ear ... in the image
     max_executable_size: int = 1 * GIB  # ELF files read for Go and Rust build data (read through seeks)
@@ -76,6 +80,8 @@ class CatalogLimits:
     max_npm_lock_depth: int = 64  # nested `dependencies` of a v1 lockfile
 
     # Build data in executables.
+    max_elf_headers: int = 65_536  # section or program headers of one ELF file (extended numbering: up to 2**32)
+    max_elf_names: int = 4 * MIB  # an ELF file's section-name string table
     max_go_buildinfo_size: int = 4 * MIB  # .go.buildinfo and each string it points to
     max_dep_v0_size: int = 8 * MIB  # compressed .dep-v0 section
     max_dep_v0_inflated: int = 64 * MIB

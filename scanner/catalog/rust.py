@@ -8,16 +8,15 @@ with that kind in metadata). Executables without the section carry no crate list
 
 from __future__ import annotations
 
-from elftools.elf.elffile import ELFFile
 from packageurl import PackageURL
 
 from scanner.catalog.base import CatalogResult, Findings, register
+from scanner.catalog.elf import ElfFile
 from scanner.catalog.langpkg import (
     CapturedFile,
     ParseError,
     catalog_executables,
     elf_executables,
-    elf_section,
     inflate,
     load_json,
     make_package,
@@ -27,7 +26,7 @@ from scanner.catalog.limits import DEFAULT_LIMITS, CatalogLimits
 from scanner.image.filesystem import FileRequest, Filesystem
 from scanner.model import Distro
 
-SECTION = ".dep-v0"
+SECTION = b".dep-v0"
 
 
 def parse_dep_v0(compressed: bytes, limits: CatalogLimits = DEFAULT_LIMITS) -> list[dict[str, str]]:
@@ -46,9 +45,9 @@ def parse_dep_v0(compressed: bytes, limits: CatalogLimits = DEFAULT_LIMITS) -> l
     return crates
 
 
-def read_crates(elf: ELFFile, limits: CatalogLimits = DEFAULT_LIMITS) -> list[dict[str, str]] | None:
+def read_crates(elf: ElfFile, limits: CatalogLimits = DEFAULT_LIMITS) -> list[dict[str, str]] | None:
     """The crates of an executable built by cargo-auditable; None for any other executable."""
-    section = elf_section(elf, SECTION, limits.max_dep_v0_size)
+    section = elf.section(SECTION, limits.max_dep_v0_size)
     return None if section is None else parse_dep_v0(section, limits)
 
 

@@ -5,8 +5,8 @@ and `dbbuilder verify`.
 Our own ustar header reader rather than `tarfile`: it refuses PAX and GNU extension headers (which
 `tarfile` would read whole into memory and apply), never follows a member's data it was not asked
 for, and reports each refusal with its own error. Header parsing and the layout rules are pure
-functions; `_scan` (headers, manifest, signatures) and `verify_bundle` (the payload) read the file, each
-byte once.
+functions; `_scan` (headers, manifest, signatures, carried root documents) and `verify_bundle` (the
+payload) read the stream, each byte once. Any seekable binary stream will do (a file, `io.BytesIO`).
 
 A bundle is canonical: every byte outside the members' data is the one dbbuilder writes
 (`scanner.db.bundle_format.member_header`, padding, end of archive), checked as it is read, and every
@@ -17,12 +17,11 @@ contents have one file sha256; any other layout is refused (`NonCanonicalBundleE
 from __future__ import annotations
 
 import hashlib
-import os
+import io
 import re
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, cast
 
@@ -38,24 +37,18 @@ from scanner.db.errors import (
     OversizeError,
     TruncatedBundleError,
 )
+from scanner.db.limits import BUNDLE_LIMITS, BundleLimits
 from scanner.db.verify import (
-    ChannelRecord,
-    FreshnessPolicy,
-    InstalledRecord,
-    TrustPolicy,
+    VerificationContext,
     VerifiedManifest,
     check_payload_listing,
     decompress_payload,
     hash_stored_payload,
     verify_manifest,
 )
+from scanner.tarnumbers import parse_octal
 
 BLOCK = bundle_format.BLOCK_BYTES
-_OCTAL_DIGITS = re.compile(rb"[0-7]+")
-MEMBER_CAPS = {
-    bundle_format.MANIFEST_NAME: bundle_format.MAX_MANIFEST_BYTES,
-    bundle_format.SIGNATURES_NAME: bundle_format.MAX_SIGNATURES_BYTES,
-}
 _TYPE_NAMES = {
     b"1": "hard link", b"2": "symbolic link", b"3": "character device", b"4": "block device",
     b"5": "directory", b"6": "FIFO", b"7": "contiguous file", b"x": "PAX extended header",
@@ -72,13 +65,13 @@ class Member:
 
 
 def _octal(field: bytes, what: str, position: int) -> int:
-    """A ustar number: octal digits, NUL- or space-terminated. Nothing else: Python's int(text, 8) would
-    also take a sign, a 0o prefix or underscores (a size of -1 once made the reader read the whole file),
-    and GNU base-256 numbers are not ustar."""
-    text = field.split(b"\0", 1)[0].strip(b" ")
-    if not _OCTAL_DIGITS.fullmatch(text):
+    """A ustar number as Go's reader reads it (`parse_octal`: no sign, 0o prefix or underscores, which
+    Python's int(text, 8) would take; a size of -1 once made the reader read the whole file), and more:
+    never empty or negative, since dbbuilder writes every digit. GNU base-256 numbers are not ustar."""
+    value = parse_octal(field) if field.strip(b" \0") else None
+    if value is None or value < 0:
         raise BundleArchiveError(f"tar header at byte {position}: {what} field is not an octal number")
-    return int(text, 8)
+    return value
 
 
 def parse_header(block: bytes, position: int) -> Member | None:
@@ -110,16 +103,36 @@ def parse_header(block: bytes, position: int) -> Member | None:
                   mtime=_octal(block[136:148], "mtime", position))
 
 
-def check_member(member: Member, seen: Sequence[Member], file_size: int) -> None:
+def is_root_member(name: str) -> bool:
+    return bundle_format.ROOT_MEMBER.fullmatch(name) is not None
+
+
+def member_cap(name: str, limits: BundleLimits) -> int | None:
+    """The most bytes of member `name` a verifier reads whole; None for the payload (streamed)."""
+    if name == bundle_format.MANIFEST_NAME:
+        return limits.max_manifest_bytes
+    if name == bundle_format.SIGNATURES_NAME:
+        return limits.max_signatures_bytes
+    return limits.max_root_bytes if is_root_member(name) else None
+
+
+def check_member(member: Member, seen: Sequence[Member], file_size: int,
+                 limits: BundleLimits = BUNDLE_LIMITS) -> None:
     """Rules for one member, applied as soon as its header is read (before any of its data is)."""
-    if member.name not in bundle_format.MEMBER_ORDER:
+    if member.name not in bundle_format.MEMBER_ORDER and not is_root_member(member.name):
         raise MemberNameError(
-            f"unexpected bundle member {member.name!r}; a bundle holds {', '.join(bundle_format.MEMBER_ORDER)}")
+            f"unexpected bundle member {member.name!r}; a bundle holds {', '.join(bundle_format.MEMBER_ORDER)} "
+            "and, before the database, N.root.json")
     if any(previous.name == member.name for previous in seen):
         raise DuplicateMemberError(f"bundle member {member.name} appears twice")
-    cap = MEMBER_CAPS.get(member.name)
+    cap = member_cap(member.name, limits)
     if cap is not None and member.size > cap:
         raise OversizeError(f"bundle member {member.name} is {member.size} bytes, more than its cap of {cap}")
+    roots = [previous for previous in (*seen, member) if is_root_member(previous.name)]
+    if len(roots) > limits.max_roots:
+        raise OversizeError(f"bundle member {member.name}: more than {limits.max_roots} root documents")
+    if sum(root.size for root in roots) > limits.max_chain_bytes:
+        raise OversizeError(f"bundle member {member.name}: the root documents exceed {limits.max_chain_bytes} bytes")
     if member.offset + member.size > file_size:
         raise TruncatedBundleError(
             f"bundle member {member.name} needs {member.offset + member.size} bytes, the file has {file_size}")
@@ -149,13 +162,18 @@ def check_zero(data: bytes, what: str, position: int) -> None:
 
 
 def check_layout(members: Sequence[Member]) -> None:
+    """The three members in order, root documents (if any) together between the signatures and the
+    database; their own order is the chain's (scanner.db.root.walk_chain)."""
     names = [member.name for member in members]
     for name in bundle_format.MEMBER_ORDER:
         if name not in names:
             raise MissingMemberError(f"the bundle has no {name}")
-    if tuple(names) != bundle_format.MEMBER_ORDER:
+    required = tuple(name for name in names if not is_root_member(name))
+    roots = [index for index, name in enumerate(names) if is_root_member(name)]
+    if required != bundle_format.MEMBER_ORDER or (roots and roots != list(range(2, 2 + len(roots)))):
         raise MemberOrderError(
-            f"bundle members in order {', '.join(names)}; expected {', '.join(bundle_format.MEMBER_ORDER)}")
+            f"bundle members in order {', '.join(names)}; expected {', '.join(bundle_format.MEMBER_ORDER[:2])}, "
+            f"then any N.root.json, then {bundle_format.DATABASE_NAME}")
 
 
 def _read_exact(stream: BinaryIO, offset: int, size: int) -> bytes:
@@ -181,6 +199,13 @@ class _Scan:
 _NOT_A_BUNDLE = "not a bundle: a bundle is the tar archive dbbuilder writes"
 
 
+def _stream_size(stream: BinaryIO) -> int:
+    try:
+        return stream.seek(0, io.SEEK_END)
+    except OSError as exc:
+        raise BundleArchiveError(f"{_shown_name(stream)}cannot read the bundle: {exc.strerror or exc}") from None
+
+
 def _shown_name(stream: BinaryIO) -> str:
     name = getattr(stream, "name", None)
     return f"{name}: " if isinstance(name, str) else ""
@@ -191,8 +216,8 @@ def _looks_like_tar(block: bytes) -> bool:
     return block[257:262] == b"ustar" or bool(re.fullmatch(rb"[0-7 ]{6,7}\x00? ?", block[148:156]))
 
 
-def _scan(stream: BinaryIO) -> _Scan:
-    file_size = os.fstat(stream.fileno()).st_size
+def _scan(stream: BinaryIO, limits: BundleLimits) -> _Scan:
+    file_size = _stream_size(stream)
     members: list[Member] = []
     chunks: list[tuple[int, bytes]] = []
     position = 0
@@ -212,7 +237,7 @@ def _scan(stream: BinaryIO) -> _Scan:
             raise
         if member is None:
             break
-        check_member(member, members, file_size)
+        check_member(member, members, file_size, limits)
         check_canonical_header(block, member, position)
         if members and member.mtime != members[0].mtime:
             raise NonCanonicalBundleError(
@@ -221,7 +246,7 @@ def _scan(stream: BinaryIO) -> _Scan:
         members.append(member)
         chunks.append((position, block))
         position = member.offset + _padded(member.size)
-        if member.name in MEMBER_CAPS:
+        if member_cap(member.name, limits) is not None:
             data = _read_exact(stream, member.offset, position - member.offset)
             check_zero(data[member.size:], f"the padding after {member.name}", member.offset + member.size)
             chunks.append((member.offset, data))
@@ -240,9 +265,9 @@ def _scan(stream: BinaryIO) -> _Scan:
     return _Scan(tuple(members), tuple(chunks))
 
 
-def read_layout(stream: BinaryIO) -> tuple[Member, ...]:
+def read_layout(stream: BinaryIO, limits: BundleLimits = BUNDLE_LIMITS) -> tuple[Member, ...]:
     """The members of the bundle open on `stream`, their layout checked from the headers alone."""
-    return _scan(stream).members
+    return _scan(stream, limits).members
 
 
 @dataclass(frozen=True)
@@ -251,6 +276,7 @@ class BundleFile:
 
     manifest_bytes: bytes
     signatures_bytes: bytes
+    roots: tuple[tuple[str, bytes], ...]  # the carried root documents (member name, bytes), in bundle order
     payloads: tuple[Member, ...]
     head: bytes  # the file's bytes before the database's data (headers, manifest, signatures)
     tail: bytes  # the file's bytes after the database's data and padding (the end-of-archive marker)
@@ -268,9 +294,9 @@ class VerifiedBundleFile(BundleFile):
     sha256: str  # of the whole file, computed from the same single read that was verified
 
 
-def read_bundle(stream: BinaryIO) -> BundleFile:
-    """Layout, manifest and signature bytes of the bundle open on `stream` (seekable, binary)."""
-    scan = _scan(stream)
+def read_bundle(stream: BinaryIO, limits: BundleLimits = BUNDLE_LIMITS) -> BundleFile:
+    """Layout, manifest, signature and root bytes of the bundle open on `stream` (any seekable binary stream)."""
+    scan = _scan(stream, limits)
     by_name = {member.name: member for member in scan.members}
     data = dict(scan.chunks)
     manifest, signatures = by_name[bundle_format.MANIFEST_NAME], by_name[bundle_format.SIGNATURES_NAME]
@@ -278,7 +304,8 @@ def read_bundle(stream: BinaryIO) -> BundleFile:
     return BundleFile(
         manifest_bytes=data[manifest.offset][:manifest.size],
         signatures_bytes=data[signatures.offset][:signatures.size],
-        payloads=tuple(m for m in scan.members if m.name not in MEMBER_CAPS),
+        roots=tuple((m.name, data[m.offset][:m.size]) for m in scan.members if is_root_member(m.name)),
+        payloads=tuple(m for m in scan.members if member_cap(m.name, limits) is None),
         head=b"".join(chunk for offset, chunk in scan.chunks if offset < database.offset),
         tail=b"".join(chunk for offset, chunk in scan.chunks if offset > database.offset),
         mtime=manifest.mtime,
@@ -292,11 +319,8 @@ class _ReadErrors:
         self.source = source
         self.name = getattr(source, "name", None)
 
-    def fileno(self) -> int:
-        return self.source.fileno()
-
-    def seek(self, offset: int) -> int:
-        return self.source.seek(offset)
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self.source.seek(offset, whence)
 
     def read(self, size: int) -> bytes:
         try:
@@ -308,19 +332,11 @@ class _ReadErrors:
 
 def verify_bundle(
     stream: BinaryIO,
+    context: VerificationContext,
     *,
-    trust: TrustPolicy,
-    now: datetime,
-    freshness: FreshnessPolicy,
-    rollback: Mapping[str, ChannelRecord],
-    allow_expired: bool = False,
-    allow_stale: bool = False,
-    allow_downgrade: bool = False,
-    installed: InstalledRecord | None = None,
-    allow_channel_switch: bool = False,
-    allow_older_data: bool = False,
     sink: BinaryIO | None = None,
     spool_dir: Path | None = None,
+    limits: BundleLimits = BUNDLE_LIMITS,
 ) -> tuple[VerifiedBundleFile, VerifiedManifest]:
     """Verify the bundle open on `stream` end to end, writing the database to `sink` (None: discard).
 
@@ -333,20 +349,16 @@ def verify_bundle(
     `spool_dir` (None: the system's) while it is hashed, and decompressed from that copy, so a source that
     changes between reads cannot hand zstd bytes other than the verified ones.
     """
-    stream = cast(BinaryIO, _ReadErrors(stream))  # it has all this module calls: fileno, seek, read
-    contents = read_bundle(stream)
-    verified = verify_manifest(
-        contents.manifest_bytes, contents.signatures_bytes, trust=trust, now=now, freshness=freshness,
-        rollback=rollback, allow_expired=allow_expired, allow_stale=allow_stale,
-        allow_downgrade=allow_downgrade, installed=installed, allow_channel_switch=allow_channel_switch,
-        allow_older_data=allow_older_data)
+    stream = cast(BinaryIO, _ReadErrors(stream))  # it has all this module calls: seek, read
+    contents = read_bundle(stream, limits)
+    verified = verify_manifest(contents.manifest_bytes, contents.signatures_bytes, context, contents.roots)
     built_at = bundle_format.member_mtime(verified.manifest.built_at)
     if contents.mtime != built_at:
         raise NonCanonicalBundleError(
             f"the members' mtime {contents.mtime} is not the signed built_at ({built_at}) dbbuilder gives them")
     check_payload_listing(verified.manifest, [member.name for member in contents.payloads])
     member = contents.payload(bundle_format.DATABASE_NAME)
-    entry = verified.manifest.file(bundle_format.DATABASE_NAME)
+    entry = verified.payload(bundle_format.DATABASE_NAME)
     whole = hashlib.sha256(contents.head)
     with tempfile.TemporaryFile(dir=spool_dir) as spool:
         def keep(chunk: bytes) -> None:
@@ -354,11 +366,11 @@ def verify_bundle(
             spool.write(chunk)
 
         stream.seek(member.offset)
-        hash_stored_payload(stream, entry, member.size, keep)
+        authenticated = hash_stored_payload(stream, entry, member.size, keep)
         padding = _read_exact(stream, member.offset + member.size, bundle_format.padding_bytes(member.size))
         check_zero(padding, f"the padding after {member.name}", member.offset + member.size)
         whole.update(padding)
         whole.update(contents.tail)
         spool.seek(0)
-        decompress_payload(spool, entry, sink)
+        decompress_payload(spool, authenticated, sink)
     return VerifiedBundleFile(**vars(contents), sha256=whole.hexdigest()), verified

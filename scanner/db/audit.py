@@ -13,6 +13,7 @@ record's link is right. Neither reads more than a chunk or a line at a time, wha
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import itertools
@@ -20,12 +21,14 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
+from scanner.clock import SYSTEM_CLOCK
 from scanner.db.errors import AuditLogError, StateError
 from scanner.db.state import AUDIT_LOG, MAX_AUDIT_FIELD_CHARS, MAX_AUDIT_LINE_BYTES, StateDir
 from scanner.db.verify import format_time
+from scanner.errors import BundleError
 
 GENESIS = "0" * 64
 CHUNK_BYTES = 64 * 1024
@@ -82,7 +85,7 @@ def append(state: StateDir, event: str, fields: Mapping[str, object], now: datet
     """Append one record, chained to the last line. A torn last line (crash mid-write) is closed with a
     newline and stays in the chain, where `audit verify` reports it."""
     directory = state.ensure()
-    record: dict[str, object] = {"event": event, "time": format_time(now or datetime.now(UTC)), **fields}
+    record: dict[str, object] = {"event": event, "time": format_time(now or SYSTEM_CLOCK.now()), **fields}
     fd = directory.open_file(AUDIT_LOG, os.O_RDWR | os.O_CREAT | os.O_APPEND)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -98,6 +101,16 @@ def append(state: StateDir, event: str, fields: Mapping[str, object], now: datet
         os.close(fd)
     if first:  # the log's first record: make the new file's name durable too
         directory.sync()
+
+
+def record_refusal(state: StateDir, operation: str, source: str, error: BundleError, size: int | None = None,
+                   now: datetime | None = None) -> None:
+    """Audit a refusal (of a bundle, an installed database or a root). A failure to write it is not
+    reported over the refusal itself."""
+    with contextlib.suppress(StateError):
+        append(state, "refusal", {"operation": operation, "source": source, "size": size,
+                                  "error": type(error).__name__, "exit_code": error.exit_code,
+                                  "message": error.message}, now)
 
 
 def record_scan(

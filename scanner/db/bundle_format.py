@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -19,15 +20,18 @@ SIGNATURES_NAME = "signatures.json"
 DATABASE_NAME = "vulns.sqlite.zst"
 # Tar member order: the manifest and signatures come first so a verifier reads them before any payload.
 MEMBER_ORDER = (MANIFEST_NAME, SIGNATURES_NAME, DATABASE_NAME)
+# Optional members between signatures.json and the database: the root of trust's chain, one document per
+# version (`1.root.json`, `2.root.json`, ...), in ascending order (docs/trust.md, "Root of trust").
+ROOT_MEMBER = re.compile(r"([1-9][0-9]{0,9})\.root\.json", re.ASCII)
 
 # Ed25519 signs SIGNATURE_CONTEXT + exact manifest bytes, so a signature over a manifest can never be
 # replayed as a signature over some other document signed with the same key.
 SIGNATURE_CONTEXT = b"airgap-scanner bundle manifest v1\x00"
 
-# Caps applied before parsing anything (defence against endless data).
-MAX_MANIFEST_BYTES = 1024 * 1024
-MAX_SIGNATURES_BYTES = 64 * 1024
-MAX_SIGNATURES = 16
+# Ed25519 signs ROOT_SIGNATURE_CONTEXT + the canonical bytes of a root document's `signed` object.
+ROOT_SIGNATURE_CONTEXT = b"airgap-scanner root v1\x00"
+
+# Caps applied before parsing anything: scanner.db.limits.BundleLimits.
 
 
 # The tar layout, byte for byte. A bundle is canonical (one set of signed contents, one sha256): the
@@ -83,6 +87,10 @@ def end_of_archive_bytes(offset: int) -> int:
     """Zero bytes after the last member's padding (at `offset`): two zero blocks, then zeros up to the
     next record boundary. Nothing may follow them."""
     return 2 * BLOCK_BYTES + -(offset + 2 * BLOCK_BYTES) % RECORD_BYTES
+
+
+def root_member_name(version: int) -> str:
+    return f"{version}.root.json"
 
 
 def key_id(raw_public_key: bytes) -> str:

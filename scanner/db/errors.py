@@ -1,12 +1,15 @@
-"""Bundle, trust and database-lifecycle refusals: one class and one exit code per reason (10-49).
+"""Bundle, trust and database-lifecycle refusals: one class and one exit code per reason (10-49, 51).
 
-The table in docs/exit-codes.md lists the same codes; tests/db/test_errors.py checks that every class
-here has a distinct code and a row there.
+Two bases: `BundleError` for a bundle (or an installed database, or a root of trust) that was refused,
+which the import and load paths write to the audit log; `LocalStateError` for the scanner's own state
+that cannot be used (state directory, trust store, audit log, policy), which is never recorded as a
+refusal. The table in docs/exit-codes.md lists the same codes; tests/db/test_errors.py checks that every
+class here has a distinct code and a row there.
 """
 
 from __future__ import annotations
 
-from scanner.errors import BundleError
+from scanner.errors import BundleError, LocalStateError
 
 
 class BundleArchiveError(BundleError):
@@ -155,13 +158,13 @@ class UncompressedDigestError(BundleError):
     exit_code = 34
 
 
-class TrustStoreError(BundleError):
+class TrustStoreError(LocalStateError):
     """The trust store or a key file given to it is unusable (bad PEM, not Ed25519, unknown key id)."""
 
     exit_code = 35
 
 
-class StateError(BundleError):
+class StateError(LocalStateError):
     """The state directory cannot be read or written (permissions, full disk, corrupt record)."""
 
     exit_code = 36
@@ -173,20 +176,24 @@ class InstalledDatabaseError(BundleError):
     exit_code = 37
 
 
-class AuditLogError(BundleError):
+class AuditLogError(LocalStateError):
     """The audit log's hash chain is broken: a line was edited, removed or inserted."""
 
     exit_code = 38
 
 
-class PolicyError(BundleError):
+class PolicyError(LocalStateError):
     """A trust or freshness policy setting is invalid (threshold < 1, unparsable max age)."""
 
     exit_code = 39
 
 
-class WeakKeyError(TrustStoreError):
-    """An Ed25519 public key anyone can sign for, or one encoded non-canonically (scanner.db.ed25519)."""
+class WeakKeyError(BundleError):
+    """An Ed25519 public key anyone can sign for, or one encoded non-canonically (scanner.db.ed25519).
+
+    A refusal, not a local-state failure: while such a key is trusted, every bundle is refused (and
+    audited as refused) until the key is removed.
+    """
 
     exit_code = 40
 
@@ -207,3 +214,49 @@ class OlderDataError(BundleError):
     """The bundle was built before the installed database (without --allow-older-data)."""
 
     exit_code = 43
+
+
+# --- the root of trust (scanner.db.root, docs/trust.md "Root of trust") -------------------------------
+
+
+class RootVersionError(BundleError):
+    """A carried root version skips, repeats or goes back, or its file name is not its signed version."""
+
+    exit_code = 44
+
+
+class RootPreviousThresholdError(BundleError):
+    """A root version is not signed by a threshold of the previous version's root keys."""
+
+    exit_code = 45
+
+
+class RootOwnThresholdError(BundleError):
+    """A root version is not signed by a threshold of its own root keys."""
+
+    exit_code = 46
+
+
+class RootExpiredError(BundleError):
+    """The newest root (pinned, or reached by walking the carried chain) has expired."""
+
+    exit_code = 47
+
+
+class RevokedKeyError(BundleError):
+    """The bundle is signed only by a key a newer pinned root removed from the bundle role."""
+
+    exit_code = 48
+
+
+class RootForkError(BundleError):
+    """Two different root documents claim the same version (a fork of the chain)."""
+
+    exit_code = 49
+
+
+class RootDocumentError(BundleError):
+    """A root document is not the canonical JSON this format defines (malformed, a field, a key, a signature
+    entry, a signature by a key neither root knows)."""
+
+    exit_code = 51

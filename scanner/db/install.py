@@ -17,8 +17,13 @@ and checked whole before the first of them: an unsafe state directory is refused
 is read, written or removed, and its refusal is not written into it.
 
 Loading re-verifies the installed manifest's signatures against the CURRENT trust store (a removed
-key stops its bundles), re-checks expiry and age, and re-hashes the database against the signed
-digest before returning its path.
+key stops its bundles; under a pinned root, the newest root's bundle keys), re-checks expiry and age, and
+re-hashes the database against the signed digest before returning its path.
+
+When a root of trust is pinned, the chain a bundle carries is walked during verification; an import
+pins the newest root it reached (root.json, replaced atomically) together with the rollback record,
+before the switch. A refused bundle leaves the pinned root as it was; a bundle used directly
+(`scan --db`) is verified with the root its chain reaches but pins nothing.
 """
 
 from __future__ import annotations
@@ -29,25 +34,27 @@ import json
 import os
 import secrets
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
+from scanner.clock import SYSTEM_CLOCK
 from scanner.db import audit, bundle_format
 from scanner.db.archive import VerifiedBundleFile, verify_bundle
 from scanner.db.errors import BundleArchiveError, InstalledDatabaseError, StateError
+from scanner.db.limits import BUNDLE_LIMITS
+from scanner.db.root import TrustedRoots
 from scanner.db.state import (
     CACHE_DIR,
     DATABASES_DIR,
     INSTALLED_FILE,
     Directory,
-    RollbackRecord,
     StateDir,
     load_freshness,
     load_rollback,
     remove_stray_temporaries,
     save_rollback,
 )
-from scanner.db.trust import load_trust
+from scanner.db.trust import load_verification_trust, save_roots
 from scanner.db.verify import (
     CLOCK_SKEW,
     ChannelRecord,
@@ -55,6 +62,9 @@ from scanner.db.verify import (
     FreshnessPolicy,
     InstalledRecord,
     Manifest,
+    Override,
+    RollbackRecord,
+    VerificationContext,
     VerifiedManifest,
     check_installed_digest,
     format_age,
@@ -86,9 +96,9 @@ class VerifiedDatabase:
     key_ids: tuple[str, ...]  # trusted keys whose signatures verified
     age: DataAge
     warnings: tuple[str, ...]  # age-policy and override warnings, one line each
-    # "expired", "stale", "downgrade", "channel-switch", "older-data" in effect for this database
-    overrides: tuple[str, ...]
+    overrides: tuple[Override, ...]  # in effect for this database
     imported_at: datetime
+    root_version: int | None = None  # the root of trust its signatures were checked with (None: flat list)
 
 
 @dataclass(frozen=True)
@@ -97,23 +107,13 @@ class ImportResult:
     previous: Manifest | None  # the manifest of the database this import replaced
 
 
-@dataclass(frozen=True)
-class Allowed:
-    """The checks the operator waived for one import or use (the --allow-* flags); a waiver that was
-    needed is in the verdict's overrides, and so in the audit log."""
-
-    expired: bool = False  # also the local maximum age
-    downgrade: bool = False
-    channel_switch: bool = False
-    older_data: bool = False
-
-
-def _now(now: datetime | None) -> datetime:
-    if now is None:
-        return datetime.now(UTC)
-    if now.utcoffset() is None:  # comparing it with the manifest's aware times would raise TypeError
-        raise ValueError(f"now={now.isoformat()} has no time zone; pass an aware datetime")
-    return now
+def allowed_overrides(*, allow_expired: bool = False, allow_downgrade: bool = False,
+                      allow_channel_switch: bool = False, allow_older_data: bool = False) -> frozenset[Override]:
+    """The checks the operator waived (the --allow-* flags; --allow-expired also waives the maximum age).
+    A waiver that was needed is in the verdict's overrides, and so in the audit log."""
+    flags = {(Override.EXPIRED, Override.STALE): allow_expired, (Override.DOWNGRADE,): allow_downgrade,
+             (Override.CHANNEL_SWITCH,): allow_channel_switch, (Override.OLDER_DATA,): allow_older_data}
+    return frozenset(override for overrides, given in flags.items() if given for override in overrides)
 
 
 def bundle_digest(path: Path) -> str:
@@ -132,20 +132,12 @@ def _write_new(directory: Directory, name: str, data: bytes, mode: int = 0o600) 
 
 
 def _unpack_verified(
-    state: StateDir,
-    bundle: Path,
-    parent: Directory,
-    *,
-    now: datetime,
-    freshness: FreshnessPolicy,
-    rollback: RollbackRecord,
-    allowed: Allowed,
+    bundle: Path, parent: Directory, context: VerificationContext
 ) -> tuple[str, VerifiedManifest, str]:
     """Verify `bundle` into a complete, fsynced staging directory in `parent`.
 
     Returns (staging directory name, verdict, bundle sha256). On any failure the staging directory is removed.
     """
-    trust = load_trust(state)
     try:
         handle = open_regular_file(bundle)
     except OSError as exc:
@@ -156,15 +148,10 @@ def _unpack_verified(
             with parent.make_subdirectory(name) as staging:
                 try:
                     with staging.create(DATABASE_FILE, 0o444) as sink:
-                        contents, verified = verify_bundle(
-                            handle, trust=trust, now=now, freshness=freshness, rollback=rollback.channels,
-                            allow_expired=allowed.expired, allow_stale=allowed.expired,
-                            allow_downgrade=allowed.downgrade, installed=rollback.installed,
-                            allow_channel_switch=allowed.channel_switch, allow_older_data=allowed.older_data,
-                            sink=sink, spool_dir=staging.path)
+                        contents, verified = verify_bundle(handle, context, sink=sink, spool_dir=staging.path)
                         sink.flush()
                         os.fsync(sink.fileno())
-                    _store_documents(staging, contents, verified.overrides, now, bundle)
+                    _store_documents(staging, contents, verified.overrides, context.now, bundle)
                 except OSError as exc:
                     raise StateError(f"cannot write the database into {parent.path}: {exc.strerror}") from None
         except BaseException:
@@ -175,11 +162,15 @@ def _unpack_verified(
 
 
 def _store_documents(
-    directory: Directory, contents: VerifiedBundleFile, overrides: tuple[str, ...], now: datetime, source: Path
+    directory: Directory, contents: VerifiedBundleFile, overrides: tuple[Override, ...], now: datetime,
+    source: Path
 ) -> None:
-    """Keep the signed documents byte for byte beside the database, so it can be re-verified later."""
+    """Keep the signed documents (and the carried root chain) byte for byte beside the database, so it can
+    be re-verified later."""
     _write_new(directory, bundle_format.MANIFEST_NAME, contents.manifest_bytes)
     _write_new(directory, bundle_format.SIGNATURES_NAME, contents.signatures_bytes)
+    for name, data in contents.roots:
+        _write_new(directory, name, data)
     origin = {"bundle_sha256": contents.sha256, "imported_at": format_time(now), "source": str(source),
               "overrides": list(overrides)}
     _write_new(directory, ORIGIN_FILE, (json.dumps(origin, indent=2, sort_keys=True) + "\n").encode())
@@ -226,10 +217,7 @@ def _record_refusal(state: StateDir, operation: str, bundle: Path | None, error:
     if bundle is not None:
         with contextlib.suppress(OSError):
             size = bundle.stat().st_size
-    with contextlib.suppress(StateError):
-        audit.append(state, "refusal", {
-            "operation": operation, "source": "installed database" if bundle is None else str(bundle),
-            "size": size, "error": type(error).__name__, "exit_code": error.exit_code, "message": error.message})
+    audit.record_refusal(state, operation, "installed database" if bundle is None else str(bundle), error, size)
 
 
 def _record_overrides(state: StateDir, operation: str, database: VerifiedDatabase) -> None:
@@ -239,7 +227,7 @@ def _record_overrides(state: StateDir, operation: str, database: VerifiedDatabas
             "channel": database.manifest.channel, "bundle_version": database.manifest.bundle_version})
 
 
-def _import(state: StateDir, bundle: Path, now: datetime, allowed: Allowed) -> ImportResult:
+def _import(state: StateDir, bundle: Path, now: datetime, overrides: frozenset[Override]) -> ImportResult:
     with state.lock():
         root = state.ensure()
         with root.make_subdirectory(DATABASES_DIR) as databases:
@@ -248,9 +236,10 @@ def _import(state: StateDir, bundle: Path, now: datetime, allowed: Allowed) -> I
             remove_stray_temporaries(root)
             previous = _read_manifest(state, current) if current is not None else None
             rollback = load_rollback(state)
-            staging, verified, digest = _unpack_verified(
-                state, bundle, databases, now=now, freshness=load_freshness(state), rollback=rollback,
-                allowed=allowed)
+            trust = load_verification_trust(state)
+            context = VerificationContext(trust=trust, now=now, freshness=load_freshness(state), rollback=rollback,
+                                          overrides=overrides)
+            staging, verified, digest = _unpack_verified(bundle, databases, context)
             manifest = verified.manifest
             target = f"{manifest.bundle_version}-{verified.manifest_sha256[:12]}-{secrets.token_hex(4)}"
             try:
@@ -260,6 +249,13 @@ def _import(state: StateDir, bundle: Path, now: datetime, allowed: Allowed) -> I
                 with contextlib.suppress(StateError):
                     databases.remove(staging)
                 raise
+            if isinstance(trust, TrustedRoots) and verified.roots is not None and verified.roots != trust:
+                # Before the switch, as the rollback record: a crash leaves the root ahead, which is harmless
+                # since that chain was verified.
+                save_roots(state, verified.roots, now)
+                audit.append(state, "trust-root-update", {
+                    "previous_version": trust.root.version, "version": verified.roots.root.version,
+                    "root_sha256": verified.roots.root.sha256, "source": str(bundle)}, now)
             save_rollback(state, RollbackRecord(
                 channels={**rollback.channels,
                           manifest.channel: ChannelRecord(manifest.bundle_version, verified.manifest_sha256)},
@@ -269,6 +265,7 @@ def _import(state: StateDir, bundle: Path, now: datetime, allowed: Allowed) -> I
             audit.append(state, "import", {
                 "bundle_sha256": digest, "manifest_sha256": verified.manifest_sha256, "channel": manifest.channel,
                 "bundle_version": manifest.bundle_version, "key_ids": list(verified.key_ids),
+                "root_version": database.root_version,
                 "previous_version": previous.bundle_version if previous else None, "source": str(bundle),
                 "overrides": list(verified.overrides)})
             _remove_strays(databases, target)
@@ -286,13 +283,12 @@ def import_bundle(
     allow_older_data: bool = False,
 ) -> ImportResult:
     """Verify and install `bundle`; the previous database stays in service until the new one is complete."""
-    moment = _now(now)
-    allowed = Allowed(expired=allow_expired, downgrade=allow_downgrade, channel_switch=allow_channel_switch,
-                      older_data=allow_older_data)
+    overrides = allowed_overrides(allow_expired=allow_expired, allow_downgrade=allow_downgrade,
+                                  allow_channel_switch=allow_channel_switch, allow_older_data=allow_older_data)
     with StateDir.resolve(state_dir) as state:
         state.ensure()  # checked whole here, before the try: an unsafe directory's refusal is not written into it
         try:
-            return _import(state, bundle, moment, allowed)
+            return _import(state, bundle, now or SYSTEM_CLOCK.now(), overrides)
         except BundleError as error:
             _record_refusal(state, "import", bundle, error)
             raise
@@ -302,7 +298,8 @@ def _database(directory: Path, verified: VerifiedManifest, digest: str, imported
     return VerifiedDatabase(
         path=directory / DATABASE_FILE, manifest=verified.manifest, manifest_sha256=verified.manifest_sha256,
         bundle_sha256=digest, key_ids=verified.key_ids, age=verified.age, warnings=verified.warnings,
-        overrides=verified.overrides, imported_at=imported_at)
+        overrides=verified.overrides, imported_at=imported_at,
+        root_version=None if verified.roots is None else verified.roots.root.version)
 
 
 def _read_document(directory: Directory, name: str, cap: int) -> bytes:
@@ -318,7 +315,7 @@ def _read_document(directory: Directory, name: str, cap: int) -> bytes:
 
 
 def _read_manifest_bytes(directory: Directory) -> bytes:
-    return _read_document(directory, bundle_format.MANIFEST_NAME, bundle_format.MAX_MANIFEST_BYTES)
+    return _read_document(directory, bundle_format.MANIFEST_NAME, BUNDLE_LIMITS.max_manifest_bytes)
 
 
 def _read_manifest(state: StateDir, name: str) -> Manifest | None:
@@ -334,7 +331,7 @@ class Origin:
 
     bundle_sha256: str
     imported_at: datetime
-    overrides: tuple[str, ...]
+    overrides: tuple[Override, ...]
 
 
 def _read_origin(directory: Directory) -> Origin:
@@ -343,43 +340,43 @@ def _read_origin(directory: Directory) -> Origin:
         if not isinstance(document, dict):
             raise TypeError(document)
         return Origin(str(document["bundle_sha256"]), parse_time(document["imported_at"], "imported_at"),
-                      tuple(str(item) for item in document["overrides"]))
-    except (KeyError, TypeError, BundleError):
+                      tuple(Override(item) for item in document["overrides"]))
+    except (KeyError, TypeError, ValueError, BundleError):
         raise InstalledDatabaseError(
             f"{directory.path / ORIGIN_FILE} is missing or corrupt: re-import the bundle") from None
 
 
-def _verify_directory(
-    state: StateDir,
-    directory: Directory,
-    *,
-    now: datetime,
-    freshness: FreshnessPolicy,
-    rollback: RollbackRecord | None,
-    allowed: Allowed,
-) -> VerifiedDatabase:
-    """Re-verify an unpacked database: signatures (current trust store), freshness, rollback, digest.
+def _stored_roots(directory: Directory) -> tuple[tuple[str, bytes], ...]:
+    """The root chain kept beside a database (the bundle's N.root.json members), by version."""
+    names = sorted((int(match.group(1)), name) for name, _ in directory.entries()
+                   if (match := bundle_format.ROOT_MEMBER.fullmatch(name)) is not None)
+    if len(names) > BUNDLE_LIMITS.max_roots:
+        raise InstalledDatabaseError(f"{directory.path} holds more than {BUNDLE_LIMITS.max_roots} root documents: "
+                                     "the database directory was altered; re-import the bundle")
+    return tuple((name, _read_document(directory, name, BUNDLE_LIMITS.max_root_bytes)) for _, name in names)
 
-    `rollback` None skips the rollback checks (the installed database is what they compare with). A
-    freshness override given at import stays in effect for that database (it is in origin.json and the
+
+def _verify_directory(directory: Directory, context: VerificationContext) -> VerifiedDatabase:
+    """Re-verify an unpacked database: signatures (current trust store or pinned root, walking the chain kept
+    beside it), freshness, rollback, digest.
+
+    `context.rollback` None skips the rollback checks (the installed database is what they compare with).
+    A freshness override given at import stays in effect for that database (it is in origin.json and the
     audit log); expiry that happens after a normal import still stops it.
     """
     origin = _read_origin(directory)
+    now = context.now
     clock: tuple[str, ...] = ()
     if now < origin.imported_at - CLOCK_SKEW:
         # A clock set back makes an expired bundle look valid again: say so at every use.
         clock = (f"the clock reads {format_time(now)}, before this database was imported "
                  f"({format_time(origin.imported_at)}): check the clock, expiry and age depend on it",)
-    record = rollback or RollbackRecord()
+    kept = frozenset(origin.overrides) & {Override.EXPIRED, Override.STALE}
     verified = verify_manifest(
         _read_manifest_bytes(directory),
-        _read_document(directory, bundle_format.SIGNATURES_NAME, bundle_format.MAX_SIGNATURES_BYTES),
-        trust=load_trust(state), now=now, freshness=freshness, rollback=record.channels,
-        allow_expired=allowed.expired or "expired" in origin.overrides,
-        allow_stale=allowed.expired or "stale" in origin.overrides, allow_downgrade=allowed.downgrade,
-        installed=record.installed, allow_channel_switch=allowed.channel_switch,
-        allow_older_data=allowed.older_data)
-    entry = verified.manifest.file(bundle_format.DATABASE_NAME)
+        _read_document(directory, bundle_format.SIGNATURES_NAME, BUNDLE_LIMITS.max_signatures_bytes),
+        replace(context, overrides=context.overrides | kept), _stored_roots(directory))
+    entry = verified.payload(bundle_format.DATABASE_NAME)
     path = directory.path / DATABASE_FILE
     handle = directory.reader(DATABASE_FILE)
     problem: str | None = "the file is missing"
@@ -397,25 +394,22 @@ def _verify_directory(
                      origin.bundle_sha256, origin.imported_at)
 
 
-def _load_bundle(
-    state: StateDir, bundle: Path, *, now: datetime, freshness: FreshnessPolicy, allowed: Allowed
-) -> VerifiedDatabase:
+def _load_bundle(state: StateDir, bundle: Path, context: VerificationContext) -> VerifiedDatabase:
     """A bundle used directly: verified like an import against the same records (rollback, installed
-    channel and age), which it does NOT move: only an import does. Kept decompressed in cache/<sha256>."""
-    rollback = load_rollback(state)
+    channel and age) and root of trust, which it does NOT move: only an import does. Kept decompressed in
+    cache/<sha256>."""
+    context = replace(context, rollback=load_rollback(state))
     with state.ensure().make_subdirectory(CACHE_DIR) as cache:
         digest = bundle_digest(bundle)
         cached = cache.subdirectory(digest)
         if cached is not None:
             with cached:
                 if cached.contains(ORIGIN_FILE):
-                    database = _verify_directory(
-                        state, cached, now=now, freshness=freshness, rollback=rollback, allowed=allowed)
+                    database = _verify_directory(cached, context)
                     cache.touch(digest)  # most recently used: evicted last
                     return database
         with state.lock():
-            staging, verified, digest = _unpack_verified(
-                state, bundle, cache, now=now, freshness=freshness, rollback=rollback, allowed=allowed)
+            staging, verified, digest = _unpack_verified(bundle, cache, context)
             cache.remove(digest)
             try:
                 cache.rename(staging, digest)
@@ -428,30 +422,26 @@ def _load_bundle(
             for name, _ in others[CACHE_ENTRIES - 1:]:
                 with contextlib.suppress(StateError):
                     cache.remove(name)
-        return _database(cache.path / digest, verified, digest, now)
+        return _database(cache.path / digest, verified, digest, context.now)
 
 
-def _verify_installed(
-    state: StateDir, name: str, *, now: datetime, freshness: FreshnessPolicy, allowed: Allowed
-) -> VerifiedDatabase:
+def _verify_installed(state: StateDir, name: str, context: VerificationContext) -> VerifiedDatabase:
     with _database_directory(state, name) as directory:
-        return _verify_directory(state, directory, now=now, freshness=freshness, rollback=None, allowed=allowed)
+        return _verify_directory(directory, context)
 
 
-def _load_installed(
-    state: StateDir, *, now: datetime, freshness: FreshnessPolicy, allowed: Allowed
-) -> VerifiedDatabase:
+def _load_installed(state: StateDir, context: VerificationContext) -> VerifiedDatabase:
     name = installed_directory(state)
     if name is None:
         raise DatabaseError(NO_DATABASE)
     try:
-        return _verify_installed(state, name, now=now, freshness=freshness, allowed=allowed)
+        return _verify_installed(state, name, context)
     except InstalledDatabaseError:
         # A concurrent import may have switched to a new directory and removed this one mid-read.
         current = installed_directory(state)
         if current is None or current == name:
             raise
-        return _verify_installed(state, current, now=now, freshness=freshness, allowed=allowed)
+        return _verify_installed(state, current, context)
 
 
 def load_database(
@@ -473,9 +463,8 @@ def load_database(
     of a `bundle` (as `import_bundle`'s). Raises DatabaseError when nothing is installed, a
     scanner.db.errors refusal otherwise; never returns an unverified database.
     """
-    moment = _now(now)
-    allowed = Allowed(expired=allow_expired, downgrade=allow_downgrade, channel_switch=allow_channel_switch,
-                      older_data=allow_older_data)
+    overrides = allowed_overrides(allow_expired=allow_expired, allow_downgrade=allow_downgrade,
+                                  allow_channel_switch=allow_channel_switch, allow_older_data=allow_older_data)
     with StateDir.resolve(state_dir) as state:
         # Checked whole here, before the try: an unsafe directory's refusal is not written into it.
         if bundle is not None:
@@ -483,11 +472,13 @@ def load_database(
         else:
             state.directory()
         try:
-            freshness = policy if policy is not None else load_freshness(state)
+            context = VerificationContext(
+                trust=load_verification_trust(state), now=now or SYSTEM_CLOCK.now(),
+                freshness=policy if policy is not None else load_freshness(state), overrides=overrides)
             if bundle is not None:
-                database = _load_bundle(state, bundle, now=moment, freshness=freshness, allowed=allowed)
+                database = _load_bundle(state, bundle, context)
             else:
-                database = _load_installed(state, now=moment, freshness=freshness, allowed=allowed)
+                database = _load_installed(state, context)
         except BundleError as error:
             if audit:
                 _record_refusal(state, "load", bundle, error)

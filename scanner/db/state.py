@@ -4,6 +4,7 @@ Location: the `--state-dir` option, else $SCANNER_STATE_DIR, else $XDG_DATA_HOME
 ~/.local/share/airgap-scanner. Layout:
 
     trust.json         trusted keys and the signature threshold (scanner.db.trust)
+    root.json          the pinned root of trust, when one is (scanner.db.trust, scanner.db.root)
     freshness.json     local maximum data age, global and per provider
     rollback.json      per channel: the highest bundle_version accepted and its manifest sha256; and the
                        installed database's channel, version and built_at
@@ -34,15 +35,21 @@ import os
 import secrets
 import shutil
 import stat
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO
 
 from scanner.db.errors import ManifestError, PolicyError, StateError
-from scanner.db.verify import ChannelRecord, FreshnessPolicy, InstalledRecord, format_time, parse_time
+from scanner.db.verify import (
+    ChannelRecord,
+    FreshnessPolicy,
+    InstalledRecord,
+    RollbackRecord,
+    format_time,
+    parse_time,
+)
 from scanner.fileio import TEMPORARY_SUFFIX
 from scanner.jsonstrict import loads_strict
 
@@ -50,6 +57,7 @@ STATE_DIR_ENV = "SCANNER_STATE_DIR"
 APP_NAME = "airgap-scanner"
 
 TRUST_FILE = "trust.json"
+ROOT_FILE = "root.json"
 FRESHNESS_FILE = "freshness.json"
 ROLLBACK_FILE = "rollback.json"
 INSTALLED_FILE = "installed.json"
@@ -68,7 +76,7 @@ MAX_AUDIT_FIELD_CHARS = 4096
 
 _FILE = "regular file"
 _DIRECTORY = "directory"
-_ENTRY_KINDS = {TRUST_FILE: _FILE, FRESHNESS_FILE: _FILE, ROLLBACK_FILE: _FILE, INSTALLED_FILE: _FILE,
+_ENTRY_KINDS = {TRUST_FILE: _FILE, ROOT_FILE: _FILE, FRESHNESS_FILE: _FILE, ROLLBACK_FILE: _FILE, INSTALLED_FILE: _FILE,
                 AUDIT_LOG: _FILE, LOCK_FILE: _FILE, DATABASES_DIR: _DIRECTORY, CACHE_DIR: _DIRECTORY}
 _OPEN_DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 # O_NONBLOCK: a FIFO under a record's name must not block the open (fstat then refuses it).
@@ -379,6 +387,10 @@ class StateDir:
         return self.root / TRUST_FILE
 
     @property
+    def root_file(self) -> Path:
+        return self.root / ROOT_FILE
+
+    @property
     def freshness_file(self) -> Path:
         return self.root / FRESHNESS_FILE
 
@@ -459,14 +471,6 @@ def remove_stray_temporaries(directory: Directory) -> None:
 
 
 # --- rollback record -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RollbackRecord:
-    """rollback.json: the per-channel records, and the installed database's (None before the first import)."""
-
-    channels: Mapping[str, ChannelRecord] = field(default_factory=dict)
-    installed: InstalledRecord | None = None
 
 
 def _integer(value: object) -> int:

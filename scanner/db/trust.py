@@ -1,7 +1,9 @@
 """The operator's trust store: which Ed25519 keys may sign bundles, and how many must (threshold).
 
-Stored in the state directory as trust.json. Nothing is trusted by default, the demo key included.
-Key rotation: add the new key, import a bundle signed by it, then remove the old key (docs/trust.md).
+Two forms (docs/trust.md): the flat list in trust.json (keys and a threshold, edited by hand), or a
+pinned root of trust in root.json (scanner.db.root: versioned, signed, rotated by the publisher through
+the chain bundles carry). Once a root is pinned it alone decides; the flat list is no longer consulted
+for bundles and cannot be edited but for removals. Nothing is trusted by default, the demo key included.
 """
 
 from __future__ import annotations
@@ -19,8 +21,18 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from scanner.db import audit
 from scanner.db.bundle_format import key_id
 from scanner.db.errors import PolicyError, StateError, TrustStoreError
-from scanner.db.state import TRUST_FILE, StateDir
-from scanner.db.verify import ED25519_PUBLIC_KEY_BYTES, TrustedKey, TrustPolicy, check_public_key, format_time
+from scanner.db.limits import BUNDLE_LIMITS
+from scanner.db.root import TrustedRoots, check_expiry, pin_root, self_signed_root
+from scanner.db.state import ROOT_FILE, TRUST_FILE, StateDir
+from scanner.db.verify import (
+    ED25519_PUBLIC_KEY_BYTES,
+    RetiredKey,
+    TrustedKey,
+    TrustPolicy,
+    check_public_key,
+    format_time,
+)
+from scanner.errors import BundleError
 from scanner.fileio import read_capped
 
 MAX_KEY_FILE_BYTES = 64 * 1024
@@ -116,6 +128,7 @@ def add_key(state: StateDir, pem: bytes, name: str, source: str, now: datetime, 
     The shipped demo key is refused unless `allow_demo`: its private half is public.
     """
     raw = raw_public_key(pem, source)
+    _refuse_with_root(state, "trust add")
     new = TrustedKey(key_id=key_id(raw), name=name, public_key=raw)
     if new.key_id == DEMO_KEY_ID and not allow_demo:
         raise TrustStoreError(
@@ -159,8 +172,108 @@ def remove_key(state: StateDir, wanted: str, now: datetime) -> tuple[TrustedKey,
 def set_threshold(state: StateDir, threshold: int, now: datetime) -> TrustPolicy:
     if threshold < 1:
         raise PolicyError(f"threshold {threshold}: at least one signature is always required")
+    _refuse_with_root(state, "trust policy")
     with state.lock():
         policy = replace(load_trust(state), threshold=threshold)
         save_trust(state, policy, now)
         audit.append(state, "trust-policy", {"threshold": threshold}, now)
     return policy
+
+
+# --- the pinned root of trust (root.json) -----------------------------------------------------------
+
+
+def _refuse_with_root(state: StateDir, command: str) -> None:
+    roots = load_roots(state)
+    if roots is not None:
+        raise TrustStoreError(
+            f"`scanner {command}` edits the flat trust list, but root version {roots.root.version} is pinned and "
+            "decides which keys sign bundles: the publisher rotates keys with `dbbuilder root rotate`")
+
+
+def load_roots(state: StateDir) -> TrustedRoots | None:
+    """The pinned root of trust, or None when the flat trust list is in use.
+
+    The pinned document is checked again (self-signed, canonical) each time: the record is only as good
+    as the state directory, but a corrupt one must stop verification, not weaken it.
+    """
+    document = state.read_json(ROOT_FILE)
+    if document is None:
+        return None
+    where = str(state.root_file)
+    try:
+        text, digests, retired = document["root"], document["digests"], document["retired"]
+        root = self_signed_root(text.encode("ascii"), where)
+        roots = TrustedRoots(
+            root,
+            {int(version): str(digest) for version, digest in digests.items()},
+            {str(kid): RetiredKey(base64.b64decode(entry["public_key"], validate=True), int(entry["removed_in"]))
+             for kid, entry in retired.items()})
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise StateError(f"{where} is corrupt ({type(error).__name__}); re-pin the root: "
+                         "`scanner trust init --replace N.root.json`") from None
+    except BundleError as error:
+        raise StateError(f"{where} is corrupt: {error.message}; re-pin the root: "
+                         "`scanner trust init --replace N.root.json`") from None
+    if roots.digests.get(root.version) != root.sha256:
+        raise StateError(f"{where} is corrupt: the pinned document is not the one recorded for its version")
+    return roots
+
+
+def save_roots(state: StateDir, roots: TrustedRoots, now: datetime) -> None:
+    """Replace root.json atomically (scanner.db.state): a crash leaves the old root pinned or the new."""
+    state.write_json(ROOT_FILE, {
+        "root": roots.root.document.decode("ascii"),
+        "pinned_at": format_time(now),
+        "digests": {str(version): digest for version, digest in sorted(roots.digests.items())},
+        "retired": {kid: {"public_key": base64.b64encode(key.public_key).decode(), "removed_in": key.removed_in}
+                    for kid, key in sorted(roots.retired.items())},
+    })
+
+
+def load_verification_trust(state: StateDir) -> TrustPolicy | TrustedRoots:
+    """What bundles are verified against: the pinned root of trust if there is one, else the flat list."""
+    state.check()  # trust is decided at every use: the whole state directory is checked again first
+    roots = load_roots(state)
+    return roots if roots is not None else load_trust(state)
+
+
+def read_root_file(path: Path) -> bytes:
+    return read_capped(path, BUNDLE_LIMITS.max_root_bytes, "root document", TrustStoreError)
+
+
+def init_root(state: StateDir, document: bytes, source: str, now: datetime, *,
+              replace_pinned: bool = False) -> tuple[TrustedRoots, TrustedRoots | None]:
+    """Pin the root `document` by hand: (the new roots, the ones it replaced).
+
+    It must be signed by a threshold of its own root keys and not expired. Without `replace_pinned` a
+    pinned root is never replaced (walking the chain moves it); with it, this is the emergency procedure
+    after a compromise of the root keys (docs/trust.md): the history of accepted versions starts again.
+    """
+    with state.lock():
+        previous = load_roots(state)
+        if previous is not None and not replace_pinned:
+            raise TrustStoreError(
+                f"root version {previous.root.version} is already pinned; newer versions arrive with bundles. "
+                "Re-pinning by hand is the emergency procedure after a root key compromise: "
+                "`scanner trust init --replace NEW.root.json` (docs/trust.md)")
+        try:
+            roots = pin_root(document, now, source)
+        except BundleError as error:
+            audit.record_refusal(state, "trust init", source, error, len(document), now)
+            raise
+        save_roots(state, roots, now)
+        audit.append(state, "trust-root-replace" if previous is not None else "trust-root-init", {
+            "source": source, "version": roots.root.version, "root_sha256": roots.root.sha256,
+            "previous_version": previous.root.version if previous is not None else None,
+            "previous_sha256": previous.root.sha256 if previous is not None else None}, now)
+    return roots, previous
+
+
+def root_expiry_problem(roots: TrustedRoots, now: datetime) -> str | None:
+    """Why the pinned root cannot verify anything now (for `trust status`), or None."""
+    try:
+        check_expiry(roots, now)
+    except BundleError as error:
+        return error.message
+    return None

@@ -1,14 +1,18 @@
 """The bundle verification core: pure decisions over bytes and streams, typed refusals.
 
 Nothing here opens a file, reads the clock or touches the state directory: the caller passes the
-manifest and signature bytes, the trust policy, the current time, the freshness policy and the rollback
-record, and gets back a `VerifiedManifest` or one of the errors in scanner.db.errors. The payload
-functions work on streams the caller opened. `dbbuilder verify` and the scanner's import and load
-paths share this module, so both sides refuse exactly the same bundles.
+manifest and signature bytes (and the root documents the bundle carries) with one frozen
+`VerificationContext` (trust, time, freshness policy, rollback record, the operator's overrides), and
+gets back a `VerifiedManifest` or one of the errors in scanner.db.errors. The payload functions work on
+streams the caller opened. `dbbuilder verify` and the scanner's import and load paths share this
+module, so both sides refuse exactly the same bundles.
 
-Order (docs/bundle-format.md, "Verification order"): signatures are checked over the raw manifest
-bytes before the manifest is parsed beyond JSON, so a forged manifest never reaches the field checks;
-then format, schema, expiry and age, rollback; payloads last.
+Order (docs/bundle-format.md, "Verification order"): the carried root chain is walked first (when a
+root of trust is pinned); signatures are checked over the raw manifest bytes before the manifest is
+parsed beyond JSON, so a forged manifest never reaches the field checks; then format, schema, expiry and
+age, rollback; payloads last. The order is held by the types: only `verify_manifest` makes a
+`VerifiedManifest`; only its `payload` entries can be hashed (`hash_stored_payload`); only what hashing
+returns, an `AuthenticatedPayload`, can be decompressed.
 """
 
 from __future__ import annotations
@@ -16,15 +20,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, BinaryIO, cast
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 import zstandard
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from scanner.clock import parse_rfc3339_utc, rfc3339
 from scanner.db import bundle_format, ed25519
 from scanner.db.errors import (
     BadSignatureError,
@@ -41,6 +47,7 @@ from scanner.db.errors import (
     PayloadDigestError,
     PayloadSizeError,
     ReplayError,
+    RevokedKeyError,
     RollbackError,
     SchemaVersionError,
     SignaturesError,
@@ -51,9 +58,13 @@ from scanner.db.errors import (
     UnknownKeyError,
     WeakKeyError,
 )
+from scanner.db.limits import BUNDLE_LIMITS
 from scanner.db.schema import SCHEMA_MODEL, SCHEMA_VERSION
 from scanner.errors import BundleError, ScannerError
-from scanner.jsonstrict import loads_strict
+from scanner.jsonstrict import loads_strict, member
+
+if TYPE_CHECKING:  # scanner.db.root builds on this module; its walk is reached through the object passed in
+    from scanner.db.root import TrustedRoots
 
 CHUNK_BYTES = 1024 * 1024
 ED25519_SIGNATURE_BYTES = 64
@@ -64,8 +75,7 @@ _SIGNATURE_BASE64_CHARS = 88
 CLOCK_SKEW = timedelta(days=1)
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _CHANNEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-# ASCII: \d alone also matches other scripts' digits, which int() and fromisoformat() would then accept.
-_RFC3339_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z", re.ASCII)
+# ASCII: \d alone also matches other scripts' digits, which int() would then accept.
 _SCHEMA = re.compile(r"(\d+)\.(\d+)\.(\d+)", re.ASCII)
 
 
@@ -120,9 +130,29 @@ class TrustedKey:
 
 
 @dataclass(frozen=True)
+class RetiredKey:
+    """A bundle key a newer root removed from the bundle role (revoked): its signatures count for nothing,
+    and a bundle signed only by it is refused as revoked rather than as unknown."""
+
+    public_key: bytes
+    removed_in: int  # the root version that removed it
+
+
+@dataclass(frozen=True)
 class TrustPolicy:
     keys: tuple[TrustedKey, ...]
     threshold: int = 1
+    retired: Mapping[str, RetiredKey] = field(default_factory=dict)  # key id -> the key and who removed it
+
+
+class Override(StrEnum):
+    """A check the operator waived (an --allow-* flag); each one used is in the verdict and the audit log."""
+
+    EXPIRED = "expired"  # the signed expires_at
+    STALE = "stale"  # the local maximum age, when the policy says fail (--allow-expired too)
+    DOWNGRADE = "downgrade"  # a lower bundle_version on its channel, or the same version with another manifest
+    CHANNEL_SWITCH = "channel-switch"
+    OLDER_DATA = "older-data"
 
 
 @dataclass(frozen=True)
@@ -144,6 +174,14 @@ class InstalledRecord:
 
 
 @dataclass(frozen=True)
+class RollbackRecord:
+    """rollback.json: the per-channel records, and the installed database's (None before the first import)."""
+
+    channels: Mapping[str, ChannelRecord] = field(default_factory=dict)
+    installed: InstalledRecord | None = None
+
+
+@dataclass(frozen=True)
 class FreshnessPolicy:
     """Local maximum data age. `max_age` applies to the build and to every provider without its own limit."""
 
@@ -158,6 +196,62 @@ class DataAge:
     providers: Mapping[str, timedelta]  # provider name -> now - captured_at
 
 
+NO_AGE_LIMIT = FreshnessPolicy(max_age=None)
+
+
+@dataclass(frozen=True)
+class VerificationContext:
+    """Everything a verification decides against, fixed for its duration.
+
+    `trust` is the flat trust store's policy, or the pinned root of trust (scanner.db.root.TrustedRoots),
+    in which case the bundle's carried chain is walked from it and the newest root's bundle role is the
+    policy. `rollback` None skips the rollback checks (re-verifying the installed database itself, or
+    `dbbuilder verify`, which has no records).
+    """
+
+    trust: TrustPolicy | TrustedRoots
+    now: datetime
+    freshness: FreshnessPolicy = NO_AGE_LIMIT
+    rollback: RollbackRecord | None = None
+    overrides: frozenset[Override] = frozenset()
+
+    def __post_init__(self) -> None:
+        if self.now.utcoffset() is None:  # comparing it with the manifest's aware times would raise TypeError
+            raise ValueError(f"now={self.now.isoformat()} has no time zone; pass an aware datetime")
+
+
+# Only this module makes the types below (verify_manifest, VerifiedManifest.payload, hash_stored_payload):
+# holding one is proof that the step before it passed.
+_SEAL = object()
+
+
+def _check_seal(seal: object, what: str) -> None:
+    if seal is not _SEAL:
+        raise TypeError(f"a {what} is made only by scanner.db.verify, after the checks it stands for")
+
+
+@dataclass(frozen=True)
+class AuthenticatedPayload:
+    """A payload whose stored bytes matched its signed size and sha256: the only thing decompression takes."""
+
+    file: PayloadFile
+    _seal: object = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        _check_seal(self._seal, "AuthenticatedPayload")
+
+
+@dataclass(frozen=True)
+class SignedPayload:
+    """A payload entry of a verified manifest: the only thing `hash_stored_payload` takes."""
+
+    file: PayloadFile
+    _seal: object = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        _check_seal(self._seal, "SignedPayload")
+
+
 @dataclass(frozen=True)
 class VerifiedManifest:
     manifest: Manifest
@@ -165,7 +259,17 @@ class VerifiedManifest:
     key_ids: tuple[str, ...]  # trusted keys whose signatures verified, sorted
     age: DataAge
     warnings: tuple[str, ...]
-    overrides: tuple[str, ...]  # "expired", "stale", "downgrade": checks skipped on the operator's order
+    overrides: tuple[Override, ...]  # checks skipped on the operator's order
+    # The root of trust the bundle was verified with (the pinned one, or the newest the carried chain
+    # reached); None under the flat trust store.
+    roots: TrustedRoots | None = None
+    _seal: object = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        _check_seal(self._seal, "VerifiedManifest")
+
+    def payload(self, name: str) -> SignedPayload:
+        return SignedPayload(self.manifest.file(name), _SEAL)
 
 
 # --- signatures ----------------------------------------------------------------------------------
@@ -210,6 +314,14 @@ def signature_entries(entries: object, what: str, field: str, limit: int,
     return pairs
 
 
+def signature_bytes(encoded: object, where: str, error: type[ScannerError]) -> bytes:
+    """`_signature_bytes` for another document's signature list, raising its own error."""
+    try:
+        return _signature_bytes(encoded, where)
+    except SignaturesError as problem:
+        raise error(problem.message) from None
+
+
 def parse_signatures(signatures_bytes: bytes) -> tuple[tuple[str, bytes], ...]:
     """(key id, raw signature) pairs from signatures.json.
 
@@ -222,7 +334,7 @@ def parse_signatures(signatures_bytes: bytes) -> tuple[tuple[str, bytes], ...]:
     if not isinstance(document, dict) or set(document) != {"signatures"} or not isinstance(
             document["signatures"], list):
         raise SignaturesError(f'{what}: expected an object whose only field is a "signatures" list')
-    pairs = signature_entries(document["signatures"], what, "signature", bundle_format.MAX_SIGNATURES,
+    pairs = signature_entries(document["signatures"], what, "signature", BUNDLE_LIMITS.max_signatures,
                               _signature_bytes, SignaturesError)
     if signatures_bytes != bundle_format.signatures_document(pairs.items()):
         raise SignaturesError(f"{what}: not laid out as dbbuilder writes it (entries ordered by key id, sorted "
@@ -282,7 +394,8 @@ def verify_signatures(manifest_bytes: bytes, signatures_bytes: bytes, trust: Tru
     verified: set[str] = set()
     failed: set[str] = set()
     untrusted: set[str] = set()
-    for keyid, signature in parse_signatures(signatures_bytes):
+    pairs = parse_signatures(signatures_bytes)
+    for keyid, signature in pairs:
         key = trusted.get(keyid)
         if key is None:
             untrusted.add(keyid)
@@ -293,6 +406,15 @@ def verify_signatures(manifest_bytes: bytes, signatures_bytes: bytes, trust: Tru
             failed.add(keyid)
     if len(verified) >= trust.threshold:
         return tuple(sorted(verified))
+    revoked = sorted((trust.retired[keyid].removed_in, keyid) for keyid, signature in pairs
+                     if keyid in trust.retired and keyid not in trusted
+                     and signature_verifies(trust.retired[keyid].public_key, signature, message))
+    if revoked and not failed - verified:
+        names = ", ".join(f"{short_key_id(keyid)} (removed from the bundle role in root version {version})"
+                          for version, keyid in revoked)
+        raise RevokedKeyError(
+            f"{subject} is signed by revoked key {names}; the root's bundle keys: {describe_keys(trust.keys)}: "
+            "the publisher no longer signs with it, so this was signed before the rotation or with a stolen key")
     if failed - verified:
         names = ", ".join(short_key_id(k) for k in sorted(failed - verified))
         raise BadSignatureError(
@@ -310,24 +432,17 @@ def verify_signatures(manifest_bytes: bytes, signatures_bytes: bytes, trust: Tru
 
 
 def parse_time(text: object, where: str) -> datetime:
-    if not isinstance(text, str) or not _RFC3339_UTC.fullmatch(text):
-        raise ManifestError(f"{where}: expected an RFC 3339 UTC time like 2026-11-29T00:00:00Z")
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ManifestError(f"{where}: {text} is not a valid time") from None
+        return parse_rfc3339_utc(text)
+    except ValueError as exc:
+        raise ManifestError(f"{where}: {exc}") from None
 
 
-def format_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+format_time = rfc3339  # every time the verifier's callers write (status, audit, state records)
 
 
 def _field(obj: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
-    value = obj.get(key)
-    # bool is an int subclass: `true` is not a version number.
-    if value is None or not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ManifestError(f"{where}: field {key!r} missing or not a {kind.__name__}")
-    return value
+    return member(obj, key, kind, where, ManifestError)  # `true` is not a version number: bool is no int
 
 
 def _count(obj: Mapping[str, Any], key: str, where: str) -> int:
@@ -481,19 +596,19 @@ def data_age(manifest: Manifest, now: datetime) -> DataAge:
 
 
 def check_freshness(
-    manifest: Manifest, now: datetime, policy: FreshnessPolicy, *, allow_expired: bool, allow_stale: bool
-) -> tuple[DataAge, tuple[str, ...], tuple[str, ...]]:
-    """(age, warnings, overrides). Expiry is a hard stop; the local age policy warns or refuses."""
+    manifest: Manifest, now: datetime, policy: FreshnessPolicy, allowed: frozenset[Override]
+) -> tuple[DataAge, tuple[str, ...], tuple[Override, ...]]:
+    """(age, warnings, overrides used). Expiry is a hard stop; the local age policy warns or refuses."""
     warnings: list[str] = []
-    overrides: list[str] = []
+    overrides: list[Override] = []
     age = data_age(manifest, now)
     if now >= manifest.expires_at:
-        if not allow_expired:
+        if Override.EXPIRED not in allowed:
             raise ExpiredError(
                 f"bundle expired on {format_time(manifest.expires_at)}; carry in a newer one (this is "
                 f"channel {manifest.channel} version {manifest.bundle_version}), or pass --allow-expired "
                 "to use it anyway")
-        overrides.append("expired")
+        overrides.append(Override.EXPIRED)
         warnings.append(f"bundle expired on {format_time(manifest.expires_at)}; used under --allow-expired")
     if manifest.built_at > now + CLOCK_SKEW:
         warnings.append(f"bundle built_at {format_time(manifest.built_at)} is in the future: check the clock")
@@ -509,59 +624,54 @@ def check_freshness(
         elif limit is not None and provider_age > limit:
             stale.append(f"provider {provider.name} data captured {format_age(provider_age)} ago "
                          f"(maximum {format_age(limit)})")
-    if stale and policy.fail and not allow_stale:
+    if stale and policy.fail and Override.STALE not in allowed:
         raise StaleDataError(
             "data older than the freshness policy allows: " + "; ".join(stale)
             + "; carry in a newer bundle, or pass --allow-expired to use it anyway")
     if stale and policy.fail:
-        overrides.append("stale")
+        overrides.append(Override.STALE)
     warnings.extend(f"stale data: {line}" for line in stale)
     return age, tuple(warnings), tuple(overrides)
 
 
 def check_rollback(
-    manifest: Manifest,
-    manifest_sha256: str,
-    record: ChannelRecord | None,
-    *,
-    allow_downgrade: bool,
-    installed: InstalledRecord | None = None,
-    allow_channel_switch: bool = False,
-    allow_older_data: bool = False,
-) -> tuple[str, ...]:
-    """Overrides used, of "downgrade", "channel-switch" and "older-data" (each the flag --allow-NAME).
+    manifest: Manifest, manifest_sha256: str, rollback: RollbackRecord, allowed: frozenset[Override]
+) -> tuple[Override, ...]:
+    """Overrides used, of DOWNGRADE, CHANNEL_SWITCH and OLDER_DATA (each the flag --allow-NAME).
 
-    On the bundle's channel (`record`): a lower bundle_version is a downgrade, the same version with another
-    manifest a replay. Against the installed database (`installed`), whatever the channel: another channel
-    is a channel switch, an earlier built_at older data. Re-importing the installed bundle needs nothing.
-    A refusal is the error of the first override missing, and names every reason and every flag needed.
+    On the bundle's channel (the record for it): a lower bundle_version is a downgrade, the same version
+    with another manifest a replay. Against the installed database (`rollback.installed`), whatever the
+    channel: another channel is a channel switch, an earlier built_at older data. Re-importing the
+    installed bundle needs nothing. A refusal is the error of the first override missing, and names every
+    reason and every flag needed.
     """
     channel, version = manifest.channel, manifest.bundle_version
-    overrides: list[str] = []
-    refusals: list[tuple[type[BundleError], str, str]] = []  # (error, reason, override)
+    record, installed = rollback.channels.get(channel), rollback.installed
+    overrides: list[Override] = []
+    refusals: list[tuple[type[BundleError], str, Override]] = []  # (error, reason, override)
 
-    def needs(override: str, allowed: bool, error: type[BundleError], reason: str) -> None:
-        if allowed:
+    def needs(override: Override, error: type[BundleError], reason: str) -> None:
+        if override in allowed:
             overrides.append(override)
         else:
             refusals.append((error, reason, override))
 
     if record is not None and version == record.bundle_version and manifest_sha256 != record.manifest_sha256:
-        if not allow_downgrade:
+        if Override.DOWNGRADE not in allowed:
             raise ReplayError(
                 f"bundle_version {version} on channel {channel} was already accepted with a different manifest "
                 f"(sha256 {record.manifest_sha256[:16]}.., this one {manifest_sha256[:16]}..): two bundles "
                 "signed with the same version; refusing both is safer than guessing")
-        overrides.append("downgrade")
+        overrides.append(Override.DOWNGRADE)
     if record is not None and version < record.bundle_version:
-        needs("downgrade", allow_downgrade, RollbackError,
+        needs(Override.DOWNGRADE, RollbackError,
               f"bundle_version {version} is older than installed {record.bundle_version} on channel {channel}")
     if installed is not None and channel != installed.channel:
-        needs("channel-switch", allow_channel_switch, ChannelSwitchError,
+        needs(Override.CHANNEL_SWITCH, ChannelSwitchError,
               f"bundle channel {channel} is not the installed database's ({installed.channel} "
               f"v{installed.bundle_version})")
     if installed is not None and manifest.built_at < installed.built_at:
-        needs("older-data", allow_older_data, OlderDataError,
+        needs(Override.OLDER_DATA, OlderDataError,
               f"bundle {channel} v{version} was built {format_time(manifest.built_at)}, before the installed "
               f"database ({installed.channel} v{installed.bundle_version}, built {format_time(installed.built_at)})")
     if refusals:
@@ -574,33 +684,26 @@ def check_rollback(
 def verify_manifest(
     manifest_bytes: bytes,
     signatures_bytes: bytes,
-    *,
-    trust: TrustPolicy,
-    now: datetime,
-    freshness: FreshnessPolicy,
-    rollback: Mapping[str, ChannelRecord],
-    allow_expired: bool = False,
-    allow_stale: bool = False,
-    allow_downgrade: bool = False,
-    installed: InstalledRecord | None = None,
-    allow_channel_switch: bool = False,
-    allow_older_data: bool = False,
+    context: VerificationContext,
+    roots: Sequence[tuple[str, bytes]] = (),
 ) -> VerifiedManifest:
     """Everything about a bundle that can be decided before reading its payload.
 
-    `rollback` is the per-channel record and `installed` the installed database's (check_rollback); pass {}
-    and None to skip the rollback checks (re-verifying the installed database itself).
+    `roots` are the root documents the bundle carries, (member name, bytes) in bundle order: walked from
+    the pinned root when `context.trust` is one (scanner.db.root), ignored under a flat trust store.
     """
+    trust, reached = context.trust, None
+    if not isinstance(trust, TrustPolicy):
+        reached = trust.walk(roots, context.now)
+        trust = reached.bundle_policy()
     key_ids = verify_signatures(manifest_bytes, signatures_bytes, trust)
     manifest = parse_manifest(manifest_bytes)
     check_schema(manifest.schema_version)
     manifest_sha256 = hashlib.sha256(manifest_bytes).hexdigest()
-    age, warnings, overrides = check_freshness(
-        manifest, now, freshness, allow_expired=allow_expired, allow_stale=allow_stale)
-    overrides += check_rollback(manifest, manifest_sha256, rollback.get(manifest.channel),
-                                allow_downgrade=allow_downgrade, installed=installed,
-                                allow_channel_switch=allow_channel_switch, allow_older_data=allow_older_data)
-    return VerifiedManifest(manifest, manifest_sha256, key_ids, age, warnings, overrides)
+    age, warnings, overrides = check_freshness(manifest, context.now, context.freshness, context.overrides)
+    if context.rollback is not None:
+        overrides += check_rollback(manifest, manifest_sha256, context.rollback, context.overrides)
+    return VerifiedManifest(manifest, manifest_sha256, key_ids, age, warnings, overrides, reached, _SEAL)
 
 
 # --- payload -------------------------------------------------------------------------------------
@@ -622,13 +725,14 @@ class _BoundedReader:
 
 
 def hash_stored_payload(
-    source: BinaryIO, entry: PayloadFile, stored_size: int, keep: Callable[[bytes], None] | None = None
-) -> None:
-    """Check a payload's stored bytes (read from `source`'s current position) against the manifest.
+    source: BinaryIO, signed: SignedPayload, stored_size: int, keep: Callable[[bytes], None] | None = None
+) -> AuthenticatedPayload:
+    """Check a payload's stored bytes (read from `source`'s current position) against the verified manifest.
 
     Runs before decompression, so zstd never sees unauthenticated bytes; `keep` receives each chunk as
     read, so the caller can decompress that copy rather than read the source a second time.
     """
+    entry = signed.file
     if stored_size != entry.size:
         raise PayloadSizeError(
             f"{entry.name}: {stored_size} bytes in the bundle, the signed manifest says {entry.size}")
@@ -646,13 +750,16 @@ def hash_stored_payload(
         raise PayloadDigestError(
             f"{entry.name}: sha256 {digest.hexdigest()[:16]}.. differs from the signed {entry.sha256[:16]}..: "
             "the payload was altered or swapped")
+    return AuthenticatedPayload(entry, _SEAL)
 
 
-def decompress_payload(source: BinaryIO, entry: PayloadFile, sink: BinaryIO | None) -> None:
+def decompress_payload(source: BinaryIO, payload: AuthenticatedPayload, sink: BinaryIO | None) -> None:
     """Stream-decompress an authenticated payload into `sink` (None: discard), capped and hashed.
 
-    The output cap is the signed uncompressed size: one byte more and decompression stops.
+    `source` holds the bytes `hash_stored_payload` authenticated (the caller's copy of them). The output
+    cap is the signed uncompressed size: one byte more and decompression stops.
     """
+    entry = payload.file
     limit = entry.uncompressed_size
     digest = hashlib.sha256()
     produced = 0
@@ -682,8 +789,9 @@ def decompress_payload(source: BinaryIO, entry: PayloadFile, sink: BinaryIO | No
             f"{entry.uncompressed_sha256[:16]}..")
 
 
-def check_installed_digest(source: BinaryIO, entry: PayloadFile) -> str | None:
+def check_installed_digest(source: BinaryIO, signed: SignedPayload) -> str | None:
     """Re-hash an installed (decompressed) database; None when it matches, else what differs."""
+    entry = signed.file
     digest = hashlib.sha256()
     size = 0
     while chunk := source.read(CHUNK_BYTES):

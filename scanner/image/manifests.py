@@ -11,11 +11,12 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from scanner.errors import ImageError, UsageError
 from scanner.image.limits import Limits
 from scanner.image.source import Source, read_small
+from scanner.jsonstrict import expect
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -75,10 +76,11 @@ def _parse_json(data: bytes, where: str) -> Any:
         raise ImageError(f"{where}: not valid JSON ({str(error).splitlines()[0]})") from None
 
 
-def _expect(value: Any, kind: type, where: str) -> Any:
-    if not isinstance(value, kind):
-        raise ImageError(f"{where}: expected a JSON {kind.__name__.replace('dict', 'object').replace('str', 'string')}")
-    return value
+_T = TypeVar("_T")
+
+
+def _expect(value: Any, kind: type[_T], where: str) -> _T:
+    return expect(value, kind, where, ImageError)
 
 
 def _check_digest(digest: Any, where: str) -> str:
@@ -279,7 +281,7 @@ def _read_blob_json(source: Source, descriptor: dict[str, Any], limits: Limits, 
     size = descriptor.get("size")
     if isinstance(size, int) and size != len(data):
         raise ImageError(f"{source.description}: {what} {name} is {len(data)} bytes, descriptor says {size}")
-    return _expect(_parse_json(data, f"{what} {name}"), dict, f"{what} {name}")  # type: ignore[no-any-return]
+    return _expect(_parse_json(data, f"{what} {name}"), dict, f"{what} {name}")
 
 
 def _descriptor_names(descriptor: dict[str, Any], inherited: tuple[str, ...]) -> tuple[str, ...]:

@@ -15,6 +15,7 @@ from pathlib import Path
 from types import TracebackType
 
 from scanner.errors import ImageError
+from scanner.image.decompress import Budget, LayerStream
 from scanner.image.filesystem import EntryKind, FileRequest, clean_path, patterns_regex, resolve_path
 from scanner.image.limits import Limits
 from scanner.image.manifests import DOCKER_LAYER_TYPES, ImagePlan, LayerRef, plan_image
@@ -32,9 +33,7 @@ from scanner.image.tarstream import (
     DIRECTORY,
     HARDLINK,
     SYMLINK,
-    Budget,
     DataReader,
-    LayerStream,
     TarMember,
     iter_members,
     member_data,
@@ -148,6 +147,10 @@ class _Pass:
     # its content only if its final row is still that one (not replaced or deleted by a later entry).
     wanted: dict[str, tuple[int, int, int]] = field(default_factory=dict)
     requested_links: list[tuple[str, int]] = field(default_factory=list)
+    # Where content was not kept because its first bytes matched no request's magic -> those bytes and
+    # whether they are the whole file: a hard link to such a file (a shell script beside the ELF
+    # executables) then needs no extra pass over its layer. At most _MAX_REJECTED_HEADS entries.
+    rejected_heads: dict[tuple[int, int], tuple[bytes, bool]] = field(default_factory=dict)
     # data layer -> data offset -> (size cap, a path it is read for): content to read in the extra pass
     needed: dict[int, dict[int, tuple[int, str]]] = field(default_factory=dict)
 
@@ -176,8 +179,12 @@ def _chunks(stream: DataReader, size: int, label: str, path: str) -> Iterator[by
         yield chunk
 
 
+# Magic-number rejections remembered for hard links (about 100 bytes each); past this, links re-read.
+_MAX_REJECTED_HEADS = 65_536
+
+
 def _capture(run: _Pass, stream: DataReader, member: TarMember, path: str, cap: int,
-             magics: tuple[bytes, ...], label: str) -> Content | None:
+             magics: tuple[bytes, ...], label: str, data_layer: int = -1) -> Content | None:
     if member.size > cap:
         run.warnings.add(f"{label}: {path} not read: {member.size} bytes is over the {cap}-byte cap")
         return None
@@ -192,6 +199,8 @@ def _capture(run: _Pass, stream: DataReader, member: TarMember, path: str, cap: 
         if len(head) < wanted:
             raise ImageError(f"{label}: truncated tar member {path!r}")
         if not any(head.startswith(m) for m in magics):
+            if data_layer >= 0 and len(run.rejected_heads) < _MAX_REJECTED_HEADS:
+                run.rejected_heads[(data_layer, member.offset)] = (head, len(head) == member.size)
             return None
     return run.store.keep(head, _chunks(stream, member.size - len(head), label, path), member.size)
 
@@ -264,7 +273,8 @@ def _index_member(run: _Pass, stream: LayerStream | None, member: TarMember, pat
         # Replayed, the first pass's decision stands: content is captured only for wanted files.
         if stream is not None and (wanted := run.matcher.wanted(path, bool(member.mode & 0o111))):
             magics = tuple(r.magic for r in wanted) if all(r.magic for r in wanted) else ()
-            content = _capture(run, member_data(stream, member), member, path, _size_cap(run, wanted), magics, label)
+            content = _capture(run, member_data(stream, member), member, path, _size_cap(run, wanted), magics, label,
+                               data_layer)
             if content is not None:
                 run.captures[location] = content
         if location in run.captures:
@@ -317,8 +327,22 @@ def _index_hardlink(run: _Pass, member: TarMember, path: str, layer: int, label:
     run.index.add(path, row.kind, row.size, mode, row.target, layer, row.data_layer, row.data_offset)
     if row.kind is EntryKind.SYMLINK and run.matcher.wanted(path, False):
         run.requested_links.append((path, layer))
-    elif row.kind is EntryKind.FILE and (wanted := run.matcher.wanted(path, bool(mode & 0o111))):
+    elif row.kind is EntryKind.FILE and (wanted := run.matcher.wanted(path, bool(mode & 0o111))) \
+            and not _magic_rejected(run, (row.data_layer, row.data_offset), wanted):
         run.want(path, layer, row.data_layer, row.data_offset, _size_cap(run, wanted))
+
+
+def _magic_rejected(run: _Pass, location: tuple[int, int], wanted: tuple[FileRequest, ...]) -> bool:
+    """True when the content at `location` is known to start with none of the magics `wanted` needs."""
+    known = run.rejected_heads.get(location)
+    if known is None:
+        return False
+    head, whole = known
+
+    def may_start_with(magic: bytes) -> bool:  # the content is known to start with `head`
+        return head.startswith(magic) if whole or len(head) >= len(magic) else magic.startswith(head)
+
+    return all(r.magic and not may_start_with(r.magic) for r in wanted)
 
 
 def _open_layer(run: _Pass, index: int, ref: LayerRef) -> LayerStream:

@@ -15,9 +15,10 @@ from typing import BinaryIO, Protocol
 
 from scanner.errors import ImageError
 from scanner.fileio import open_regular_file
+from scanner.image.decompress import compression_of
 from scanner.image.filesystem import clean_path, link_depth, normalize_path, resolve_path
 from scanner.image.limits import Limits
-from scanner.image.tarstream import BLOCK, HARDLINK, SYMLINK, SeekableBlocks, compression_of, iter_members
+from scanner.image.tarstream import BLOCK, HARDLINK, SYMLINK, SeekableBlocks, iter_members
 
 # Mode bits Go's FileInfo turns into a file type (c_ISDIR, c_ISFIFO, c_ISLNK, c_ISBLK, c_ISCHR, c_ISSOCK).
 _TYPED_MODES = frozenset({0o40000, 0o10000, 0o120000, 0o60000, 0o20000, 0o140000})

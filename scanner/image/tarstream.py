@@ -1,4 +1,4 @@
-"""Streaming tar reading: decompression by magic bytes, digests on the fly, and a small tar parser.
+"""A small streaming tar parser (decompression is `decompress.py`'s).
 
 The parser is our own rather than `tarfile` because a layer may hold millions of members and
 `tarfile` spends several microseconds and one object graph per member; here a member costs one
@@ -10,27 +10,18 @@ or the runtimes refuse (docs/architecture.md, "Reading tar headers").
 
 from __future__ import annotations
 
-import hashlib
-import queue
 import re
-import threading
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol, cast
 
-import zstandard
-
 from scanner.errors import ImageError
 from scanner.image.limits import Limits
+from scanner.tarnumbers import INT64_MAX, INT64_MIN, cstring, parse_numeric, parse_octal
 
 BLOCK = 512
 _ZERO_BLOCK = bytes(BLOCK)
-_READ_SIZE = 1024 * 1024
-_MAX_CHUNK = 1024 * 1024
-_QUEUE_DEPTH = 8
-_GZIP_MAGIC = b"\x1f\x8b"
-_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _CHECKSUM_SPACES_SUM = 8 * ord(" ")
 
 
@@ -47,243 +38,6 @@ class BlockReader(Protocol):
     def position(self) -> int:
         """Bytes consumed so far."""
         ...
-
-
-def compression_of(head: bytes) -> str:
-    if head.startswith(_GZIP_MAGIC):
-        return "gzip"
-    if head.startswith(_ZSTD_MAGIC):
-        return "zstd"
-    return "none"
-
-
-class Budget:
-    """Decompressed bytes still allowed over the whole image: the cap against decompression bombs."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.used = 0
-
-    def spend(self, amount: int, where: str) -> None:
-        self.used += amount
-        if self.used > self.limit:
-            raise ImageError(
-                f"{where}: more than {self.limit} bytes after decompression "
-                "(possible decompression bomb; raise --max-uncompressed-size if the image is genuine)"
-            )
-
-
-class _HashingReader:
-    """Reads the stored blob, hashing it for the compressed digest."""
-
-    def __init__(self, raw: BinaryIO, algorithm: str) -> None:
-        self._raw = raw
-        self.hash = hashlib.new(algorithm)
-        self.size = 0
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._raw.read(size if size >= 0 else _READ_SIZE)
-        self.hash.update(data)
-        self.size += len(data)
-        return data
-
-    def drain(self) -> None:
-        while self.read(_READ_SIZE):
-            pass
-
-
-class LayerStream:
-    """The uncompressed bytes of one layer blob, hashed (diff_id) as they are produced.
-
-    A producer thread reads, decompresses and hashes; the caller's thread parses. zlib, zstd and
-    hashlib release the GIL on large buffers, so on two cores decompression overlaps parsing. The
-    queue between them holds a few chunks at most, which bounds memory. Use as a context manager.
-    """
-
-    def __init__(self, raw: BinaryIO, label: str, budget: Budget, blob_algorithm: str = "sha256") -> None:
-        self.label = label
-        self._budget = budget
-        self._raw = _HashingReader(raw, blob_algorithm)
-        self._raw_file = raw
-        head = self._raw.read(_READ_SIZE)
-        self.compression = compression_of(head)
-        self.diff_hash = hashlib.sha256()
-        self.size = 0
-        self._buf = b""
-        self._pos = 0
-        chunks = {"gzip": self._gzip_chunks, "zstd": self._zstd_chunks, "none": self._plain_chunks}
-        self._chunks = chunks[self.compression](head)
-        self._queue: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=_QUEUE_DEPTH)
-        self._stop = threading.Event()
-        self._finished = False
-        self._producer = threading.Thread(target=self._produce, name=f"layer-reader {label}", daemon=True)
-        self._producer.start()
-
-    def _produce(self) -> None:
-        item: bytes | BaseException | None = None
-        try:
-            for chunk in self._chunks:
-                self._budget.spend(len(chunk), self.label)
-                self.diff_hash.update(chunk)
-                if not self._put(chunk):
-                    return
-            self._raw.drain()
-        except BaseException as error:  # handed to the consumer, which raises it in its own thread
-            item = error
-        self._put(item)
-
-    def _put(self, item: bytes | BaseException | None) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def close(self) -> None:
-        self._stop.set()
-        self._producer.join()
-        self._raw_file.close()
-
-    def __enter__(self) -> LayerStream:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    @property
-    def blob_digest(self) -> str:
-        return f"{self._raw.hash.name}:{self._raw.hash.hexdigest()}"
-
-    @property
-    def blob_size(self) -> int:
-        return self._raw.size
-
-    @property
-    def diff_id(self) -> str:
-        return "sha256:" + self.diff_hash.hexdigest()
-
-    @property
-    def position(self) -> int:
-        return self.size - (len(self._buf) - self._pos)
-
-    def _plain_chunks(self, head: bytes) -> Iterator[bytes]:
-        data = head
-        while data:
-            yield data
-            data = self._raw.read(_READ_SIZE)
-
-    def _gzip_chunks(self, head: bytes) -> Iterator[bytes]:
-        data = head
-        while data:
-            decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            while True:
-                try:
-                    out = decompressor.decompress(data, _MAX_CHUNK)
-                except zlib.error as error:
-                    raise ImageError(f"{self.label}: corrupt gzip stream ({error})") from None
-                if out:
-                    yield out
-                if decompressor.eof:
-                    break
-                data = decompressor.unconsumed_tail or self._raw.read(_READ_SIZE)
-                if not data:
-                    raise ImageError(f"{self.label}: gzip stream is truncated")
-            # Concatenated gzip members form one stream; anything else after the end is padding.
-            data = decompressor.unused_data or self._raw.read(_READ_SIZE)
-            if data and not data.startswith(_GZIP_MAGIC):
-                self._raw.drain()
-                return
-
-    def _zstd_chunks(self, head: bytes) -> Iterator[bytes]:
-        # stream_reader bounds each read's output; a truncated frame is caught by the tar
-        # structure or the diff_id check, since the zstd reader just stops.
-        replay = _Prefixed(head, self._raw)
-        reader = zstandard.ZstdDecompressor().stream_reader(
-            cast(BinaryIO, replay), read_size=_READ_SIZE, read_across_frames=True
-        )
-        while True:
-            try:
-                out = reader.read(_MAX_CHUNK)
-            except zstandard.ZstdError as error:
-                raise ImageError(f"{self.label}: corrupt zstd stream ({error})") from None
-            if not out:
-                return
-            yield out
-
-    def _next_chunk(self) -> bytes:
-        if self._finished:
-            return b""
-        item = self._queue.get()
-        if isinstance(item, bytes):
-            self.size += len(item)
-            return item
-        self._finished = True
-        self._producer.join()
-        if item is not None:
-            raise item
-        return b""
-
-    def read(self, size: int) -> bytes:
-        end = self._pos + size
-        if end <= len(self._buf):
-            data = self._buf[self._pos : end]
-            self._pos = end
-            return data
-        parts = [self._buf[self._pos :]]
-        missing = size - len(parts[0])
-        self._buf, self._pos = b"", 0
-        while missing > 0:
-            chunk = self._next_chunk()
-            if not chunk:
-                break
-            if len(chunk) <= missing:
-                parts.append(chunk)
-                missing -= len(chunk)
-            else:
-                parts.append(chunk[:missing])
-                self._buf, self._pos = chunk, missing
-                missing = 0
-        return b"".join(parts)
-
-    def skip(self, size: int) -> int:
-        available = len(self._buf) - self._pos
-        if size <= available:
-            self._pos += size
-            return size
-        skipped = available
-        self._buf, self._pos = b"", 0
-        while skipped < size:
-            chunk = self._next_chunk()
-            if not chunk:
-                break
-            if skipped + len(chunk) <= size:
-                skipped += len(chunk)
-            else:
-                self._buf, self._pos = chunk, size - skipped
-                skipped = size
-        return skipped
-
-    def drain(self) -> None:
-        """Consume the rest (padding after the end-of-archive blocks counts towards the diff_id)."""
-        self._buf, self._pos = b"", 0
-        while self._next_chunk():
-            pass
-
-
-class _Prefixed:
-    """A reader that first returns `head`, then continues from `rest`."""
-
-    def __init__(self, head: bytes, rest: _HashingReader) -> None:
-        self._head = head
-        self._rest = rest
-
-    def read(self, size: int = -1) -> bytes:
-        if self._head:
-            data, self._head = self._head, b""
-            return data
-        return self._rest.read(size)
 
 
 class SeekableBlocks:
@@ -377,7 +131,6 @@ def member_data(reader: BlockReader, member: TarMember) -> DataReader:
 # no file set the runtime would see, and guessing one would be a differential.
 
 _GO_SPECIAL_FILE_MAX = 1 << 20  # Go's maxSpecialFileSize: pax headers, GNU long names, sparse maps
-_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 _NAME_MAX = 255  # Linux: longer path components fail with ENAMETOOLONG
 _V7, _USTAR, _GNU, _STAR = range(4)
 
@@ -435,43 +188,13 @@ def _go_int(text: bytes) -> int | None:
     if len(text.lstrip(b"+-").lstrip(b"0")) > 19:  # beyond int64, and beyond what int() parses quickly
         return None
     value = int(text)
-    return value if _INT64_MIN <= value <= _INT64_MAX else None
+    return value if INT64_MIN <= value <= INT64_MAX else None
 
 
 def _pax_time_ok(text: bytes) -> bool:
     """Go's parsePAXTime succeeds: decimal seconds, then optionally "." and decimal digits."""
     seconds, _, fraction = text.partition(b".")
     return _go_int(seconds) is not None and (not fraction or fraction.isdigit())
-
-
-def _cstring(field: bytes) -> bytes:
-    end = field.find(b"\0")
-    return field if end < 0 else field[:end]
-
-
-def _parse_octal(field: bytes) -> int | None:
-    """Go's parseOctal; None where it fails."""
-    text = field.strip(b" \0")
-    if not text:
-        return 0
-    digits = _cstring(text)
-    if digits.strip(b"01234567"):
-        return None
-    value = int(digits, 8)
-    if value >= 1 << 64:
-        return None
-    return value - (1 << 64) if value > _INT64_MAX else value
-
-
-def _parse_numeric(field: bytes) -> int | None:
-    """Go's parseNumeric: two's complement base-256 when the first byte's high bit is set, else octal."""
-    if not field or not field[0] & 0x80:
-        return _parse_octal(field)
-    invert = 0xFF if field[0] & 0x40 else 0
-    magnitude = int.from_bytes(bytes(c ^ invert for c in field), "big") & ~(1 << (8 * len(field) - 1))
-    if magnitude > _INT64_MAX:
-        return None
-    return ~magnitude if invert else magnitude
 
 
 def _classes(header: bytes, layout: int) -> bytes:
@@ -497,7 +220,7 @@ def _octal_layout(classes: bytes) -> bool:
 
 def _numbers(header: bytes, layout: int, label: str, start: int) -> tuple[int, int, int]:
     """(checksum, size, mode), every numeric field parsed as Go parses it, or the refusal Go's would be."""
-    stored = _parse_octal(header[148:156])
+    stored = parse_octal(header[148:156])
     if stored is None or not _checksum_ok(header, stored):
         if start == 0 and stored is None and header[257:262] != b"ustar":
             # Nothing of a tar header at the start: some other file, not a damaged archive.
@@ -505,7 +228,7 @@ def _numbers(header: bytes, layout: int, label: str, start: int) -> tuple[int, i
         raise ImageError(f"{label}: bad tar header checksum at offset {start}")
     values = {}
     for offset, width, name in _FIELDS[layout]:
-        value = _parse_numeric(header[offset : offset + width])
+        value = parse_numeric(header[offset : offset + width])
         if value is None:
             raise ImageError(f"{label}: tar header at offset {start} has an unreadable {name} field")
         values[name] = value
@@ -531,12 +254,12 @@ def _prefixed(header: bytes, layout: int, name: bytes) -> bytes:
     headers have atime and ctime there; Go reads a prefix only where those fail to parse (files
     from Go writers before 1.8)."""
     if layout == _USTAR:
-        prefix = _cstring(header[345:500])
+        prefix = cstring(header[345:500])
     elif layout == _STAR:
-        prefix = _cstring(header[345:476])
-    elif layout == _GNU and ((header[345] and _parse_numeric(header[345:357]) is None)
-                             or (header[357] and _parse_numeric(header[357:369]) is None)):
-        prefix = _cstring(header[345:500])
+        prefix = cstring(header[345:476])
+    elif layout == _GNU and ((header[345] and parse_numeric(header[345:357]) is None)
+                             or (header[357] and parse_numeric(header[357:369]) is None)):
+        prefix = cstring(header[345:500])
         if not prefix.isascii():
             prefix = b""
     else:
@@ -656,7 +379,7 @@ def _sparse_fragments(numbers: list[int], size: int, stored: int, label: str) ->
     previous_end, data = 0, 0
     for index in range(0, len(numbers), 2):
         offset, length = numbers[index], numbers[index + 1]
-        if offset < 0 or length < 0 or offset > _INT64_MAX - length or offset + length > size \
+        if offset < 0 or length < 0 or offset > INT64_MAX - length or offset + length > size \
                 or offset < previous_end:
             raise ImageError(f"{label}: invalid GNU sparse map (fragments out of order, overlapping or "
                              "beyond the file's size)")
@@ -755,9 +478,9 @@ def iter_members(reader: BlockReader, label: str, limits: Limits) -> Iterator[Ta
                 _pax_records(data, label, limits.max_pax_records)
                 pax, long_name, long_link = None, b"", b""
             elif kind == b"L":
-                long_name = _cstring(data)
+                long_name = cstring(data)
             else:
-                long_link = _cstring(data)
+                long_link = cstring(data)
             start += BLOCK + size + padding
             continue
         end = header.find(b"\0", 0, 100)

@@ -11,7 +11,11 @@ the verified database); here each ecosystem the target has packages in gets a st
 OS packages belong to their release, spelled as the matcher reads it (`Debian:12`; Ubuntu 22.04 is also
 `Ubuntu:22.04:LTS`); language packages to their ecosystem (`PyPI`, `Go`). NVD's CPE data belongs to no
 package ecosystem, so the opt-in CPE matcher never makes anything complete, and Ubuntu Pro data (ESM
-fixes beyond the release's own) adds records to a release without completing it.
+fixes beyond the release's own) adds records to a release without completing it; so does a Red Hat
+minor release's extended-support (EUS, AUS ...) data, which such an image reads before its major
+release's mainline streams. An Oracle Linux release counts its Ksplice ecosystem (`Oracle Linux:8:ksplice`)
+too. A release no provider has data for (Amazon Linux, SUSE, Oracle, Azure Linux, Wolfi and Chainguard
+as much as Debian) is `none`, never clean.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from scanner.db.store import SourceCoverage
-from scanner.match.matcher import is_alpine_edge, is_os_package, is_spelling, release_prefixes
+from scanner.match.lookup import is_os_package
+from scanner.match.releases import is_spelling, route
 from scanner.model import Package
 
 
@@ -47,34 +52,29 @@ def coverage_ecosystem(package: Package) -> str:
     return package.ecosystem or f"{package.type} (no advisory ecosystem)"
 
 
-def _reads(package: Package) -> tuple[tuple[str, bool], ...]:
-    """(prefix, with suffixes) of the ecosystems the matcher reads for a package (matcher.Matcher.match)."""
+def _reads(package: Package) -> tuple[tuple[str, bool, bool], ...]:
+    """(prefix, with suffixes, completes) of the ecosystems the matcher reads for a package (`releases.route`)."""
     if not package.ecosystem:
         return ()
     if is_os_package(package):
-        return tuple((prefix, True) for prefix in release_prefixes(package.ecosystem,
-                                                                   alpine_edge=is_alpine_edge(package)))
-    return ((package.ecosystem, False),)
-
-
-def _completes(prefix: str, ecosystem: str) -> bool:
-    """Whether whole data under `prefix` makes `ecosystem` complete: Ubuntu Pro's does not make Ubuntu's."""
-    return ":Pro:" not in prefix or ":Pro:" in ecosystem
+        chosen = route(package)
+        return tuple((prefix, not chosen.exact, prefix not in chosen.extra) for prefix in chosen.prefixes)
+    return ((package.ecosystem, False, True),)
 
 
 def target_coverage(packages: Iterable[Package], sources: Sequence[SourceCoverage]) -> tuple[EcosystemCoverage, ...]:
     """The coverage of every ecosystem `packages` are in, by ecosystem name."""
     counts: dict[str, int] = defaultdict(int)
-    reads: dict[str, set[tuple[str, bool]]] = defaultdict(set)
+    reads: dict[str, set[tuple[str, bool, bool]]] = defaultdict(set)
     for package in packages:
         ecosystem = coverage_ecosystem(package)
         counts[ecosystem] += 1
         reads[ecosystem].update(_reads(package))
     found = []
     for ecosystem in sorted(counts):
-        held = [(prefix, source) for prefix, suffixed in sorted(reads[ecosystem]) for source in sources
+        held = [(completes, source) for prefix, suffixed, completes in sorted(reads[ecosystem]) for source in sources
                 if (is_spelling(source.ecosystem, prefix) if suffixed else source.ecosystem == prefix)]
-        if any(source.complete and _completes(prefix, ecosystem) for prefix, source in held):
+        if any(source.complete and completes for completes, source in held):
             status = CoverageStatus.COMPLETE
         elif held:
             status = CoverageStatus.PARTIAL

@@ -24,12 +24,12 @@ import yaml
 from packageurl import PackageURL
 
 from scanner import versions
-from scanner.clock import now
+from scanner.clock import SYSTEM_CLOCK
 from scanner.errors import UsageError
 from scanner.fileio import read_capped
-from scanner.match.sbom_input import go_module_path
 from scanner.model import Finding, FixState, Package
 from scanner.names import ecosystem_family, normalize_package_name
+from scanner.targets.sbom import go_module_path
 
 _RULE_KEYS = frozenset({"id", "package", "ecosystem", "versions", "fix_state", "reason", "expires"})
 _RANGE_EVENTS = ("introduced", "fixed", "last_affected")
@@ -277,7 +277,7 @@ def apply_filters(
     only_fixed: bool = False,
     on: dt.date | None = None,
 ) -> FilterOutcome:
-    day = on or now().date()  # the date rules expire against: scanner.clock's
+    day = on or SYSTEM_CLOCK.now().date()  # the date rules expire against
     warnings: list[str] = []
     live_rules: list[IgnoreRule] = []
     for rule in rules:

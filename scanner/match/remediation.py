@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from scanner import versions
-from scanner.match.matcher import Evidence, installable_version, lookup_key, sort_versions
+from scanner.match.fixes import installable_version, sort_versions
+from scanner.match.lookup import lookup_key
+from scanner.match.matcher import Evidence
 from scanner.model import Finding, Package
 
 

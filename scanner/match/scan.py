@@ -1,8 +1,8 @@
 """One scan, start to end: read the target, match against a verified database, filter, remediate.
 
 The result, `ScanReport`, is everything a report format needs, provenance included. Its times are
-when the scan started and ended, read from `scanner.clock` (SOURCE_DATE_EPOCH, when set, replaces
-both: the same target and bundle then give the same report bytes); data ages (the bundle's, and each
+when the scan started and ended, stamped by the caller's `scanner.clock.Clock` (SOURCE_DATE_EPOCH, when
+set, replaces both: the same target and bundle then give the same report bytes); data ages (the bundle's, and each
 provider's from its captured_at) are counted in whole days up to the scan's start date.
 """
 
@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from scanner import __version__
-from scanner.catalog import catalog_image
-from scanner.clock import now, rfc3339
+from scanner.clock import SYSTEM_CLOCK, Clock, parse_rfc3339_utc, rfc3339
 from scanner.db import VerifiedDatabase
 from scanner.db.store import VulnStore
 from scanner.image.limits import Limits
@@ -25,9 +24,10 @@ from scanner.match.exploitation import with_exploitation
 from scanner.match.filters import IgnoreRule, VexStatement, apply_filters
 from scanner.match.matcher import Matcher, Unevaluated
 from scanner.match.remediation import Remediation, remediations
-from scanner.match.sbom_input import looks_like_sbom, read_sbom
 from scanner.match.severity import gate_severity
 from scanner.model import Distro, Finding, Package, Severity
+from scanner.targets import looks_like_sbom, read_sbom
+from scanner.targets import read_image as catalog_image
 
 
 @dataclass(frozen=True)
@@ -185,7 +185,7 @@ def database_info(database: VerifiedDatabase) -> DatabaseInfo:
 def data_age_days(moment: str, scan_date: dt.date) -> int:
     """Whole days from an RFC 3339 time (a bundle's built_at, a provider's captured_at) to the scan date."""
     try:
-        then = dt.datetime.fromisoformat(moment.replace("Z", "+00:00")).date()
+        then = parse_rfc3339_utc(moment).date()
     except ValueError:
         return 0
     return max((scan_date - then).days, 0)
@@ -229,9 +229,11 @@ def run_scan(
     rules: Sequence[IgnoreRule] = (),
     vex: Sequence[VexStatement] = (),
     started_at: dt.datetime | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> ScanReport:
-    """Match, filter and remediate; `started_at` is when the caller began reading the target (default: now)."""
-    started = started_at or now()
+    """Match, filter and remediate; `started_at` is when the caller began reading the target (default:
+    `clock.stamp()`, as the report's end time is)."""
+    started = started_at or clock.stamp()
     scan_date = started.date()
     with VulnStore(database_path) as store:
         matched = Matcher(store, include_os_owned=options.include_os_owned,
@@ -244,7 +246,7 @@ def run_scan(
     order = risk_order if options.sort == "risk" else finding_order
     return ScanReport(
         scanner_version=__version__,
-        generated_at=rfc3339(now()),  # the end: everything the report states is known by now
+        generated_at=rfc3339(clock.stamp()),  # the end: everything the report states is known by now
         started_at=rfc3339(started),
         data_age_days=data_age_days(database.built_at, scan_date),
         target=scan_input.target,

@@ -4,32 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from cvss import CVSS2, CVSS3, CVSS4
-
+from scanner.cvss_score import base_score, cvss_version
 from scanner.db.store import SeverityRow
 from scanner.model import CvssScore, Severity, SeverityOrigin
 
 _TYPE_RANK = {"4.0": 0, "3.1": 1, "3.0": 2, "2.0": 3}
-
-
-def _cvss_version(row: SeverityRow) -> str:
-    if row.type == "CVSS_V4" or row.vector.startswith("CVSS:4.0/"):
-        return "4.0"
-    if row.type == "CVSS_V2" or not row.vector.startswith("CVSS:3"):
-        return "2.0"
-    return "3.0" if row.vector.startswith("CVSS:3.0/") else "3.1"
-
-
-def _base_score(version: str, vector: str) -> float | None:
-    """The base score computed from the vector, for rows the builder stored without one."""
-    try:
-        if version == "4.0":
-            return float(CVSS4(vector).base_score)
-        if version == "2.0":
-            return float(CVSS2(vector).base_score)
-        return float(CVSS3(vector).base_score)
-    except Exception:  # the cvss library raises several unrelated types for malformed vectors
-        return None
 
 
 def cvss_scores(rows: Iterable[SeverityRow]) -> tuple[CvssScore, ...]:
@@ -40,8 +19,8 @@ def cvss_scores(rows: Iterable[SeverityRow]) -> tuple[CvssScore, ...]:
     """
     records: dict[tuple[str, str, float, str], str] = {}
     for row in rows:
-        version = _cvss_version(row)
-        score = row.score if row.score is not None else _base_score(version, row.vector)
+        version = cvss_version(row.vector, row.type)
+        score = row.score if row.score is not None else base_score(row.vector, version)  # stored without one
         if score is None:
             continue
         key = (version, row.vector, float(score), row.source)

@@ -1,17 +1,32 @@
 """Report formats: one module per format, plugged into the registry in `scanner.report.base`.
 
-This module holds what every format's caller needs: writing the finished document atomically.
+This module holds what every format and its caller need: the one JSON serialisation and writing
+the finished document atomically. It imports nothing from the formats, so using one format never
+loads the others (docs/performance.md, start-up).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import sys
 from pathlib import Path
+from typing import Any
 
 from scanner.errors import ReportError
 from scanner.fileio import write_atomically
+
+
+def dumps(document: Any) -> bytes:
+    """UTF-8 JSON, two-space indent, key order as built, trailing newline: byte-stable.
+
+    Values are exact: control characters are JSON escapes (`\\u001b`). A lone surrogate (a non-UTF-8
+    byte 0xNN of a name, decoded with surrogateescape, or a `\\udcNN` escape in JSON the image held) has
+    no UTF-8 encoding: it is written as the JSON escape `\\udcNN`, so the document stays UTF-8 and
+    reads back to the same string (docs/report-json.md).
+    """
+    return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8", "backslashreplace")
 
 
 def write_output(data: bytes, path: Path | None) -> None:

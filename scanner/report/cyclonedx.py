@@ -13,8 +13,8 @@ from typing import Any
 from scanner.catalog.distro import osv_ecosystem
 from scanner.clock import rfc3339
 from scanner.model import Distro, Package
+from scanner.report import dumps
 from scanner.report.base import SBOM, ReportFormat, register
-from scanner.report.findings_json import dumps
 from scanner.report.licenses import is_spdx_expression, is_spdx_id
 from scanner.report.sbom import TOOL_NAME, SbomReport, package_id
 

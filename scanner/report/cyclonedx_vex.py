@@ -16,8 +16,9 @@ from typing import Any
 
 from scanner.match.scan import ScanReport
 from scanner.model import CvssScore, Finding, FixState, Package, Severity, Vulnerability
+from scanner.report import dumps
 from scanner.report.base import FINDINGS, ReportFormat, register
-from scanner.report.findings_json import dumps, epss_json, is_uri, kev_json, provenance
+from scanner.report.findings_json import epss_json, is_uri, kev_json, provenance
 
 # CycloneDX's cwe is an integer >= 1. ASCII digits: str.isdigit() also accepts "²", which int() refuses.
 _CWE = re.compile(r"CWE-([1-9][0-9]{0,8})", re.IGNORECASE)

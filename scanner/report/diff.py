@@ -6,10 +6,10 @@ from typing import Any
 
 from scanner.match.scan import ScanDiff, ScanReport
 from scanner.model import Finding
+from scanner.report import dumps
 from scanner.report.base import DIFF, ReportFormat, register
 from scanner.report.findings_json import (
     database_json,
-    dumps,
     finding_json,
     fix_text,
     summary_json,

@@ -6,7 +6,6 @@ carries the same facts.
 
 from __future__ import annotations
 
-import json
 import re
 import urllib.parse
 from typing import Any
@@ -27,6 +26,7 @@ from scanner.model import (
     SeverityOrigin,
     Vulnerability,
 )
+from scanner.report import dumps
 from scanner.report.base import FINDINGS, ReportFormat, register
 
 DOCUMENT_SCHEMA = "airgap-scanner/findings/v1"
@@ -45,17 +45,6 @@ def is_uri(text: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def dumps(document: Any) -> bytes:
-    """UTF-8 JSON, two-space indent, key order as built, trailing newline: byte-stable.
-
-    Values are exact: control characters are JSON escapes (`\\u001b`). A lone surrogate (a non-UTF-8
-    byte 0xNN of a name, decoded with surrogateescape, or a `\\udcNN` escape in JSON the image held) has
-    no UTF-8 encoding: it is written as the JSON escape `\\udcNN`, so the document stays UTF-8 and
-    reads back to the same string (docs/report-json.md).
-    """
-    return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8", "backslashreplace")
 
 
 def package_json(package: Package) -> dict[str, Any]:

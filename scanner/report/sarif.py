@@ -17,9 +17,9 @@ from scanner.match.coverage import gap_text
 from scanner.match.scan import ScanReport
 from scanner.match.severity import gate_severity
 from scanner.model import Finding, FixState, Severity
+from scanner.report import dumps
 from scanner.report.base import FINDINGS, ReportFormat, register
 from scanner.report.findings_json import (
-    dumps,
     epss_json,
     fix_text,
     is_uri,

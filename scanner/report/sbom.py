@@ -1,7 +1,7 @@
 """What the SBOM formats (`scanner sbom -o NAME`) render: the scanned subject and its catalog.
 
 Writers are pure: the same `SbomReport` gives the same bytes. The only clock time an SBOM carries
-is `SbomReport.timestamp`, the time of the scan, which the caller takes from `scanner.clock.now`
+is `SbomReport.timestamp`, the time of the scan, which the caller takes from its `scanner.clock.Clock` (`stamp()`)
 (`SOURCE_DATE_EPOCH` when set, for byte-identical output).
 """
 
@@ -47,7 +47,7 @@ class Subject:
 class SbomReport:
     subject: Subject
     catalog: Catalog
-    timestamp: datetime  # when the image was read (scanner.clock.now)
+    timestamp: datetime  # when the image was read (Clock.stamp)
     tool_name: str = TOOL_NAME
     tool_version: str = __version__
 

@@ -14,8 +14,8 @@ from typing import Any
 
 from scanner.clock import rfc3339
 from scanner.model import Distro, Package
+from scanner.report import dumps
 from scanner.report.base import SBOM, ReportFormat, register
-from scanner.report.findings_json import dumps
 from scanner.report.licenses import is_spdx_expression
 from scanner.report.sbom import TOOL_NAME, SbomReport, package_id
 

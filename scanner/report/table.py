@@ -220,17 +220,13 @@ def verdict_line(report: ScanReport) -> str:
 
 
 def _no_findings_text(report: ScanReport) -> str:
-    """Say "clean" only when the data supports it (scanner.match.coverage)."""
-    if report.clean:
-        return f"No vulnerabilities found: all {report.packages} packages were checked against complete data."
+    """The headline where the findings table would be; what the absence of findings is worth is the verdict
+    line's to say, once, at the end."""
     if not report.packages:
-        return "No packages found: nothing was checked."
-    partial, uncovered = report.packages_without_complete_data
-    if partial or uncovered:
-        return (f"No vulnerabilities found in the data the bundle holds, which is not complete for {partial + uncovered} "
-                f"of {report.packages} packages: not a clean result (see Coverage).")
-    return (f"No vulnerabilities found, but {len(report.unevaluated)} package checks could not be evaluated: "
-            "not a clean result.")
+        return "No packages found."
+    if report.clean:
+        return "No vulnerabilities found."
+    return "No vulnerabilities found in the bundle's data: not a clean result (verdict at the end)."
 
 
 def _skipped_text(report: ScanReport) -> str:

@@ -289,3 +289,18 @@ def test_warnings_past_the_cap_are_counted() -> None:
     status = b"".join(b"Package: p%d\n\n" % n for n in range(10))
     result = _limited(CatalogLimits(max_warnings=3), {"var/lib/dpkg/status": status})
     assert len(result.warnings) == 4 and result.warnings[-1] == "7 more warnings not shown (cap max_warnings)"
+
+
+@pytest.mark.parametrize("stanza", [b"Package:\x1c\nVersion:\x00", b"Package: ok\nVersion: \x1f\n"])
+def test_blank_names_and_versions_are_skipped(stanza: bytes) -> None:
+    # Found by hypothesis: Python strips \x1c-\x1f as whitespace, so packageurl was left with no name and crashed.
+    fs = MemoryFilesystem(files={"var/lib/dpkg/status": stanza})
+    result = DpkgCataloger().catalog(fs, None)
+    assert result.packages == ()
+    assert any("is blank" in warning for warning in result.warnings)
+
+
+def test_names_with_control_characters_are_kept_for_the_report_to_escape() -> None:
+    fs = MemoryFilesystem(files={"var/lib/dpkg/status": b"Package: a\x1fb\nVersion: 1.0\x0b2\nStatus: install ok installed\n"})
+    [package] = DpkgCataloger().catalog(fs, None).packages
+    assert (package.name, package.version) == ("a\x1fb", "1.0\x0b2")

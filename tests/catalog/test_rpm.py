@@ -239,6 +239,28 @@ def test_purl_namespace_epoch_and_upstream() -> None:
                             "&upstream=zlib-1.2.11-40.el9.src.rpm")
 
 
+
+def test_modularity_label_and_source_of_a_module_build() -> None:
+    # RPMTAG_MODULARITYLABEL (5096): the module stream build the package belongs to; the matcher reads only
+    # that stream's rows for it (scanner/match/releases.py).
+    blob = make_header([(1000, STRING, b"nodejs\0", 1), (1001, STRING, b"18.18.2\0", 1),
+                        (1002, STRING, b"1.module+el8.9.0+20000+76c0d6a0\0", 1), (1003, INT32, struct.pack(">i", 1), 1),
+                        (1044, STRING, b"nodejs-18.18.2-1.module+el8.9.0+20000+76c0d6a0.src.rpm\0", 1),
+                        (5096, STRING, b"nodejs:18:8090020231025135235:a75119d5\0", 1)])
+    findings = Findings(DEFAULT_LIMITS)
+    RpmCataloger()._packages(MemoryFilesystem(files={}), Distro("rhel", "8.9"), "var/lib/rpm/Packages", iter([blob]),
+                             findings, len(blob))
+    (package,) = findings.packages
+    assert package.modularity_label == "nodejs:18:8090020231025135235:a75119d5"
+    assert (package.version, package.source_name, package.ecosystem) == (
+        "1:18.18.2-1.module+el8.9.0+20000+76c0d6a0", "", "Red Hat:enterprise_linux:8")
+    # Without the tag, no label.
+    plain = make_header(_basic())
+    findings = Findings(DEFAULT_LIMITS)
+    RpmCataloger()._packages(MemoryFilesystem(files={}), None, "var/lib/rpm/Packages", iter([plain]), findings,
+                             len(plain))
+    assert findings.packages[0].modularity_label == ""
+
 SPEC = """Name: {name}
 Version: {version}
 Release: 3

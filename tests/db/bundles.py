@@ -12,6 +12,7 @@ import io
 import json
 import sqlite3
 import tarfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -96,7 +97,7 @@ def signatures(manifest: bytes, *signers: Signer) -> bytes:
     return (json.dumps({"signatures": entries}, indent=2, sort_keys=True) + "\n").encode()
 
 
-def tar(members: list[tuple[str, bytes]] | list[tarfile.TarInfo | tuple[str, bytes]], mtime: int = 0) -> bytes:
+def tar(members: Sequence[tarfile.TarInfo | tuple[str, bytes]], mtime: int = 0) -> bytes:
     """A ustar archive; a TarInfo entry is written as given (links, directories, devices)."""
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as archive:
@@ -119,6 +120,7 @@ class Parts:
     signatures: bytes
     payload: bytes
     raw: bytes
+    roots: tuple[tuple[str, bytes], ...] = ()  # carried root documents (member name, bytes)
 
     @property
     def mtime(self) -> int:
@@ -130,14 +132,15 @@ class Parts:
 
     def bundle(self) -> bytes:
         return tar([(bundle_format.MANIFEST_NAME, self.manifest), (bundle_format.SIGNATURES_NAME, self.signatures),
-                    (bundle_format.DATABASE_NAME, self.payload)], self.mtime)
+                    *self.roots, (bundle_format.DATABASE_NAME, self.payload)], self.mtime)
 
 
-def make_parts(*signers: Signer, raw: bytes | None = None, payload: bytes | None = None, **manifest: Any) -> Parts:
+def make_parts(*signers: Signer, raw: bytes | None = None, payload: bytes | None = None,
+               roots: tuple[tuple[str, bytes], ...] = (), **manifest: Any) -> Parts:
     raw = sqlite_database() if raw is None else raw
     compressed = zstandard.ZstdCompressor(level=3).compress(raw) if payload is None else payload
     manifest_bytes = encode(manifest_document(compressed, raw, **manifest))
-    return Parts(manifest_bytes, signatures(manifest_bytes, *signers), compressed, raw)
+    return Parts(manifest_bytes, signatures(manifest_bytes, *signers), compressed, raw, roots)
 
 
 def write_bundle(path: Path, *signers: Signer, **options: Any) -> Path:

@@ -16,7 +16,7 @@ import pytest
 from scanner.db import bundle_format, errors
 from scanner.db.archive import BLOCK, read_bundle, verify_bundle
 from scanner.db.trust import raw_public_key
-from scanner.db.verify import FreshnessPolicy, TrustedKey, TrustPolicy
+from scanner.db.verify import FreshnessPolicy, TrustedKey, TrustPolicy, VerificationContext
 from tests.db.bundles import NOW, Parts, Signer, make_parts, tar
 
 
@@ -55,7 +55,7 @@ class RecordingFile(io.FileIO):
         super().__init__(path, "rb")
         self.ranges: list[tuple[int, int]] = []
 
-    def read(self, size: int = -1) -> bytes:
+    def read(self, size: int | None = -1) -> bytes:
         start = self.tell()
         data = super().read(size)
         self.ranges.append((start, start + len(data)))
@@ -70,8 +70,8 @@ def test_every_byte_is_read_once_and_the_digest_covers_those_reads(tmp_path: Pat
     path.write_bytes(make_parts(signer).bundle())
     trust = TrustPolicy(keys=(TrustedKey(signer.key_id, "release", signer.raw_public),))
     with RecordingFile(path) as handle:
-        contents, _ = verify_bundle(handle, trust=trust, now=NOW, freshness=FreshnessPolicy(timedelta(days=7)),
-                                    rollback={}, spool_dir=tmp_path)
+        contents, _ = verify_bundle(handle, VerificationContext(trust, NOW, FreshnessPolicy(timedelta(days=7))),
+                                    spool_dir=tmp_path)
         ranges = sorted(r for r in handle.ranges if r[1] > r[0])
     assert all(previous[1] <= current[0] for previous, current in itertools.pairwise(ranges)), ranges
     assert sum(end - start for start, end in ranges) == path.stat().st_size
@@ -103,8 +103,8 @@ class FailingFile(io.FileIO):
         super().__init__(path, "rb")
         self.broken_at = broken_at
 
-    def read(self, size: int = -1) -> bytes:
-        if self.tell() + max(size, 0) > self.broken_at:
+    def read(self, size: int | None = -1) -> bytes:
+        if self.tell() + max(size or 0, 0) > self.broken_at:
             raise OSError(errno.EIO, "Input/output error")
         return super().read(size)
 
@@ -116,7 +116,7 @@ def test_a_read_error_is_the_bundles_not_the_state_directorys(tmp_path: Path) ->
     trust = TrustPolicy(keys=(TrustedKey(signer.key_id, "release", signer.raw_public),))
     with FailingFile(path, broken_at=path.stat().st_size - 12000) as handle, pytest.raises(
             errors.BundleArchiveError, match=r"cannot read the bundle near byte \d+: Input/output error"):
-        verify_bundle(handle, trust=trust, now=NOW, freshness=FreshnessPolicy(), rollback={}, spool_dir=tmp_path)
+        verify_bundle(handle, VerificationContext(trust, NOW, FreshnessPolicy()), spool_dir=tmp_path)
 
 
 def test_the_canonical_header_and_end_are_what_tarfile_writes() -> None:
@@ -142,7 +142,7 @@ def verify(data: bytes, tmp_path: Path, signer: Signer) -> None:
     path.write_bytes(data)
     trust = TrustPolicy(keys=(TrustedKey(signer.key_id, "release", signer.raw_public),))
     with path.open("rb") as handle:
-        verify_bundle(handle, trust=trust, now=NOW, freshness=FreshnessPolicy(), rollback={}, spool_dir=tmp_path)
+        verify_bundle(handle, VerificationContext(trust, NOW, FreshnessPolicy()), spool_dir=tmp_path)
 
 
 def header_offsets(parts: Parts) -> dict[str, int]:
@@ -278,8 +278,8 @@ def test_valid_bundles_verify(tmp_path: Path) -> None:
     raw = raw_public_key((demo / "demo-key.pub.pem").read_bytes(), "demo")
     trust = TrustPolicy(keys=(TrustedKey(bundle_format.key_id(raw), "demo", raw),))
     with (demo / "demo.bundle").open("rb") as handle:
-        contents, verified = verify_bundle(handle, trust=trust, now=datetime(2027, 1, 1, tzinfo=UTC),
-                                           freshness=FreshnessPolicy(None), rollback={}, spool_dir=tmp_path)
+        contents, verified = verify_bundle(handle, VerificationContext(trust, datetime(2027, 1, 1, tzinfo=UTC)),
+                                           spool_dir=tmp_path)
     assert contents.sha256 == hashlib.sha256((demo / "demo.bundle").read_bytes()).hexdigest()
     assert verified.manifest.channel == "demo"
 
@@ -292,3 +292,12 @@ def test_a_file_that_is_not_a_tar_archive_is_called_not_a_bundle(tmp_path: Path,
     path.write_bytes(content)
     with path.open("rb") as stream, pytest.raises(errors.BundleArchiveError, match=r"notes\.md: not a bundle"):
         read_bundle(stream)
+
+
+def test_any_seekable_stream_is_read(tmp_path: Path) -> None:
+    signer = Signer()
+    data = make_parts(signer).bundle()
+    trust = TrustPolicy(keys=(TrustedKey(signer.key_id, "release", signer.raw_public),))
+    contents, verified = verify_bundle(io.BytesIO(data), VerificationContext(trust, NOW), spool_dir=tmp_path)
+    assert contents.sha256 == hashlib.sha256(data).hexdigest() and verified.manifest.bundle_version == 1
+    assert read_bundle(io.BytesIO(data)).manifest_bytes == make_parts(signer).manifest

@@ -19,9 +19,9 @@ from scanner.db.install import (
     installed_info,
     load_database,
 )
-from scanner.db.state import STATE_DIR_ENV, RollbackRecord, StateDir, load_rollback, resolve_state_dir
-from scanner.db.verify import ChannelRecord, FreshnessPolicy, InstalledRecord
-from scanner.errors import DatabaseError
+from scanner.db.state import STATE_DIR_ENV, StateDir, load_rollback, resolve_state_dir
+from scanner.db.verify import ChannelRecord, FreshnessPolicy, InstalledRecord, RollbackRecord
+from scanner.errors import BundleError, DatabaseError
 from tests.db.bundles import NOW, Signer, make_parts, sqlite_database, write_bundle
 from tests.db.conftest import snapshot
 from tests.db.test_tamper import CASES, INSTALLED_VERSION
@@ -255,3 +255,12 @@ def test_a_state_record_with_a_key_twice_is_corrupt(state: StateDir, signer: Sig
     state.rollback_file.write_text('{"channels": {}, "channels": {"stable": {}}}')
     with pytest.raises(errors.StateError, match=r"rollback\.json is corrupt .*duplicate key"):
         import_bundle(write_bundle(tmp_path / "b.bundle", signer), state_dir=state.root, now=NOW)
+
+
+def test_a_local_state_failure_is_not_audited_as_a_refusal(state: StateDir, signer: Signer, tmp_path: Path) -> None:
+    (state.root / "freshness.json").write_text('{"max_age_days": -1}')
+    bundle = write_bundle(tmp_path / "v1.bundle", signer, version=1)
+    with pytest.raises(errors.PolicyError) as failed:
+        import_bundle(bundle, state_dir=state.root, now=NOW)
+    assert not isinstance(failed.value, BundleError)
+    assert events(state) == ["trust-add"]

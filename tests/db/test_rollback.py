@@ -15,7 +15,14 @@ import pytest
 from scanner.db import errors
 from scanner.db.install import import_bundle, load_database
 from scanner.db.state import StateDir, load_rollback
-from scanner.db.verify import ChannelRecord, InstalledRecord, check_rollback, parse_manifest
+from scanner.db.verify import (
+    ChannelRecord,
+    InstalledRecord,
+    Override,
+    RollbackRecord,
+    check_rollback,
+    parse_manifest,
+)
 from tests.db.bundles import NOW, Signer, make_parts, sqlite_database, write_bundle
 from tests.db.conftest import scanner_runner, snapshot
 
@@ -115,14 +122,14 @@ def test_check_rollback_names_every_missing_override(signer: Signer) -> None:
     manifest = parse_manifest(make_parts(signer, version=3, channel="testing", built=DAYS_EARLIER).manifest)
     installed = InstalledRecord("stable", 9, BUILT)
     with pytest.raises(errors.RollbackError) as refused:
-        check_rollback(manifest, "a" * 64, ChannelRecord(4, "b" * 64), allow_downgrade=False, installed=installed)
+        check_rollback(manifest, "a" * 64, RollbackRecord({"testing": ChannelRecord(4, "b" * 64)}, installed),
+                       frozenset())
     assert str(refused.value).endswith(
         "pass --allow-downgrade --allow-channel-switch --allow-older-data (recorded in the audit log)")
-    assert check_rollback(manifest, "a" * 64, ChannelRecord(4, "b" * 64), allow_downgrade=True, installed=installed,
-                          allow_channel_switch=True, allow_older_data=True) == (
-        "downgrade", "channel-switch", "older-data")
-    assert check_rollback(manifest, "a" * 64, None, allow_downgrade=False,
-                          installed=InstalledRecord("testing", 2, DAYS_EARLIER)) == ()
+    assert check_rollback(manifest, "a" * 64, RollbackRecord({"testing": ChannelRecord(4, "b" * 64)}, installed),
+                          frozenset(Override)) == (Override.DOWNGRADE, Override.CHANNEL_SWITCH, Override.OLDER_DATA)
+    assert check_rollback(manifest, "a" * 64, RollbackRecord({}, InstalledRecord("testing", 2, DAYS_EARLIER)),
+                          frozenset()) == ()
 
 
 # --- through the command line: every flag a refusal names exists on the command that refused --------

@@ -4,6 +4,7 @@ import base64
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -52,7 +53,7 @@ def spki(key: ec.EllipticCurvePublicKey | ed448.Ed448PublicKey) -> bytes:
 
 
 # Built inside the test: parameters are compared across xdist workers, and fresh keys differ every time.
-NOT_ED25519 = {
+NOT_ED25519: dict[str, Callable[[], bytes]] = {
     "not a PEM": lambda: b"not a pem",
     "truncated PEM": lambda: b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
     "ECDSA P-256": lambda: spki(ec.generate_private_key(ec.SECP256R1()).public_key()),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import hashlib
 import io
 import json
 import tempfile
@@ -18,37 +17,43 @@ from hypothesis import strategies as st
 from scanner.db import bundle_format, ed25519, errors
 from scanner.db.archive import parse_header, read_bundle
 from scanner.db.verify import (
+    AuthenticatedPayload,
     ChannelRecord,
     FreshnessPolicy,
+    Override,
     PayloadFile,
+    RollbackRecord,
+    SignedPayload,
     TrustedKey,
     TrustPolicy,
+    VerificationContext,
+    VerifiedManifest,
     check_freshness,
     check_rollback,
     check_schema,
     decompress_payload,
     format_age,
+    hash_stored_payload,
     parse_manifest,
     verify_manifest,
     verify_signatures,
 )
 from scanner.errors import BundleError
-from tests.db.bundles import NOW, Signer, encode, make_parts, manifest_document
+from tests.db.bundles import NOW, Signer, encode, make_parts, manifest_document, signatures
 
 
 def policy(*signers: Signer, threshold: int = 1) -> TrustPolicy:
     return TrustPolicy(tuple(TrustedKey(s.key_id, f"k{i}", s.raw_public) for i, s in enumerate(signers)), threshold)
 
 
-def verify(manifest: bytes, sigs: bytes, trust: TrustPolicy, **options: object) -> object:
-    return verify_manifest(manifest, sigs, trust=trust, now=NOW, freshness=FreshnessPolicy(), rollback={},
-                           **options)  # type: ignore[arg-type]
+def verify(manifest: bytes, sigs: bytes, trust: TrustPolicy) -> VerifiedManifest:
+    return verify_manifest(manifest, sigs, VerificationContext(trust, NOW, FreshnessPolicy(), RollbackRecord()))
 
 
 def test_untrusted_extra_signatures_are_ignored(signer: Signer, other_signer: Signer) -> None:
     parts = make_parts(signer, other_signer)
     verified = verify(parts.manifest, parts.signatures, policy(signer))
-    assert verified.key_ids == (signer.key_id,)  # type: ignore[attr-defined]
+    assert verified.key_ids == (signer.key_id,)
 
 
 def test_unknown_key_message_names_signer_and_trusted_keys(signer: Signer, other_signer: Signer) -> None:
@@ -255,20 +260,25 @@ def test_schema_rules() -> None:
 
 def test_rollback_rules(signer: Signer) -> None:
     manifest = parse_manifest(make_parts(signer, version=7).manifest)
-    assert check_rollback(manifest, "a" * 64, None, allow_downgrade=False) == ()
-    assert check_rollback(manifest, "a" * 64, ChannelRecord(7, "a" * 64), allow_downgrade=False) == ()
-    assert check_rollback(manifest, "a" * 64, ChannelRecord(6, "b" * 64), allow_downgrade=False) == ()
+    def record(version: int, digest: str) -> RollbackRecord:
+        return RollbackRecord({"stable": ChannelRecord(version, digest)})
+
+    assert check_rollback(manifest, "a" * 64, RollbackRecord(), frozenset()) == ()
+    assert check_rollback(manifest, "a" * 64, record(7, "a" * 64), frozenset()) == ()
+    assert check_rollback(manifest, "a" * 64, record(6, "b" * 64), frozenset()) == ()
+    assert check_rollback(manifest, "a" * 64, RollbackRecord({"testing": ChannelRecord(9, "b" * 64)}), frozenset()) == ()
     with pytest.raises(errors.RollbackError, match="bundle_version 7 is older than installed 8 on channel stable"):
-        check_rollback(manifest, "a" * 64, ChannelRecord(8, "b" * 64), allow_downgrade=False)
+        check_rollback(manifest, "a" * 64, record(8, "b" * 64), frozenset())
     with pytest.raises(errors.ReplayError):
-        check_rollback(manifest, "a" * 64, ChannelRecord(7, "b" * 64), allow_downgrade=False)
-    assert check_rollback(manifest, "a" * 64, ChannelRecord(8, "b" * 64), allow_downgrade=True) == ("downgrade",)
+        check_rollback(manifest, "a" * 64, record(7, "b" * 64), frozenset())
+    assert check_rollback(manifest, "a" * 64, record(8, "b" * 64), frozenset({Override.DOWNGRADE})) == (
+        Override.DOWNGRADE,)
 
 
 def test_future_build_time_warns(signer: Signer) -> None:
     parts = make_parts(signer, built=NOW + timedelta(days=3), expires=NOW + timedelta(days=30))
     verified = verify(parts.manifest, parts.signatures, policy(signer))
-    assert any("in the future" in w for w in verified.warnings)  # type: ignore[attr-defined]
+    assert any("in the future" in w for w in verified.warnings)
 
 
 def test_format_age() -> None:
@@ -277,9 +287,40 @@ def test_format_age() -> None:
     assert format_age(timedelta(hours=-2)) == "-2 hours 0 minutes"
 
 
-def payload_entry(raw: bytes, compressed: bytes, claimed: int | None = None) -> PayloadFile:
-    return PayloadFile("vulns.sqlite.zst", hashlib.sha256(compressed).hexdigest(), len(compressed),
-                       hashlib.sha256(raw).hexdigest(), len(raw) if claimed is None else claimed)
+def payload_entry(raw: bytes, compressed: bytes, claimed: int | None = None) -> AuthenticatedPayload:
+    """The database entry of a manifest signed for these bytes, verified, and its stored bytes hashed: the
+    one way to get something decompression accepts."""
+    signer = Signer()
+    document = manifest_document(compressed, raw)
+    if claimed is not None:
+        document["files"][0]["uncompressed_size"] = claimed
+    manifest = encode(document)
+    verified = verify(manifest, signatures(manifest, signer), policy(signer))
+    return hash_stored_payload(io.BytesIO(compressed), verified.payload(bundle_format.DATABASE_NAME),
+                               len(compressed))
+
+
+def test_verified_types_are_made_only_by_the_checks_they_stand_for(signer: Signer) -> None:
+    # The order signatures -> stored digest -> decompression is held by the types: an entry of an unverified
+    # manifest cannot be hashed, and nothing but a hashed payload can be decompressed.
+    parts = make_parts(signer)
+    entry = parse_manifest(parts.manifest).file(bundle_format.DATABASE_NAME)
+    with pytest.raises(TypeError, match=r"made only by scanner\.db\.verify"):
+        SignedPayload(entry)
+    with pytest.raises(TypeError, match=r"made only by scanner\.db\.verify"):
+        AuthenticatedPayload(entry)
+    verified = verify(parts.manifest, parts.signatures, policy(signer))
+    with pytest.raises(TypeError, match=r"made only by scanner\.db\.verify"):
+        VerifiedManifest(verified.manifest, verified.manifest_sha256, (), verified.age, (), ())
+    with pytest.raises(errors.PayloadDigestError):
+        hash_stored_payload(io.BytesIO(b"x" * len(parts.payload)), verified.payload(bundle_format.DATABASE_NAME),
+                            len(parts.payload))
+    assert isinstance(entry, PayloadFile)
+
+
+def test_a_context_needs_an_aware_time(signer: Signer) -> None:
+    with pytest.raises(ValueError, match="no time zone"):
+        VerificationContext(policy(signer), NOW.replace(tzinfo=None))
 
 
 def test_payload_decompresses_into_the_sink_and_stops_at_the_member_end() -> None:
@@ -354,14 +395,11 @@ def test_a_provider_captured_at_an_unknown_time_is_stale_under_any_limit(signer:
     document["providers"][0].update(captured_at="1970-01-01T00:00:00Z", captured_at_basis="unknown")
     manifest = parse_manifest(encode(document))
     assert not manifest.providers[0].captured_at_known
-    _, warnings, _ = check_freshness(manifest, NOW, FreshnessPolicy(max_age=timedelta(days=3650)),
-                                     allow_expired=False, allow_stale=False)
+    _, warnings, _ = check_freshness(manifest, NOW, FreshnessPolicy(max_age=timedelta(days=3650)), frozenset())
     assert any("provider osv data captured at an unknown time" in warning for warning in warnings)
     with pytest.raises(errors.StaleDataError, match="unknown time"):
-        check_freshness(manifest, NOW, FreshnessPolicy(max_age=timedelta(days=3650), fail=True),
-                        allow_expired=False, allow_stale=False)
-    assert check_freshness(manifest, NOW, FreshnessPolicy(max_age=None), allow_expired=False,
-                           allow_stale=False)[1] == ()
+        check_freshness(manifest, NOW, FreshnessPolicy(max_age=timedelta(days=3650), fail=True), frozenset())
+    assert check_freshness(manifest, NOW, FreshnessPolicy(max_age=None), frozenset())[1] == ()
     for basis in ("records", "feed", "given"):
         document["providers"][0]["captured_at_basis"] = basis
         assert parse_manifest(encode(document)).providers[0].captured_at_known

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -200,9 +201,9 @@ def provider(**fields: object) -> list[dict[str, object]]:
     return [{**PROVIDER, **fields}]
 
 
-def manifest_cases() -> dict[str, dict[str, object]]:
+def manifest_cases() -> dict[str, dict[str, Any]]:
     """Manifest changes, each leaving one field of the wrong type (or shape); the expected exit code."""
-    cases: dict[str, dict[str, object]] = {}
+    cases: dict[str, dict[str, Any]] = {}
     for key in ("channel", "schema_version", "bundle_version", "built_at", "expires_at", "builder", "providers",
                 "files"):
         for value in WRONG:
@@ -216,10 +217,10 @@ def manifest_cases() -> dict[str, dict[str, object]]:
                 cases[f"providers[0].{key}={value!r}"] = {"providers": provider(**{key: value})}
     for value in ([1], {"osv": 1}, None, 1):
         cases[f"two providers named {value!r}"] = {"providers": provider(name=value) + provider(name=value)}
-    for value in ({"a": "many"}, {"a": True}, {"a": None}, {"a": [1]}):
-        cases[f"skipped_reasons={value!r}"] = {"providers": provider(skipped_reasons=value)}
-    for value in ([1], "text", {"npm": 5}, {"npm": {"records": "1", "newest": None, "complete": True, "basis": ""}}):
-        cases[f"coverage={value!r}"] = {"providers": provider(coverage=value)}
+    for reasons in ({"a": "many"}, {"a": True}, {"a": None}, {"a": [1]}):
+        cases[f"skipped_reasons={reasons!r}"] = {"providers": provider(skipped_reasons=reasons)}
+    for coverage in ([1], "text", {"npm": 5}, {"npm": {"records": "1", "newest": None, "complete": True, "basis": ""}}):
+        cases[f"coverage={coverage!r}"] = {"providers": provider(coverage=coverage)}
     for value in WRONG:
         if value != "text":
             cases[f"builder.name={value!r}"] = {"builder": {"name": value, "version": "1"}}

@@ -58,8 +58,7 @@ def header(name: bytes = b"file", *, typeflag: bytes = b"0", size: int | bytes =
         block[148:156] = field.ljust(8, b"\0")
     else:
         unsigned, signed = checksums(block)
-        number = {"unsigned": unsigned, "signed": signed}.get(checksum, checksum) if isinstance(checksum, str) \
-            else checksum
+        number = {"unsigned": unsigned, "signed": signed}[checksum] if isinstance(checksum, str) else checksum
         block[148:156] = b"%06o\0 " % number
     return bytes(block)
 
@@ -69,7 +68,7 @@ def data(content: bytes) -> bytes:
     return content + bytes(-len(content) % BLOCK)
 
 
-def member(name: bytes, content: bytes = b"", **fields: int | bytes | dict[str, bytes] | str) -> bytes:
+def member(name: bytes, content: bytes = b"", **fields: int | bytes | dict[str, bytes] | str | None) -> bytes:
     size = fields.pop("size", len(content))
     return header(name, size=size, **fields) + data(content)  # type: ignore[arg-type]
 

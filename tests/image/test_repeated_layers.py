@@ -13,8 +13,8 @@ import pytest
 
 from scanner.errors import ImageError
 from scanner.image import Limits, open_image, reader
+from scanner.image.decompress import LayerStream
 from scanner.image.filesystem import FileRequest
-from scanner.image.tarstream import LayerStream
 from tests.image.builders import (
     Entry,
     ImageSpec,

@@ -14,14 +14,16 @@ import subprocess
 import sys
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scanner.errors import ImageError
+from scanner.image.decompress import Budget, LayerStream
 from scanner.image.limits import Limits
-from scanner.image.tarstream import Budget, LayerStream, SeekableBlocks, TarMember, iter_members, member_data
+from scanner.image.tarstream import SeekableBlocks, TarMember, iter_members, member_data
 from tests.image.builders import compress
 from tests.image.tarcraft import (
     BLOCK,
@@ -158,7 +160,7 @@ def test_a_global_header_applies_to_nothing_and_ends_what_came_before() -> None:
 ])
 def test_prefix_field_per_format(layout: dict[str, bytes] | None, prefix_field: str, expected: bytes) -> None:
     width = 131 if layout is STAR else 155
-    extra: dict[str, int | bytes] = {prefix_field: b"p" * width}
+    extra: dict[str, Any] = {prefix_field: b"p" * width}
     if layout is STAR:
         extra.update(star_atime=0, star_ctime=0)
     raw = archive(header(b"n", size=3, layout=layout, **extra), data(b"abc"))
@@ -220,7 +222,8 @@ def test_size_field_encodings(size_field: bytes) -> None:
     ("size", b"\xff" * 12, "negative size"),  # base-256 -1
 ])
 def test_numeric_fields_go_cannot_read_are_refused(field: str, value: bytes, message: str) -> None:
-    refused(archive(header(b"a", **{field: value})), message)
+    fields: dict[str, Any] = {field: value}
+    refused(archive(header(b"a", **fields)), message)
 
 
 def test_negative_size_is_fine_where_there_is_no_data() -> None:

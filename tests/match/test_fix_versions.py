@@ -15,7 +15,8 @@ import pytest
 
 from scanner import versions
 from scanner.db.store import VulnStore
-from scanner.match.matcher import Matcher, installable_version
+from scanner.match.fixes import installable_version
+from scanner.match.matcher import Matcher
 from scanner.match.scan import ScanInput, ScanOptions, TargetInfo, run_scan
 from scanner.model import Finding, FixState, Package
 from scanner.report.base import FINDINGS, get_format

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,7 @@ UBUNTU_PRO = record("UBUNTU-CVE-2021-1111", "Ubuntu:Pro:22.04:LTS", "openssl", [
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> VulnStore:
+def store(tmp_path: Path) -> Iterator[VulnStore]:
     extra = Rows()
     # A Debian <unfixed> entry without ranges, a not-affected entry, a per-package distro rating.
     extra.vulnerabilities += [("CVE-2023-0001", "debian", "CVE-2023-0001", None, None, None, None, "unfixed bug"),

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from scanner.db.store import VulnStore
-from scanner.match.matcher import Matcher, lookup_names
+from scanner.match.lookup import lookup_names
+from scanner.match.matcher import Matcher
 from scanner.model import FixState, Package
 from tests.match.dbfixture import db_from_records
 from tests.match.test_matcher import deb

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,7 +39,7 @@ def go_record(record_id: str, module: str, cve: str, ghsa: str) -> dict[str, obj
                   published="0001-01-01T00:00:00Z", modified="0001-01-01T00:00:00Z")
 
 
-RECORDS = [
+RECORDS: list[dict[str, Any]] = [
     go_record("GO-2030-0001", "example.com/sqlinjection", "CVE-2030-1001", "GHSA-aaaa-aaaa-aaaa"),
     go_record("GO-2030-0002", "example.com/ghsarated", "CVE-2030-1002", "GHSA-bbbb-bbbb-bbbb"),
     {"id": "GHSA-bbbb-bbbb-bbbb", "aliases": ["CVE-2030-1002"], "database_specific": {"severity": "MODERATE"},

@@ -23,9 +23,9 @@ from scanner.image.filesystem import MemoryFilesystem
 from scanner.model import Package
 from scanner.report import write_output
 from scanner.report.base import SBOM, format_names, get_format
-from scanner.report.json_sbom import read_sbom
 from scanner.report.licenses import is_spdx_expression
 from scanner.report.sbom import SbomReport, Subject
+from scanner.targets.own_sbom import read_sbom
 from tests.image.builders import ImageSpec, docker_archive, file
 from tests.report.schemas import validate
 

@@ -17,8 +17,8 @@ from scanner.catalog import Catalog
 from scanner.match.filters import IgnoreRule
 from scanner.match.scan import ScanInput, ScanOptions, TargetInfo, diff_reports, run_scan
 from scanner.model import Package
+from scanner.report import dumps
 from scanner.report.base import DIFF, FINDINGS, SBOM, get_format
-from scanner.report.findings_json import dumps
 from scanner.report.sbom import SbomReport, Subject
 from tests.db.bundles import Signer
 from tests.image.builders import ImageSpec, docker_archive, file

@@ -90,8 +90,8 @@ def test_lockfile_beside_an_installed_tree_is_ignored() -> None:
 
 
 def test_hostile_json() -> None:
-    deep_lock = {"lockfileVersion": 1, "dependencies": {}}
-    cursor = deep_lock["dependencies"]
+    cursor: dict[str, object] = {}
+    deep_lock = {"lockfileVersion": 1, "dependencies": cursor}
     for _ in range(200):
         nested: dict[str, object] = {}
         cursor["d"] = {"version": "1.0.0", "dependencies": nested}

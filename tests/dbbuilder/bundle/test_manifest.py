@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from dbbuilder.bundle.errors import BuildOptionError
 from dbbuilder.bundle.manifest import build_time, manifest_coverage, parse_duration, read_database_facts
 from scanner.db.errors import ManifestError
 from scanner.db.store import SourceCoverage
@@ -22,7 +23,7 @@ def test_parse_duration(text: str, expected: timedelta) -> None:
 
 @pytest.mark.parametrize("text", ["", "0d", "30", "d", "-1d", "1.5d", "30 days", "1m"])
 def test_parse_duration_refuses(text: str) -> None:
-    with pytest.raises(UsageError, match="duration"):
+    with pytest.raises(BuildOptionError, match="duration"):
         parse_duration(text)
 
 

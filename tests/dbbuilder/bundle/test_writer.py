@@ -15,15 +15,14 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from dbbuilder.bundle.errors import BundleWriteError
+from dbbuilder.bundle.errors import BuildOptionError, BundleWriteError
 from dbbuilder.bundle.keys import public_key_id
 from dbbuilder.bundle.manifest import BundleIdentity
 from dbbuilder.bundle.writer import write_bundle
 from scanner.db import bundle_format
 from scanner.db.archive import verify_bundle
 from scanner.db.bundle_format import MEMBER_ORDER
-from scanner.db.verify import FreshnessPolicy, TrustedKey, TrustPolicy
-from scanner.errors import UsageError
+from scanner.db.verify import FreshnessPolicy, TrustedKey, TrustPolicy, VerificationContext
 from tests.dbbuilder.bundle.conftest import BUILT_AT, IDENTITY, make_database
 
 
@@ -89,8 +88,8 @@ def test_scanner_verifier_accepts_it(tmp_path: Path, database: Path, signing_key
     sink = io.BytesIO()
     with out.open("rb") as stream:
         _, verified = verify_bundle(
-            stream, trust=TrustPolicy(keys=(TrustedKey(public_key_id(public), "k", raw),)),
-            now=BUILT_AT + timedelta(hours=1), freshness=FreshnessPolicy(), rollback={}, sink=sink)
+            stream, VerificationContext(TrustPolicy(keys=(TrustedKey(public_key_id(public), "k", raw),)),
+                                        BUILT_AT + timedelta(hours=1), FreshnessPolicy()), sink=sink)
     assert verified.manifest.bundle_version == 7
     assert sink.getvalue() == database.read_bytes()
 
@@ -128,11 +127,11 @@ def test_failure_leaves_nothing(tmp_path: Path, signing_key: Ed25519PrivateKey) 
 
 
 def test_key_count_rules(tmp_path: Path, database: Path, signing_key: Ed25519PrivateKey) -> None:
-    with pytest.raises(UsageError, match="twice"):
+    with pytest.raises(BuildOptionError, match="twice"):
         write_bundle(tmp_path / "x.bundle", database, IDENTITY, [signing_key, signing_key])
-    with pytest.raises(UsageError, match="at least one"):
+    with pytest.raises(BuildOptionError, match="at least one"):
         write_bundle(tmp_path / "x.bundle", database, IDENTITY, [])
-    with pytest.raises(UsageError, match="at most"):
+    with pytest.raises(BuildOptionError, match="at most"):
         write_bundle(tmp_path / "x.bundle", database, IDENTITY, [Ed25519PrivateKey.generate() for _ in range(17)])
     assert not (tmp_path / "x.bundle").exists()
 
@@ -141,7 +140,7 @@ def test_key_count_rules(tmp_path: Path, database: Path, signing_key: Ed25519Pri
                                                           ("ok", 0, 1), ("ok", 1, 0)])
 def test_identity_is_validated(channel: str, version: int, days: int) -> None:
     built = datetime(2026, 1, 1, tzinfo=UTC)
-    with pytest.raises(UsageError):
+    with pytest.raises(BuildOptionError):
         BundleIdentity(channel, version, built, built + timedelta(days=days))
 
 

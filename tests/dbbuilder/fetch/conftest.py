@@ -155,3 +155,11 @@ class FakeTime:
 @pytest.fixture
 def fake_time() -> FakeTime:
     return FakeTime()
+
+
+def no_distro_sources(*keep: str) -> list[str]:
+    """`--no-NAME` for every registered fetch source on by default except `keep`: a test fetches only what it
+    serves (an opt-in source has no `--no-NAME`)."""
+    from dbbuilder.fetch import SOURCES
+
+    return [f"--no-{name}" for name, source in SOURCES.items() if name not in keep and source.on_by_default]

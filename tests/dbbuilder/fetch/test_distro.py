@@ -10,7 +10,7 @@ from dbbuilder.fetch import HttpClient
 from dbbuilder.fetch.distro import alpine_branches, fetch_alpine, fetch_debian
 from dbbuilder.fetch.state import FetchState
 from scanner.errors import FeedError, UsageError
-from tests.dbbuilder.fetch.conftest import FakeTime, FeedServer
+from tests.dbbuilder.fetch.conftest import FakeTime, FeedServer, no_distro_sources
 from tests.dbbuilder.test_cli import run
 
 FEEDS = Path(__file__).resolve().parents[4] / "shared" / "data" / "feeds"
@@ -89,7 +89,7 @@ def test_fetch_everything_then_build(tmp_path: Path, feed_server: FeedServer, mo
     dest = tmp_path / "feeds"
     code, out, err = run(monkeypatch, capsys, "fetch", "--dest", str(dest), "--no-osv", "--no-nvd",
                          "--debian-tracker-url", f"{url}/tracker/data/json", "--debian-lists-url", f"{url}/data",
-                         "--alpine-base-url", f"{url}/secdb", "--alpine-branch", "v3.12")
+                         "--alpine-base-url", f"{url}/secdb", "--alpine-branch", "v3.12", *no_distro_sources())
     assert code == 0, err
     assert "debian/tracker.json:" in out and "alpine/v3.12/main.json:" in out
     assert run(monkeypatch, capsys, "keygen", "--out", str(tmp_path))[0] == 0

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.dbbuilder.fetch.conftest import FeedServer
+from tests.dbbuilder.fetch.conftest import FeedServer, no_distro_sources
 from tests.dbbuilder.test_cli import run
 
 SAMPLE_FEEDS = Path(__file__).resolve().parents[3] / "bundles" / "feeds"
@@ -32,13 +32,13 @@ def test_fetch_then_build(tmp_path: Path, feed_server: FeedServer, monkeypatch: 
     dest = tmp_path / "feeds"
     code, out, err = run(monkeypatch, capsys, "fetch", "--dest", str(dest), "--ecosystems", "PyPI,Maven",
                          "--osv-base-url", feed_server.url, "--nvd-base-url", f"{feed_server.url}/nvd",
-                         "--nvd-api-key", "test-key", "--no-debian", "--no-alpine")
+                         "--nvd-api-key", "test-key", "--no-debian", "--no-alpine", *no_distro_sources())
     assert code == 0, err
     assert "osv PyPI:" in out
     assert "nvd: 1 pages" in out
     assert (dest / "osv" / "Maven" / "all.zip").exists()
     code, out, _ = run(monkeypatch, capsys, "fetch", "--dest", str(dest), "--ecosystems", "PyPI", "--no-nvd",
-                       "--no-debian", "--no-alpine", "--osv-base-url", feed_server.url)
+                       "--no-debian", "--no-alpine", "--osv-base-url", feed_server.url, *no_distro_sources())
     assert code == 0
     assert "unchanged" in out
 
@@ -54,7 +54,7 @@ def test_fetch_then_build(tmp_path: Path, feed_server: FeedServer, monkeypatch: 
 def test_fetch_errors_are_one_line(tmp_path: Path, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch,
                                    capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(monkeypatch, capsys, "fetch", "--dest", str(tmp_path), "--ecosystems", "Missing", "--no-nvd",
-                       "--no-debian", "--no-alpine", "--osv-base-url", feed_server.url)
+                       "--no-debian", "--no-alpine", "--osv-base-url", feed_server.url, *no_distro_sources())
     assert code == 9
     assert err.count("\n") == 1
     assert "HTTP 404" in err

@@ -14,10 +14,11 @@ from scanner.db.store import VulnStore
 from scanner.errors import TargetError
 from scanner.match.filters import apply_filters, load_vex
 from scanner.match.matcher import Matcher
-from scanner.match.sbom_input import MAX_COMPONENT_DEPTH, looks_like_sbom, read_sbom
 from scanner.model import Finding, Fix, FixState, Package, Vulnerability
 from scanner.report.base import SBOM, get_format
 from scanner.report.sbom import SbomReport, Subject
+from scanner.targets import looks_like_sbom, read_sbom
+from scanner.targets.sbom import MAX_COMPONENT_DEPTH
 from tests.match.dbfixture import Rows, db_from_records
 from tests.scanner_cli import Run, TrustedBundle, runner, trusted_bundle
 
@@ -309,15 +310,16 @@ def nested(depth: int) -> dict[str, Any]:
     return cyclonedx(component)
 
 
-WRONG_TYPES = ([], {}, 1, 1.5, True, "text")
+WRONG_TYPES: tuple[Any, ...] = ([], {}, 1, 1.5, True, "text")
 
 
 def wrong(expected: type) -> list[Any]:
     return [value for value in WRONG_TYPES if not isinstance(value, expected) or isinstance(value, bool)]
 
 
+TOP_LEVEL_NOT_OBJECTS: tuple[Any, ...] = ([], "x", 1, True, None)
 HOSTILE_DOCUMENTS: dict[str, Any] = {
-    **{f"top level {value!r}": value for value in ([], "x", 1, True, None)},
+    **{f"top level {value!r}": value for value in TOP_LEVEL_NOT_OBJECTS},
     **{f"components {value!r}": cyclonedx(components=value) for value in wrong(list)},
     **{f"component {value!r}": cyclonedx(value) for value in [*wrong(dict), None]},
     **{f"component {field} {value!r}": cyclonedx({"purl": PURL, field: value})
@@ -427,7 +429,7 @@ def test_a_json_bomb_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
             "from pathlib import Path\n"
             "from scanner.errors import TargetError\n"
             "from tests.peak_memory import peak_rss_kib\n"
-            "from scanner.match.sbom_input import read_sbom\n"
+            "from scanner.targets import read_sbom\n"
             "try:\n"
             "    read_sbom(Path(sys.argv[1]))\n"
             "except TargetError as error:\n"

@@ -1,12 +1,12 @@
-"""SBOMs as scan targets: CycloneDX JSON and SPDX 2.x JSON, ours and other tools', and our own `sbom -o json`.
+"""CycloneDX JSON and SPDX 2.x JSON SBOMs (ours and other tools') as scan targets.
 
 Packages come from PURLs. OS packages (deb, apk, rpm) need their distro release: the PURL's
 `distro` qualifier when present, else the SBOM's operating-system component (CycloneDX) or
 package (SPDX `primaryPackagePurpose: OPERATING-SYSTEM`). Source packages come from the
 `upstream` qualifier (ours and Syft's) or Trivy's `SrcName`/`SrcVersion` properties.
 
-The JSON is read strictly (scanner.jsonstrict: no duplicate keys, no NaN), and every field read must
-have the JSON type the format gives it (null counts as absent): a `components` that is an object, an
+The document has been read strictly by `scanner.targets.read_sbom` (no duplicate keys, no NaN, no
+lone surrogates, within the size caps); every field read here must have the JSON type the format gives it (null counts as absent): a `components` that is an object, an
 `externalRefs` that is a number, a layer index that is not decimal digits make the SBOM malformed, and
 it is refused with the target exit code (4), never read as "no packages". A component whose content is
 not understood (a PURL that does not parse, no version, a type without an advisory ecosystem) is
@@ -15,31 +15,21 @@ skipped with a warning.
 
 from __future__ import annotations
 
-import hashlib
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 from packageurl import PackageURL
 
 from scanner.catalog.distro import osv_ecosystem
 from scanner.errors import TargetError
-from scanner.fileio import open_regular_file, read_capped
-from scanner.jsonstrict import loads_strict
 from scanner.model import Distro, Package
 from scanner.names import normalize_package_name
+from scanner.targets import SbomContent
 
-MAX_SBOM_BYTES = 512 * 1024 * 1024
-# json.loads builds one Python object per value: 512 MiB of "{}," would become 12 GiB of dicts. The
-# separators and openers (, : [ {) in the raw bytes bound the values; past this many the SBOM is refused
-# before it is parsed (at most about 700 MB of objects; a large real SBOM has a few hundred thousand).
-MAX_SBOM_JSON_TOKENS = 8_000_000
 MAX_COMPONENT_DEPTH = 32  # CycloneDX components nested in components
 _LAYER_INDEX = re.compile(r"[0-9]{1,6}")  # ASCII only: str.isdigit() also accepts "²", which int() refuses
-# a \uD800-\uDFFF escape: the only way JSON text that is valid UTF-8 yields a lone surrogate
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 PURL_TYPE_ECOSYSTEMS: Mapping[str, str] = {
     "pypi": "PyPI", "npm": "npm", "maven": "Maven", "golang": "Go", "cargo": "crates.io", "gem": "RubyGems",
@@ -52,22 +42,11 @@ _SRPM = re.compile(r"^(?P<name>.+)-(?P<version>[^-]+)-(?P<release>[^-]+)\.src\.r
 _BUILT_FROM = re.compile(r"^built (?:package from:|from source package)\s*(?P<name>\S+)\s+(?P<version>\S+)")
 _GO_MAJOR = re.compile(r"v?(?P<major>[0-9]+)\.")  # of a Go module version: "v5.12.0", "5.12.0", "v2.0.0-2019..."
 _GO_MAJOR_ELEMENT = re.compile(r"v[0-9]+")  # a module path's major-version suffix
-OWN_SCHEMA = "airgap-scanner/sbom"  # `sbom -o json` (scanner/report/json_sbom.py SCHEMA, docs/sbom-json.md)
 _OURS = "airgap-scanner:"  # our SBOMs' property prefix (scanner/report/cyclonedx.py, spdx.py comments)
 
 
-@dataclass(frozen=True)
-class SbomTarget:
-    format: str  # "cyclonedx-json" or "spdx-json"
-    name: str  # the document's subject (image name, directory) or the file name
-    sha256: str  # of the SBOM file
-    distro: Distro | None
-    packages: tuple[Package, ...]
-    warnings: tuple[str, ...]
-
-
 class _Malformed(Exception):
-    """A value whose JSON type is not the one the format gives it; `read_sbom` names the file."""
+    """A value whose JSON type is not the one the format gives it; `_content` names the file."""
 
 
 _T = TypeVar("_T", str, list[Any], dict[str, Any])
@@ -361,65 +340,18 @@ def _read_spdx(document: dict[str, Any]) -> tuple[str, _Reader, list[Package]]:
     return _text(document, "name", ""), reader, packages
 
 
-def _unpaired_surrogate(document: Any) -> bool:
-    """Whether a key or string value holds a lone UTF-16 surrogate (from a `\\udc80`-style escape)."""
-    pending = [document]
-    while pending:
-        value = pending.pop()
-        if isinstance(value, str):
-            if not value.isprintable() and any("\ud800" <= character <= "\udfff" for character in value):
-                return True
-        elif isinstance(value, dict):
-            pending += value.keys()
-            pending += value.values()
-        elif isinstance(value, list):
-            pending += value
-    return False
-
-
-def looks_like_sbom(path: Path) -> bool:
-    """A regular file that starts with a JSON object: an SBOM, never an image archive.
-
-    A tar archive starts with a member name, never "{", so any JSON object is read as an SBOM and
-    one that is neither CycloneDX nor SPDX is refused with that message, not as a broken tar.
-    """
-    try:
-        with open_regular_file(path) as handle:
-            head = handle.read(64)
-    except OSError:  # the image reader names the problem
-        return False
-    return head.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] == b"{"
-
-
-def read_sbom(path: Path) -> SbomTarget:
-    raw = read_capped(path, MAX_SBOM_BYTES, "SBOM", TargetError)
-    what = f"SBOM {path}"
-    if sum(raw.count(mark) for mark in (b",", b":", b"[", b"{")) > MAX_SBOM_JSON_TOKENS:
-        raise TargetError(f"{what}: more than {MAX_SBOM_JSON_TOKENS:,} JSON values (the cap on an SBOM's size)")
-    document = loads_strict(raw.removeprefix(b"\xef\xbb\xbf"), what, TargetError)
-    if not isinstance(document, dict):
-        raise TargetError(f"{what}: not a JSON object")
-    # A lone surrogate is no Unicode text: no UTF-8 for it in a report, nor a query for it in the database.
-    if _SURROGATE_ESCAPE.search(raw) and _unpaired_surrogate(document):
-        raise TargetError(f"{what}: a string holds an unpaired UTF-16 surrogate escape (\\ud800-\\udfff)")
-    if document.get("bomFormat") == "CycloneDX":
-        read = _read_cyclonedx
-    elif isinstance(document.get("spdxVersion"), str):
-        read = _read_spdx
-    elif document.get("schema") == OWN_SCHEMA:
-        # Here, not at the top: the report package imports the matcher, which imports this module.
-        from scanner.report.json_sbom import read_document
-
-        subject, catalog = read_document(document, what)
-        return SbomTarget(format=OWN_SCHEMA, name=subject.name or path.name, sha256=hashlib.sha256(raw).hexdigest(),
-                          distro=catalog.distro, packages=tuple(sorted(set(catalog.packages))),
-                          warnings=tuple(catalog.warnings))
-    else:
-        raise TargetError(f"{what}: neither CycloneDX JSON (bomFormat), SPDX JSON (spdxVersion) nor this "
-                          f"scanner's own SBOM JSON (schema {OWN_SCHEMA!r})")
+def _content(read: Callable[[dict[str, Any]], tuple[str, _Reader, list[Package]]], document: dict[str, Any],
+             what: str) -> SbomContent:
     try:
         name, reader, packages = read(document)
     except _Malformed as error:
         raise TargetError(f"{what}: malformed: {error}") from None
-    return SbomTarget(format=reader.format, name=name or path.name, sha256=hashlib.sha256(raw).hexdigest(),
-                      distro=reader.distro, packages=tuple(sorted(set(packages))), warnings=reader.final_warnings())
+    return SbomContent(name, reader.distro, tuple(packages), reader.final_warnings())
+
+
+def read_cyclonedx(document: dict[str, Any], what: str) -> SbomContent:
+    return _content(_read_cyclonedx, document, what)
+
+
+def read_spdx(document: dict[str, Any], what: str) -> SbomContent:
+    return _content(_read_spdx, document, what)
