@@ -151,8 +151,12 @@ _SUMMARY_UNITS = (
 
 
 def _summary_table(summary: CompileSummary) -> Table:
-    table = Table("provider", Column("captured (from)", no_wrap=True), "ecosystem", "records", "newest",
-                  Column("coverage", no_wrap=True), "withdrawn", "skipped", "skip reasons", title="bundle contents",
+    # Names and numbers are never cut; the long free-text columns (ecosystem, coverage basis, reasons) wrap.
+    table = Table(Column("provider", no_wrap=True), Column("captured (from)", no_wrap=True),
+                  Column("ecosystem", overflow="fold", min_width=12), Column("records", no_wrap=True, justify="right"),
+                  Column("newest", no_wrap=True), Column("coverage", min_width=24),
+                  Column("withdrawn", no_wrap=True, justify="right"), Column("skipped", no_wrap=True, justify="right"),
+                  Column("skip reasons", min_width=12), title="bundle contents",
                   caption=_SUMMARY_UNITS, caption_justify="left")
     for provider in summary.providers:
         reasons = ", ".join(f"{reason}: {count}" for reason, count in sorted(provider.skipped_reasons.items()))

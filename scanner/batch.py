@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from scanner.errors import UsageError
+from scanner.errors import OperatorInputError, ReportError
 from scanner.terminal import printable
 
 INCOMPLETE_COVERAGE_EXIT = 50  # `scan --require-complete` with coverage short of complete (docs/exit-codes.md)
@@ -72,7 +72,7 @@ def expand_targets(arguments: Sequence[Path]) -> Expanded:
             seen.add(key)
             targets.append(path)
     if not targets:
-        raise UsageError(f"no image archive among {', '.join(str(a) for a in arguments)}")
+        raise OperatorInputError(f"no image archive among {', '.join(str(a) for a in arguments)}")
     return Expanded(tuple(targets), tuple(skipped), tuple(repeated))
 
 
@@ -98,12 +98,12 @@ def check_output_dir(directory: Path, names: Sequence[str]) -> None:
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise UsageError(f"--output-dir {directory}: cannot create it ({error.strerror or error})") from None
+        raise ReportError(f"--output-dir {directory}: cannot create it ({error.strerror or error})") from None
     if not directory.is_dir():
-        raise UsageError(f"--output-dir {directory}: not a directory")
+        raise ReportError(f"--output-dir {directory}: not a directory")
     existing = [name for name in names if os.path.lexists(directory / name)]
     if existing:
-        raise UsageError(f"--output-dir {directory}: {existing[0]} exists"
+        raise OperatorInputError(f"--output-dir {directory}: {existing[0]} exists"
                          + (f" (and {len(existing) - 1} more report(s))" if len(existing) > 1 else "")
                          + "; remove them or choose another directory")
 
@@ -147,8 +147,15 @@ def run_parallel(work: Callable[[Job], Outcome], jobs: Sequence[Job], workers: i
         return
     from multiprocessing import get_context
 
-    with get_context("fork").Pool(min(workers, len(jobs))) as pool:  # leaving it terminates the workers
+    pool = get_context("fork").Pool(min(workers, len(jobs)))
+    try:
         yield from pool.imap(work, jobs)
+        # Every job done: the workers leave on their own. terminate() here could hang: CPython's pool may be
+        # starting a replacement worker that then waits forever on a queue lock a terminated sibling held.
+        pool.close()
+        pool.join()
+    finally:
+        pool.terminate()  # stopped early (an interrupt, SIGTERM): the queue is abandoned; after join, a no-op
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from scanner.errors import UsageError
+from scanner.errors import OperatorInputError
 
 # Go's zero time (`0001-01-01T00:00:00Z`), which Go's vulnerability database writes for "no date".
 _PLACEHOLDER_YEAR = 1
@@ -33,11 +33,11 @@ def timestamp_from_environment(environ: Mapping[str, str]) -> datetime | None:
     if not value:
         return None
     if not (value.isascii() and value.isdigit()):
-        raise UsageError(f"SOURCE_DATE_EPOCH must be a non-negative integer, not {value!r}")
+        raise OperatorInputError(f"SOURCE_DATE_EPOCH must be a non-negative integer, not {value!r}")
     try:
         return datetime.fromtimestamp(int(value), tz=UTC)
     except (OverflowError, ValueError, OSError) as error:
-        raise UsageError(f"SOURCE_DATE_EPOCH {value} is out of range") from error
+        raise OperatorInputError(f"SOURCE_DATE_EPOCH {value} is out of range") from error
 
 
 def _system_time() -> datetime:

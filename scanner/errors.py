@@ -4,7 +4,7 @@ Exit codes are part of the public interface and documented in docs/exit-codes.md
 
     0   success
     1   findings at or above --fail-on remain (not an error)
-    2   bad command line (flag, missing argument)
+    2   bad command line (flag, missing argument), an operator-supplied value or file refused, a missing extra
     3   image archive unreadable or refused
     4   SBOM or other scan target unreadable
     5   version string or ecosystem not understood
@@ -35,6 +35,22 @@ class ScannerError(Exception):
 
 
 class UsageError(ScannerError):
+    """A bad command line. Raised only by the command-line modules (scanner.cli, scanner.cliexit,
+    dbbuilder.cli, dbbuilder.root); library code raises OperatorInputError."""
+
+    exit_code = 2
+
+
+class OperatorInputError(ScannerError):
+    """A value or file the operator supplied was refused by the code that reads it: an --ignore or --vex
+    file, SOURCE_DATE_EPOCH, a --platform, an output format, a list of targets, a feed or kit option."""
+
+    exit_code = 2
+
+
+class MissingExtraError(ScannerError):
+    """A command needs an optional group of dependencies (a pip extra) that is not installed."""
+
     exit_code = 2
 
 

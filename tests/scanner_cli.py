@@ -15,6 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from dbbuilder.bundle.keys import generate_key_pair, load_private_key
+from dbbuilder.bundle.manifest import BundleIdentity
+from dbbuilder.bundle.writer import write_bundle as write_compiled_bundle
 from scanner.cli import main
 from scanner.db import trust
 from scanner.db.state import StateDir
@@ -60,4 +63,17 @@ def trusted_bundle(directory: Path, rows: Rows, **manifest: object) -> TrustedBu
                           expires=now + timedelta(days=10), **manifest)
     state = directory / "state"
     trust.add_key(StateDir(state), signer.public_pem, "test", "test.pub.pem", now)
+    return TrustedBundle(bundle, state)
+
+
+def trusted_compiled_bundle(work: Path, database: Path, channel: str) -> TrustedBundle:
+    """`database` (as dbbuilder compiles it) in a bundle valid for 30 days, signed by a new key made as
+    `dbbuilder keygen` makes one, which a new state directory trusts."""
+    keys = generate_key_pair(work, "test-key")
+    built = datetime.now(UTC).replace(microsecond=0)
+    bundle = work / f"{channel}.bundle"
+    write_compiled_bundle(bundle, database, BundleIdentity(channel, 1, built, built + timedelta(days=30)),
+                          [load_private_key(keys.private_key)])
+    state = work / "state"
+    trust.add_key(StateDir.resolve(state), trust.read_key_file(keys.public_key), "test", str(keys.public_key), built)
     return TrustedBundle(bundle, state)

@@ -9,12 +9,13 @@ import pytest
 
 from scanner.batch import (
     SummaryRow,
+    check_output_dir,
     expand_targets,
     report_names,
     summary_table,
     worst_exit_code,
 )
-from scanner.errors import UsageError
+from scanner.errors import OperatorInputError, ReportError
 from tests.image.builders import ImageSpec, docker_archive, file, oci_layout
 from tests.match.dbfixture import osv_rows
 from tests.scanner_cli import Run, TrustedBundle, runner, trusted_bundle
@@ -80,8 +81,21 @@ def test_expand_targets(images: Path, tmp_path: Path) -> None:
     assert [p.name for p in expanded.repeated] == ["new.tar"]
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(UsageError, match="no image archive"):
+    with pytest.raises(OperatorInputError, match="no image archive"):
         expand_targets([empty])
+
+
+def test_an_output_dir_that_cannot_be_made_is_a_report_error(tmp_path: Path) -> None:
+    """Reports that cannot be written are exit code 8, as with --file; a report already there is refused (2)."""
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ReportError, match=r"--output-dir .*file/reports: cannot create it") as refused:
+        check_output_dir(tmp_path / "file" / "reports", ["a.json"])
+    assert refused.value.exit_code == 8
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "a.json").write_text("")
+    with pytest.raises(OperatorInputError, match=r"a\.json exists") as exists:
+        check_output_dir(tmp_path / "reports", ["a.json", "b.json"])
+    assert exists.value.exit_code == 2
 
 
 def test_summary_table_lists_errors_after_the_rows() -> None:

@@ -15,7 +15,7 @@ from scanner.clock import (
     rfc3339,
     timestamp_from_environment,
 )
-from scanner.errors import UsageError
+from scanner.errors import OperatorInputError
 
 
 def test_rfc3339_keeps_four_digit_years() -> None:
@@ -66,7 +66,7 @@ def test_source_date_epoch_never_moves_the_time_decisions_are_judged_against() -
 def test_a_bad_source_date_epoch_fails_only_when_a_stamp_is_taken() -> None:
     clock = Clock({"SOURCE_DATE_EPOCH": "yesterday"})
     assert clock.now().tzinfo is not None
-    with pytest.raises(UsageError, match="SOURCE_DATE_EPOCH"):
+    with pytest.raises(OperatorInputError, match="SOURCE_DATE_EPOCH"):
         clock.stamp()
 
 
@@ -94,5 +94,5 @@ def test_source_date_epoch_parsing() -> None:
     assert timestamp_from_environment({}) is None
     assert timestamp_from_environment({"SOURCE_DATE_EPOCH": "0"}) == datetime(1970, 1, 1, tzinfo=UTC)
     for bad in ("yesterday", "-1", "99999999999999999999"):
-        with pytest.raises(UsageError, match="SOURCE_DATE_EPOCH"):
+        with pytest.raises(OperatorInputError, match="SOURCE_DATE_EPOCH"):
             timestamp_from_environment({"SOURCE_DATE_EPOCH": bad})

@@ -12,21 +12,14 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from dbbuilder.bundle.keys import generate_key_pair, load_private_key
-from dbbuilder.bundle.manifest import BundleIdentity
-from dbbuilder.bundle.writer import write_bundle
 from dbbuilder.compile import compile_database
-from scanner.cli import main
-from scanner.db import trust
-from scanner.db.state import StateDir
 from tests.image.builders import Entry, ImageSpec, docker_archive, file
+from tests.scanner_cli import runner, trusted_compiled_bundle
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 FEEDS, OSDB = DATA / "feeds", DATA / "osdb"
@@ -92,28 +85,16 @@ def environment(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     assert {provider.name for provider in summary.providers} == {
         "wolfi", "chainguard", "redhat", "amazon", "suse", "oracle", "azure-linux"}
     assert all(provider.records for provider in summary.providers)
-    keys = generate_key_pair(work, "key")
-    built = datetime.now(UTC).replace(microsecond=0)
-    bundle = work / "distros.bundle"
-    write_bundle(bundle, database, BundleIdentity("distros", 1, built, built + timedelta(days=30)),
-                 [load_private_key(keys.private_key)])
-    state = work / "state"
-    trust.add_key(StateDir.resolve(state), trust.read_key_file(keys.public_key), "test", str(keys.public_key), built)
-    return {"bundle": bundle, "state": state, "work": work}
+    trusted = trusted_compiled_bundle(work, database, "distros")
+    return {"bundle": trusted.bundle, "state": trusted.state, "work": work}
 
 
 def scan(environment: dict[str, Path], target: Path, monkeypatch: pytest.MonkeyPatch,
          capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
-    monkeypatch.setattr(sys, "argv", ["scanner", "--state-dir", str(environment["state"]), "scan", str(target),
-                                      "--db", str(environment["bundle"]), "-o", "json"])
-    code = 0
-    try:
-        main()
-    except SystemExit as exited:
-        code = int(exited.code or 0)
-    out = capsys.readouterr()
-    assert code in (0, 1), out.err
-    report: dict[str, Any] = json.loads(out.out)
+    code, out, err = runner(capsys, monkeypatch)("--state-dir", str(environment["state"]), "scan", str(target),
+                                                 "--db", str(environment["bundle"]), "-o", "json")
+    assert code in (0, 1), err
+    report: dict[str, Any] = json.loads(out)
     return report
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from scanner.db.errors import BundleArchiveError
 from scanner.db.install import bundle_digest
-from scanner.errors import ImageError, TargetError, UsageError
+from scanner.errors import ImageError, OperatorInputError, TargetError
 from scanner.fileio import (
     FileReadError,
     NotRegularFileError,
@@ -33,8 +33,8 @@ def test_errors_are_one_line_in_the_callers_class(tmp_path: Path) -> None:
         read_capped(tmp_path / "absent.json", 100, "SBOM", TargetError)
     big = tmp_path / "big"
     big.write_bytes(b"y" * 101)
-    with pytest.raises(UsageError, match=r"^ignore file .*big: larger than 100 bytes$"):
-        read_capped(big, 100, "ignore file", UsageError)
+    with pytest.raises(OperatorInputError, match=r"^ignore file .*big: larger than 100 bytes$"):
+        read_capped(big, 100, "ignore file", OperatorInputError)
 
 
 def test_directories_fifos_and_devices_are_refused_without_blocking(tmp_path: Path) -> None:

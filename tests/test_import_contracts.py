@@ -106,6 +106,28 @@ def test_a_floor_never_imports_the_floors_above_it(importer: str, forbidden: tup
     assert violations(importer, forbidden) == []
 
 
+# The command-line modules: the only ones that raise the CLI's UsageError. Library code says what it refused
+# with an error of its own (OperatorInputError, ReportError, ...), whoever called it.
+CLI_MODULES = frozenset({"scanner.cli", "scanner.cliexit", "dbbuilder.cli", "dbbuilder.root"})
+
+
+def usage_error_lines(tree: ast.AST) -> list[int]:
+    """Where `tree` names UsageError: imported, raised, caught or referred to as an attribute."""
+    return [node.lineno for node in ast.walk(tree)
+            if (isinstance(node, ast.Name) and node.id == "UsageError")
+            or (isinstance(node, ast.Attribute) and node.attr == "UsageError")
+            or (isinstance(node, ast.ImportFrom) and any(alias.name == "UsageError" for alias in node.names))]
+
+
+def test_only_the_command_line_modules_use_usage_error() -> None:
+    found = [f"{module_name(path)}:{line}" for path in source_files() if module_name(path) not in CLI_MODULES
+             for line in usage_error_lines(ast.parse(path.read_text(encoding="utf-8"), str(path)))]
+    assert found == []
+    assert usage_error_lines(ast.parse("from scanner.errors import UsageError as Refused\nimport scanner.errors\n"
+                                       "raise scanner.errors.UsageError('x')\n")) == [1, 3]
+    assert all(_path_of(module) is not None for module in CLI_MODULES)
+
+
 def _path_of(module: str) -> Path | None:
     base = ROOT.joinpath(*module.split("."))
     for candidate in (base.with_suffix(".py"), base / "__init__.py"):

@@ -19,22 +19,16 @@ import zipfile
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from packaging.version import InvalidVersion, Version
 
-from dbbuilder.bundle.keys import generate_key_pair, load_private_key
-from dbbuilder.bundle.manifest import BundleIdentity
-from dbbuilder.bundle.writer import write_bundle
 from dbbuilder.compile import compile_database
 from scanner.catalog import catalog_filesystem
 from scanner.catalog.rpm import RpmCataloger
-from scanner.cli import main
-from scanner.db import load_database, trust
-from scanner.db.state import StateDir
+from scanner.db import load_database
 from scanner.db.store import VulnStore
 from scanner.image.filesystem import MemoryFilesystem
 from scanner.match.matcher import Matcher
@@ -47,6 +41,7 @@ from tests.catalog.test_rpm import INT32, STRING, make_header
 from tests.image.builders import Entry, ImageSpec, docker_archive, file
 from tests.match.fix_invariant import assert_fixes_above_installed
 from tests.report.schemas import validate
+from tests.scanner_cli import runner, trusted_compiled_bundle
 
 __all__ = ["lodash_package", "log4j_deb_root", "wheels_site"]  # session fixtures shared with the catalog tests
 
@@ -79,15 +74,8 @@ def environment(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     osv = [FEEDS / "osv" / name for name in ("PyPI", "npm", "Maven", "AlmaLinux", "Rocky_Linux")]
     compile_database(database, {"osv": osv, "nvd": [FEEDS / "nvd"],
                                 "debian": [_trimmed_dsa_list(work / "debian" / "DSA")]})
-    keys = generate_key_pair(work, "test-key")
-    built = datetime.now(UTC).replace(microsecond=0)
-    bundle = work / "test.bundle"
-    write_bundle(bundle, database, BundleIdentity("e2e", 1, built, built + timedelta(days=30)),
-                 [load_private_key(keys.private_key)])
-    state = work / "state"
-    trust.add_key(StateDir.resolve(state), trust.read_key_file(keys.public_key), "test", str(keys.public_key),
-                  built)
-    return {"bundle": bundle, "state": state, "database": database, "work": work}
+    trusted = trusted_compiled_bundle(work, database, "e2e")
+    return {"bundle": trusted.bundle, "state": trusted.state, "database": database, "work": work}
 
 
 Run = Callable[..., tuple[int, str, str]]
@@ -96,16 +84,7 @@ Run = Callable[..., tuple[int, str, str]]
 @pytest.fixture
 def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Run:
     """The real entry point (`scanner.cli.main`): exit code, standard output, standard error."""
-    def invoke(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["scanner", *args])
-        code = 0
-        try:
-            main()
-        except SystemExit as exited:
-            code = int(exited.code or 0)
-        out = capsys.readouterr()
-        return code, out.out, out.err
-    return invoke
+    return runner(capsys, monkeypatch)
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from typing import Any
 from scanner import __version__
 from scanner.db.schema import CPE_ECOSYSTEM, DDL, SCHEMA_VERSION
 from scanner.db.store import SourceCoverage
-from scanner.errors import FeedError, UsageError
+from scanner.errors import FeedError, MissingExtraError, OperatorInputError
 
 from ..sources import PROVIDERS
 from ..sources.base import compact_json, rfc3339
@@ -140,7 +140,7 @@ def compile_database(
     provider; with `strict` it raises MalformedFeedError (a FeedError). `captured_at` gives a provider's
     capture time; otherwise it comes from the data: the feed's own timestamps, else its newest record date,
     else it is unknown (EPOCH). `complete` names ecosystems the operator declares the inputs a whole export
-    of (UsageError when no input has records there); the readers find the others (docs/database.md,
+    of (OperatorInputError when no input has records there); the readers find the others (docs/database.md,
     "Coverage"). `kev` and `epss` name a CISA KEV catalog and a FIRST EPSS file
     (dbbuilder.compile.exploitation). `progress`, when given, is called with keyword arguments `stage`
     ("read", "resolve", "groups", "write", "optimize"), `provider` (or "") and `count` (records read so
@@ -430,7 +430,7 @@ def _check_declared(declared: frozenset[str], providers: Sequence[ProviderSummar
     if unknown:
         shown = sorted(held)[:_LISTED]
         more = f" and {len(held) - _LISTED} more" if len(held) > _LISTED else ""
-        raise UsageError(f"--complete {', '.join(unknown)}: no input has records for it; ecosystems with records: "
+        raise OperatorInputError(f"--complete {', '.join(unknown)}: no input has records for it; ecosystems with records: "
                          f"{', '.join(shown) or 'none'}{more}")
 
 
@@ -460,7 +460,7 @@ def _write_final(path: Path, staging_path: Path, providers: Sequence[ProviderSum
     try:
         import sqlite_utils  # the `builder` extra: an isolated host's scanner-only install does without it
     except ModuleNotFoundError:
-        raise UsageError("dbbuilder build needs the builder extra: pip install 'airgap-scanner[builder]'") from None
+        raise MissingExtraError("dbbuilder build needs the builder extra: pip install 'airgap-scanner[builder]'") from None
     with closing(sqlite3.connect(path)) as connection:
         db = sqlite_utils.Database(connection)
         connection.executescript(f"PRAGMA page_size={int(page_size)}; PRAGMA journal_mode=OFF;"

@@ -16,7 +16,7 @@ import xml.etree.ElementTree as ElementTree
 from collections.abc import Sequence
 from pathlib import Path
 
-from scanner.errors import FeedError, UsageError
+from scanner.errors import FeedError, OperatorInputError
 
 from .http import HttpClient
 from .source import HEAD_BYTES, FetchedFile, FetchSource, fetch_file, xml_check
@@ -65,7 +65,7 @@ def fetch_amazon(client: HttpClient, base_url: str, dest: Path, state: FetchStat
     for release in items:
         directory = RELEASES.get(release)
         if directory is None:
-            raise UsageError(f"--amazon-release {release!r}: expected one of {', '.join(RELEASES)}")
+            raise OperatorInputError(f"--amazon-release {release!r}: expected one of {', '.join(RELEASES)}")
         feed = fetch_file(client, f"{base}/{directory}/alas.rss", dest, f"amazon/{release}_rss.xml", state,
                           xml_check("rss"), MAX_FEED_BYTES)
         fetched.append(feed)

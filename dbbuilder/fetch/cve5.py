@@ -44,7 +44,7 @@ from dbbuilder.sources.cve5 import MAX_FILE_BYTES
 from scanner.errors import FeedError
 
 from .http import Download, HttpClient, Validators
-from .source import DOWNLOADS, FetchedFile, FetchSource, fetch_file
+from .source import DOWNLOADS, FetchedFile, FetchSource, fetch_file, replace_tree
 from .state import FetchState
 
 CVELIST_API_URL = "https://api.github.com/repos/CVEProject/cvelistV5"
@@ -279,12 +279,7 @@ def _unpack_baseline(archive: Path, tree: Path, limits: ArchiveLimits) -> int:
             for name, data in _records(records, _BASELINE_RECORD, _BASELINE_DIRECTORY, what, limits):
                 _write(staging / record_path(name), data, made)
                 count += 1
-        previous = tree.with_name(f".{tree.name}.previous")
-        shutil.rmtree(previous, ignore_errors=True)
-        if tree.exists():
-            os.replace(tree, previous)
-        os.replace(staging, tree)
-        shutil.rmtree(previous, ignore_errors=True)
+        replace_tree(staging, tree)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, zlib.error, EOFError, OSError) as error:
         raise FeedError(f"{archive.name}: cannot unpack ({error})") from error
     finally:

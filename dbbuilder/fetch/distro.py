@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from scanner.errors import FeedError, UsageError
+from scanner.errors import FeedError, OperatorInputError
 
 from .http import HttpClient, NotFoundError
 from .source import HEAD_BYTES, FetchedFile, check_json_object, fetch_file
@@ -67,7 +67,7 @@ def fetch_alpine(client: HttpClient, dest: Path, state: FetchState, branches: It
     chosen = alpine_branches(client, base_url) if branches is None else list(branches)
     for branch in chosen:
         if not _BRANCH.fullmatch(branch):
-            raise UsageError(f"Alpine branch {branch!r}: expected v3.20 or edge")
+            raise OperatorInputError(f"Alpine branch {branch!r}: expected v3.20 or edge")
     if not chosen:
         raise FeedError(f"{base_url}: the secdb index lists no branches")
     fetched = []

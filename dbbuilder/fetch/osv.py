@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from scanner.errors import FeedError, UsageError
+from scanner.errors import FeedError, OperatorInputError
 
 from .http import Download, HttpClient, Validators
 from .state import FetchState
@@ -32,7 +32,7 @@ class FetchedArchive:
 def check_ecosystem_name(name: str) -> str:
     """An ecosystem name becomes a directory name: refuse anything that could escape DEST."""
     if not name or name in {".", ".."} or "/" in name or "\\" in name or "\0" in name or name != name.strip():
-        raise UsageError(f"ecosystem name {name!r} is not usable as a directory name")
+        raise OperatorInputError(f"ecosystem name {name!r} is not usable as a directory name")
     return name
 
 

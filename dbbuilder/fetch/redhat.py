@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import os
 import re
 import shutil
 import tarfile
@@ -32,7 +31,7 @@ import zstandard
 from scanner.errors import FeedError
 
 from .http import Download, HttpClient, Validators
-from .source import DOWNLOADS, FetchedFile, FetchSource, check_json_object, fetch_file
+from .source import DOWNLOADS, FetchedFile, FetchSource, check_json_object, fetch_file, replace_tree
 from .state import FetchState
 
 VEX_BASE_URL = "https://security.access.redhat.com/data/csaf/v2/vex"
@@ -97,12 +96,7 @@ def _unpack(archive: Path, tree: Path) -> int:
                 with target.open("wb") as output:
                     shutil.copyfileobj(source, output)
                 count += 1
-        previous = tree.with_name(f".{tree.name}.previous")
-        shutil.rmtree(previous, ignore_errors=True)
-        if tree.exists():
-            os.replace(tree, previous)
-        os.replace(staging, tree)
-        shutil.rmtree(previous, ignore_errors=True)
+        replace_tree(staging, tree)
     except (tarfile.TarError, zstandard.ZstdError, OSError, EOFError) as error:
         raise FeedError(f"{archive.name}: cannot unpack ({error})") from error
     finally:

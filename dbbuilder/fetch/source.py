@@ -12,6 +12,7 @@ import contextlib
 import gzip
 import os
 import re
+import shutil
 import tempfile
 import zlib
 from collections.abc import Callable, Sequence
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from scanner.errors import FeedError, UsageError
+from scanner.errors import FeedError, OperatorInputError
 
 from .http import Download, HttpClient, Validators
 from .state import FetchState
@@ -58,7 +59,7 @@ class FetchSource:
 def check_item(item: str, what: str) -> str:
     """A file or release name from the command line becomes part of a path and a URL: plain names only."""
     if not _FILE_NAME.fullmatch(item) or ".." in item:
-        raise UsageError(f"{what} {item!r}: expected a plain file or release name")
+        raise OperatorInputError(f"{what} {item!r}: expected a plain file or release name")
     return item
 
 
@@ -142,6 +143,17 @@ def decompress(source: Path, target: Path, max_bytes: int, check: Callable[[Path
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
     return written
+
+
+def replace_tree(staging: Path, tree: Path) -> None:
+    """`staging` moved into the place of `tree`; the old tree is kept aside until the move is done, so that a
+    failure leaves one of the two whole."""
+    previous = tree.with_name(f".{tree.name}.previous")
+    shutil.rmtree(previous, ignore_errors=True)
+    if tree.exists():
+        os.replace(tree, previous)
+    os.replace(staging, tree)
+    shutil.rmtree(previous, ignore_errors=True)
 
 
 def fetch_compressed(client: HttpClient, url: str, dest: Path, directory: str, file_name: str,

@@ -32,7 +32,7 @@ from scanner import kit
 from scanner.db.bundle_format import key_id
 from scanner.db.trust import DEMO_KEY_ID, raw_public_key
 from scanner.db.verify import format_time
-from scanner.errors import UsageError
+from scanner.errors import OperatorInputError
 from scanner.fileio import read_capped
 
 DEFAULT_PYTHONS = ("3.11", "3.12", "3.13")
@@ -87,10 +87,10 @@ Runner = Callable[[Sequence[str]], None]
 def targets(pythons: Sequence[str], platforms: Sequence[str]) -> tuple[Target, ...]:
     for python in pythons:
         if not _PYTHON.fullmatch(python):
-            raise UsageError(f"--python {python!r}: expected a CPython version 3.11 or later, such as 3.12")
+            raise OperatorInputError(f"--python {python!r}: expected a CPython version 3.11 or later, such as 3.12")
     for platform in platforms:
         if not _PLATFORM.fullmatch(platform):
-            raise UsageError(f"--platform {platform!r}: expected a wheel platform tag such as manylinux2014_x86_64, "
+            raise OperatorInputError(f"--platform {platform!r}: expected a wheel platform tag such as manylinux2014_x86_64, "
                              "manylinux_2_28_aarch64 or musllinux_1_2_x86_64")
     chosen = [Target(python, platform) for python in dict.fromkeys(pythons or DEFAULT_PYTHONS)
               for platform in dict.fromkeys(platforms or DEFAULT_PLATFORMS)]
@@ -124,7 +124,7 @@ def _project_wheel(request: KitRequest, scratch: Path, pip: Runner) -> Path:
     else:
         tree = source_tree()
         if tree is None:
-            raise UsageError("this dbbuilder is not running from a source checkout: pass --project-wheel "
+            raise OperatorInputError("this dbbuilder is not running from a source checkout: pass --project-wheel "
                              f"with the {PROJECT_NAME} wheel to put in the kit")
         # A copy, so that the build's `build/` and `*.egg-info` stay out of the checkout.
         source = scratch / "source"
@@ -143,11 +143,11 @@ def _project_wheel(request: KitRequest, scratch: Path, pip: Runner) -> Path:
     try:
         name, _, _, _ = parse_wheel_filename(wheel.name)
     except InvalidWheelFilename:
-        raise UsageError(f"--project-wheel {wheel}: not a wheel file name") from None
+        raise OperatorInputError(f"--project-wheel {wheel}: not a wheel file name") from None
     if name != PROJECT_NAME:
-        raise UsageError(f"--project-wheel {wheel}: a wheel of {name}, not of {PROJECT_NAME}")
+        raise OperatorInputError(f"--project-wheel {wheel}: a wheel of {name}, not of {PROJECT_NAME}")
     if not wheel.is_file():
-        raise UsageError(f"--project-wheel {wheel}: no such file")
+        raise OperatorInputError(f"--project-wheel {wheel}: no such file")
     return wheel
 
 
@@ -192,14 +192,14 @@ def _copy_named(sources: Sequence[Path], folder: Path, suffix: str, what: str) -
     for source in sources:
         name = source.name if source.name.endswith(suffix) else source.name + suffix
         if not kit.is_kit_path(f"{folder.name}/{name}"):
-            raise UsageError(f"{what} {source}: rename it to letters, digits, '.', '_', '+' and '-' only")
+            raise OperatorInputError(f"{what} {source}: rename it to letters, digits, '.', '_', '+' and '-' only")
         target = folder / name
         if target.exists():
-            raise UsageError(f"{what} {source}: a second file named {name}")
+            raise OperatorInputError(f"{what} {source}: a second file named {name}")
         try:
             shutil.copyfile(source, target)
         except OSError as error:
-            raise UsageError(f"{what} {source}: cannot read it ({error.strerror or error})") from None
+            raise OperatorInputError(f"{what} {source}: cannot read it ({error.strerror or error})") from None
         copied.append((f"{folder.name}/{name}", source))
     return copied
 
@@ -207,18 +207,18 @@ def _copy_named(sources: Sequence[Path], folder: Path, suffix: str, what: str) -
 def _key_entries(sources: Sequence[Path], folder: Path, allow_demo: bool) -> list[dict[str, str | bool]]:
     entries: list[dict[str, str | bool]] = []
     for source in sources:
-        pem = read_capped(source, MAX_KEY_FILE_BYTES, "public key", UsageError)
+        pem = read_capped(source, MAX_KEY_FILE_BYTES, "public key", OperatorInputError)
         raw = raw_public_key(pem, str(source))  # refuses what `scanner trust add` would refuse
         demo = key_id(raw) == DEMO_KEY_ID
         if demo and not allow_demo:
-            raise UsageError(f"--trust {source}: the shipped demo key, whose private half is public; a kit "
+            raise OperatorInputError(f"--trust {source}: the shipped demo key, whose private half is public; a kit "
                              "carries it only for a demonstration, with --demo")
         stem = source.name.removesuffix(".pem").removesuffix(".pub")
         name = stem if _NAME.fullmatch(stem) else key_id(raw)[:16]
         entries.append({"path": f"{kit.KEYS_DIR}/{name}.pub.pem", "name": name, "keyid": key_id(raw), "demo": demo})
         target = folder / f"{name}.pub.pem"
         if target.exists():
-            raise UsageError(f"--trust {source}: a second key named {name}")
+            raise OperatorInputError(f"--trust {source}: a second key named {name}")
         target.write_bytes(pem)
     return entries
 
@@ -226,9 +226,9 @@ def _key_entries(sources: Sequence[Path], folder: Path, allow_demo: bool) -> lis
 def build_kit(out: Path, request: KitRequest, created_at: datetime, pip: Runner = run_pip) -> KitResult:
     """Write the kit to `out` (which must not exist): complete, or not there at all."""
     if out.exists() or out.is_symlink():
-        raise UsageError(f"--out {out}: already exists; give a new folder")
+        raise OperatorInputError(f"--out {out}: already exists; give a new folder")
     if not out.parent.is_dir():
-        raise UsageError(f"--out {out}: {out.parent} is not a folder")
+        raise OperatorInputError(f"--out {out}: {out.parent} is not a folder")
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         staging, scratch = work / "kit", work / "scratch"

@@ -59,6 +59,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from xml.etree.ElementTree import Element, ParseError
 
+from scanner.errors import MissingExtraError
 from scanner.model import FixState
 
 from .base import affected_row, rfc3339, severity_label
@@ -324,8 +325,12 @@ def _rss_elements(data: bytes) -> tuple[dict[str, str], list[dict[str, list[str]
     dropped from the tree once its fields are taken."""
     # Imported here: defusedxml is in the builder extra, and every provider module is imported when dbbuilder
     # starts (the registry), also where only the scanner side is installed.
-    from defusedxml import DefusedXmlException
-    from defusedxml.ElementTree import iterparse
+    try:
+        from defusedxml import DefusedXmlException
+        from defusedxml.ElementTree import iterparse
+    except ModuleNotFoundError:
+        raise MissingExtraError("dbbuilder build --amazon needs the builder extra: "
+                                "pip install 'airgap-scanner[builder]'") from None
 
     channel: dict[str, str] = {}
     items: list[dict[str, list[str]]] = []

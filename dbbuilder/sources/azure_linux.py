@@ -21,6 +21,7 @@ The rating is the definition's `severity`, the date its `advisory_date`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -54,24 +55,13 @@ def accepts(path: Path) -> bool:
 
 
 def read(files: Sequence[tuple[str, Path]], skips: SkipLog, facts: FeedFacts) -> Iterator[Record]:
-    for name, path in files:
-        opened = oval.read_file(name, path, skips)
-        if opened is None:
-            continue
-        reading, definitions = opened
-        try:
-            family, prefix, release = _release(reading.index, path)
-        except RecordError as error:
-            skips.skip(error.reason, name, error.detail)
-            continue
-        ecosystem = f"{family}:{release}"
-        for definition in definitions:
-            record = _record(definition, reading, ecosystem, f"{prefix}-{release}", name, skips)
-            if record is not None:
-                reading.per_ecosystem.update({row.ecosystem for row in record.affected})
-                yield record
-        oval.generator_timestamp(reading.index, facts)
-        oval.judge_exports(reading, WHOLE_FILE_MIN_DEFINITIONS, f"{family} OVAL file", facts)
+    return oval.read_files(files, skips, facts, WHOLE_FILE_MIN_DEFINITIONS, _file_reader)
+
+
+def _file_reader(path: Path, index: oval.OvalIndex) -> tuple[str, oval.DefinitionReader]:
+    family, prefix, release = _release(index, path)
+    reader = functools.partial(_record, index=index, ecosystem=f"{family}:{release}", id_prefix=f"{prefix}-{release}")
+    return f"{family} OVAL file", reader
 
 
 def _release(index: oval.OvalIndex, path: Path) -> tuple[str, str, str]:
@@ -87,8 +77,8 @@ def _release(index: oval.OvalIndex, path: Path) -> tuple[str, str, str]:
     return family, prefix, release[1]
 
 
-def _record(definition: oval.Definition, reading: oval.FileReading, ecosystem: str, id_prefix: str,
-            name: str, skips: SkipLog) -> Record | None:
+def _record(definition: oval.Definition, index: oval.OvalIndex, ecosystem: str,
+            id_prefix: str) -> tuple[oval.Evaluation, list[Record]]:
     platform = oval.Platform(ecosystem)
 
     def classify(criterion: oval.Criterion, test: oval.RpmTest | None) -> oval.Fact | None:
@@ -100,23 +90,17 @@ def _record(definition: oval.Definition, reading: oval.FileReading, ecosystem: s
             return platform if same else oval.OtherProduct()
         return oval.package_fact(test)
 
-    try:
-        number = _DEFINITION_NUMBER.match(definition.id)
-        if definition.cls != "vulnerability" or number is None:
-            raise oval.Uninterpretable("not a CBL-Mariner vulnerability definition", definition.id)
-        if len(definition.cves) != 1:
-            raise oval.Uninterpretable("definition without one CVE")
-        evaluation = oval.evaluate(definition, reading.index, classify, default_platform=platform)
-        items = [_checked(item, DIST_TAGS[ecosystem]) for item in evaluation.affected]
-        if definition.metadata.get("patchable") == NOT_APPLICABLE:
-            items = [dataclasses.replace(item, not_affected=True) for item in items]
-        rows = oval.rows(items)
-    except oval.Uninterpretable as error:
-        oval.skip_uninterpretable(error, name, definition, skips)
-        return None
-    oval.note_losses(evaluation, name, definition, reading, skips)
+    number = _DEFINITION_NUMBER.match(definition.id)
+    if definition.cls != "vulnerability" or number is None:
+        raise oval.Uninterpretable("not a CBL-Mariner vulnerability definition", definition.id)
+    if len(definition.cves) != 1:
+        raise oval.Uninterpretable("definition without one CVE")
+    evaluation = oval.evaluate(definition, index, classify, default_platform=platform)
+    items = [_checked(item, DIST_TAGS[ecosystem]) for item in evaluation.affected]
+    if definition.metadata.get("patchable") == NOT_APPLICABLE:
+        items = [dataclasses.replace(item, not_affected=True) for item in items]
     date = rfc3339(definition.metadata.get("advisory_date"))
-    return Record(
+    return evaluation, [Record(
         id=f"{id_prefix}-{number[1]}",
         provider=PROVIDER,
         modified=date,
@@ -126,8 +110,8 @@ def _record(definition: oval.Definition, reading: oval.FileReading, ecosystem: s
         severity=severity_label(definition.severity),
         upstream=definition.cves,
         references=oval.references(definition),
-        affected=rows,
-    )
+        affected=oval.rows(items),
+    )]
 
 
 def _checked(item: oval.Affected, dist_tag: str) -> oval.Affected:

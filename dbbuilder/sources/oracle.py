@@ -29,6 +29,7 @@ when it matches one of those templates exactly, and left out otherwise.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -64,34 +65,19 @@ def accepts(path: Path) -> bool:
 
 
 def read(files: Sequence[tuple[str, Path]], skips: SkipLog, facts: FeedFacts) -> Iterator[Record]:
-    for name, path in files:
-        opened = oval.read_file(name, path, skips)
-        if opened is None:
-            continue
-        reading, definitions = opened
-        for definition in definitions:
-            record = _record(definition, reading, name, skips)
-            if record is not None:
-                reading.per_ecosystem.update({row.ecosystem for row in record.affected})
-                yield record
-        oval.generator_timestamp(reading.index, facts)
-        oval.judge_exports(reading, WHOLE_FILE_MIN_DEFINITIONS, BASIS, facts)
+    return oval.read_files(files, skips, facts, WHOLE_FILE_MIN_DEFINITIONS,
+                           lambda _path, index: (BASIS, functools.partial(_record, index=index, skips=skips)))
 
 
-def _record(definition: oval.Definition, reading: oval.FileReading, name: str, skips: SkipLog) -> Record | None:
+def _record(definition: oval.Definition, index: oval.OvalIndex, skips: SkipLog) -> tuple[oval.Evaluation, list[Record]]:
     stats = oval.RowStats()
-    try:
-        record_id = _record_id(definition)
-        evaluation = oval.evaluate(definition, reading.index, classify, read_foreign=read_module_test)
-        rows = oval.rows((_channel(item) for item in evaluation.affected), stats)
-    except oval.Uninterpretable as error:
-        oval.skip_uninterpretable(error, name, definition, skips)
-        return None
-    oval.note_losses(evaluation, name, definition, reading, skips)
+    record_id = _record_id(definition)
+    evaluation = oval.evaluate(definition, index, classify, read_foreign=read_module_test)
+    rows = oval.rows((_channel(item) for item in evaluation.affected), stats)
     if stats.arch_merged:
         skips.reasons[ARCH_MERGED] += stats.arch_merged  # not malformed: not fatal with --strict
     summary = " ".join(definition.title.split(":", 1)[-1].split())
-    return Record(
+    return evaluation, [Record(
         id=record_id,
         provider=PROVIDER,
         modified=definition.issued,
@@ -103,7 +89,7 @@ def _record(definition: oval.Definition, reading: oval.FileReading, name: str, s
         references=oval.references(definition),
         affected=rows,
         severities=tuple(severity_row(PROVIDER, vector) for vector in oval.vendor_vectors(definition, "oracle.com")),
-    )
+    )]
 
 
 def _record_id(definition: oval.Definition) -> str:

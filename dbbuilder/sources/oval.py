@@ -53,7 +53,7 @@ from scanner.model import FixState
 from scanner.names import normalize_package_name
 
 from .base import compact_json, json_list_or_none, rfc3339
-from .records import AffectedRow, FeedFacts, RecordError, SkipLog
+from .records import AffectedRow, FeedFacts, Record, RecordError, SkipLog
 
 
 @dataclass(frozen=True)
@@ -950,6 +950,51 @@ def note_losses(evaluation: Evaluation, name: str, definition: Definition, readi
         skips.reasons[MODULE_SKIP] += evaluation.modular
 
 
+DefinitionReader = Callable[[Definition], tuple[Evaluation, Sequence[Record]]]
+"""A provider's records of one definition, and the evaluation they were made from; Uninterpretable when the
+definition cannot be read."""
+
+
+def records(name: str, reading: FileReading, definitions: Iterable[Definition], skips: SkipLog,
+            read: DefinitionReader) -> Iterator[Record]:
+    """The records `read` makes of each definition: one it cannot interpret is skipped by reason, the conditions
+    its evaluation left out are counted (`note_losses`), and so are the ecosystems it has rows in (for
+    `judge_exports`)."""
+    for definition in definitions:
+        try:
+            evaluation, made = read(definition)
+        except Uninterpretable as error:
+            skip_uninterpretable(error, name, definition, skips)
+            continue
+        note_losses(evaluation, name, definition, reading, skips)
+        reading.per_ecosystem.update({row.ecosystem for record in made for row in record.affected})
+        yield from made
+
+
+FileReader = Callable[[Path, OvalIndex], tuple[str, DefinitionReader]]
+"""For one file: the basis it is judged a whole export on (`judge_exports`) and the reader of its definitions;
+RecordError when the file is refused."""
+
+
+def read_files(files: Sequence[tuple[str, Path]], skips: SkipLog, facts: FeedFacts, floor: int,
+               file_reader: FileReader) -> Iterator[Record]:
+    """A provider's records from its OVAL files, each file's capture time (`generator_timestamp`) and whether
+    it is a whole export of an ecosystem (`judge_exports` with `floor`); a refused file is skipped by reason."""
+    for name, path in files:
+        opened = read_file(name, path, skips)
+        if opened is None:
+            continue
+        reading, definitions = opened
+        try:
+            basis, read = file_reader(path, reading.index)
+        except RecordError as error:
+            skips.skip(error.reason, name, error.detail)
+            continue
+        yield from records(name, reading, definitions, skips, read)
+        generator_timestamp(reading.index, facts)
+        judge_exports(reading, floor, basis, facts)
+
+
 def references(definition: Definition) -> tuple[str, ...]:
     return tuple(dict.fromkeys(ref.url for ref in definition.references if ref.url))
 
@@ -964,9 +1009,10 @@ def vendor_vectors(definition: Definition, host: str) -> tuple[str, ...]:
 
 __all__ = [
     "LIMITS", "MISSING_TEST_SKIP", "MODULE_SKIP", "Affected", "AnyVersion", "Bound", "Classifier", "Criteria",
-    "Criterion", "CveEntry", "Definition", "Evaluation", "Fact", "FileReading", "ForeignReader", "ForeignTest",
-    "Module", "NeverInstalled", "OtherProduct", "OvalIndex", "OvalLimits", "Platform", "Qualifier", "Resolution",
-    "RowStats", "RpmTest", "Uninterpretable", "accepts_xml", "conjunctions", "definitions", "evaluate",
-    "generator_timestamp", "judge_exports", "normalized_evr", "note_losses", "package_fact", "read_file",
-    "read_index", "references", "rows", "skip_uninterpretable", "starts_like_xml", "vendor_vectors",
+    "Criterion", "CveEntry", "Definition", "DefinitionReader", "Evaluation", "Fact", "FileReader", "FileReading",
+    "ForeignReader", "ForeignTest", "Module", "NeverInstalled", "OtherProduct", "OvalIndex", "OvalLimits", "Platform",
+    "Qualifier", "Resolution", "RowStats", "RpmTest", "Uninterpretable", "accepts_xml", "conjunctions", "definitions",
+    "evaluate", "generator_timestamp", "judge_exports", "normalized_evr", "note_losses", "package_fact", "read_file",
+    "read_files", "read_index", "records", "references", "rows", "skip_uninterpretable", "starts_like_xml",
+    "vendor_vectors",
 ]

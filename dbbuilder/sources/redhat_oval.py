@@ -53,6 +53,7 @@ generator's `timestamp`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
@@ -103,17 +104,8 @@ def read_file(name: str, path: Path, provider: str, skips: SkipLog, facts: FeedF
     if reading.index.root != ROOT:
         skips.skip(NOT_OVAL, name, f"root element {reading.index.root or 'outside the OVAL namespace'}")
         return
-    for definition in definitions:
-        try:
-            evaluation, records = _records(definition, reading.index, provider, vex_cves)
-        except oval.Uninterpretable as error:
-            oval.skip_uninterpretable(error, name, definition, skips)
-            continue
-        except RecordError as error:  # an invalid module label
-            skips.skip(error.reason, name, f"{definition.id}: {error.detail}")
-            continue
-        oval.note_losses(evaluation, name, definition, reading, skips)
-        yield from records
+    yield from oval.records(name, reading, definitions, skips,
+                            functools.partial(_records, index=reading.index, provider=provider, vex_cves=vex_cves))
     oval.generator_timestamp(reading.index, facts)
 
 
@@ -124,8 +116,11 @@ def _records(definition: oval.Definition, index: oval.OvalIndex, provider: str,
     reader = _Reader(release, index)
     evaluation = oval.evaluate(definition, index, reader.classify, read_foreign=reader.read_foreign,
                                keep_modules=True)
-    items = [item if item.module is None else dataclasses.replace(item, ecosystem=module_ecosystem(
-        item.ecosystem, item.module)) for item in evaluation.affected]
+    try:
+        items = [item if item.module is None else dataclasses.replace(item, ecosystem=module_ecosystem(
+            item.ecosystem, item.module)) for item in evaluation.affected]
+    except RecordError as error:  # an invalid module label
+        raise oval.Uninterpretable(error.reason, error.detail) from error
     rows = _resolved(oval.rows(items), definition.resolutions)
     modified = definition.updated or definition.issued
     entries = {entry.id: entry for entry in definition.cve_entries}

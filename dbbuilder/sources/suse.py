@@ -20,6 +20,7 @@ SUSE's own `cve` entries are stored with source `suse`.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -55,30 +56,14 @@ def accepts(path: Path) -> bool:
 
 
 def read(files: Sequence[tuple[str, Path]], skips: SkipLog, facts: FeedFacts) -> Iterator[Record]:
-    for name, path in files:
-        opened = oval.read_file(name, path, skips)
-        if opened is None:
-            continue
-        reading, definitions = opened
-        for definition in definitions:
-            record = _record(definition, reading, name, skips)
-            if record is not None:
-                reading.per_ecosystem.update({row.ecosystem for row in record.affected})
-                yield record
-        oval.generator_timestamp(reading.index, facts)
-        oval.judge_exports(reading, WHOLE_FILE_MIN_DEFINITIONS, BASIS, facts)
+    return oval.read_files(files, skips, facts, WHOLE_FILE_MIN_DEFINITIONS,
+                           lambda _path, index: (BASIS, functools.partial(_record, index=index)))
 
 
-def _record(definition: oval.Definition, reading: oval.FileReading, name: str, skips: SkipLog) -> Record | None:
-    try:
-        record_id = _record_id(definition)
-        evaluation = oval.evaluate(definition, reading.index, classify)
-        rows = oval.rows(evaluation.affected)
-    except oval.Uninterpretable as error:
-        oval.skip_uninterpretable(error, name, definition, skips)
-        return None
-    oval.note_losses(evaluation, name, definition, reading, skips)
-    return Record(
+def _record(definition: oval.Definition, index: oval.OvalIndex) -> tuple[oval.Evaluation, list[Record]]:
+    record_id = _record_id(definition)
+    evaluation = oval.evaluate(definition, index, classify)
+    return evaluation, [Record(
         id=record_id,
         provider=PROVIDER,
         part_precedence=PART_PRECEDENCE,
@@ -89,9 +74,9 @@ def _record(definition: oval.Definition, reading: oval.FileReading, name: str, s
         severity=severity_label(definition.severity),
         upstream=definition.cves,
         references=oval.references(definition),
-        affected=rows,
+        affected=oval.rows(evaluation.affected),
         severities=tuple(severity_row(PROVIDER, vector) for vector in oval.vendor_vectors(definition, "suse.com")),
-    )
+    )]
 
 
 def _record_id(definition: oval.Definition) -> str:

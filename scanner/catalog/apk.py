@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
-from scanner.catalog.base import CatalogResult, Findings, register
+from scanner.catalog.base import CatalogResult, Findings, LimitedCataloger, register
 from scanner.catalog.limits import DEFAULT_LIMITS, CatalogLimits
 from scanner.catalog.ospackages import ecosystem_of, os_purl, package_layer, read_stanzas, upstream_qualifier
 from scanner.image.filesystem import FileRequest, Filesystem, normalize_path
@@ -52,11 +52,8 @@ def parse_installed(stream: BinaryIO, limits: CatalogLimits = DEFAULT_LIMITS,
                 yield number, fields, files
 
 
-class ApkCataloger:
+class ApkCataloger(LimitedCataloger):
     name = "apk"
-
-    def __init__(self, limits: CatalogLimits = DEFAULT_LIMITS) -> None:
-        self.limits = limits
 
     @property
     def requests(self) -> tuple[FileRequest, ...]:

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from scanner.catalog.limits import CatalogLimits
+from scanner.catalog.limits import DEFAULT_LIMITS, CatalogLimits
 from scanner.image.filesystem import FileRequest, Filesystem
 from scanner.model import Distro, Package
 
@@ -34,6 +34,13 @@ class Cataloger(Protocol):
         ...
 
     def catalog(self, fs: Filesystem, distro: Distro | None) -> CatalogResult: ...
+
+
+class LimitedCataloger:
+    """What every cataloger holds: the limits it reads within."""
+
+    def __init__(self, limits: CatalogLimits = DEFAULT_LIMITS) -> None:
+        self.limits = limits
 
 
 class Findings:

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from packageurl import PackageURL
 
-from scanner.catalog.base import CatalogResult, Findings, register
-from scanner.catalog.langpkg import ParseError, captured_files, load_json, make_package, text_field
-from scanner.catalog.limits import DEFAULT_LIMITS, CatalogLimits
+from scanner.catalog.base import CatalogResult, Findings, LimitedCataloger, register
+from scanner.catalog.langpkg import ParseError, captured_files, make_package, read_json, text_field
 from scanner.image.filesystem import FileRequest, Filesystem
 from scanner.model import Distro
 
@@ -38,11 +37,8 @@ def deps_libraries(document: object) -> list[tuple[str, str, dict[str, object]]]
     return found
 
 
-class DotnetCataloger:
+class DotnetCataloger(LimitedCataloger):
     name = "dotnet"
-
-    def __init__(self, limits: CatalogLimits = DEFAULT_LIMITS) -> None:
-        self.limits = limits
 
     @property
     def requests(self) -> tuple[FileRequest, ...]:
@@ -51,10 +47,8 @@ class DotnetCataloger:
     def catalog(self, fs: Filesystem, distro: Distro | None) -> CatalogResult:
         findings = Findings(self.limits)
         for found in captured_files(fs, self.requests[0]):
-            try:
-                libraries = deps_libraries(load_json(fs.read_bytes(found.path), self.limits))
-            except ParseError as error:
-                findings.warn(f"{found.path}: {error}")
+            libraries = read_json(fs, found.path, findings, deps_libraries)
+            if libraries is None:
                 continue
             for name, version, entry in libraries:
                 where = f"{found.path}: {name}/{version}"

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from scanner.catalog.base import CatalogResult, Findings, read_text, register
+from scanner.catalog.base import CatalogResult, Findings, LimitedCataloger, read_text, register
 from scanner.catalog.limits import DEFAULT_LIMITS, CatalogLimits
 from scanner.catalog.ospackages import ecosystem_of, os_purl, package_layer, read_stanzas, upstream_qualifier
 from scanner.image.filesystem import FileRequest, Filesystem, normalize_path
@@ -108,11 +108,8 @@ def _md5sums_paths(text: str, room: int) -> list[str]:
     return paths
 
 
-class DpkgCataloger:
+class DpkgCataloger(LimitedCataloger):
     name = "dpkg"
-
-    def __init__(self, limits: CatalogLimits = DEFAULT_LIMITS) -> None:
-        self.limits = limits
 
     @property
     def requests(self) -> tuple[FileRequest, ...]:

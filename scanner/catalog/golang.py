@@ -27,13 +27,13 @@ from scanner.catalog.base import CatalogResult, Findings, register
 from scanner.catalog.elf import PF_W, PT_LOAD, ElfFile
 from scanner.catalog.langpkg import (
     CapturedFile,
+    ExecutableCataloger,
     ParseError,
     catalog_executables,
-    elf_executables,
     make_package,
 )
 from scanner.catalog.limits import DEFAULT_LIMITS, CatalogLimits
-from scanner.image.filesystem import FileRequest, Filesystem
+from scanner.image.filesystem import Filesystem
 from scanner.model import Distro, Package
 
 MAGIC = b"\xff Go buildinf:"
@@ -304,15 +304,8 @@ def _in_go_tree(fs: Filesystem, path: str) -> bool:
     return False
 
 
-class GoCataloger:
+class GoCataloger(ExecutableCataloger):
     name = "go"
-
-    def __init__(self, limits: CatalogLimits = DEFAULT_LIMITS) -> None:
-        self.limits = limits
-
-    @property
-    def requests(self) -> tuple[FileRequest, ...]:
-        return (elf_executables(self.limits),)
 
     def catalog(self, fs: Filesystem, distro: Distro | None) -> CatalogResult:
         return catalog_executables(fs, self.limits, lambda elf: read_build_info(elf, self.limits), self._packages,

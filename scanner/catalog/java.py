@@ -19,9 +19,8 @@ from dataclasses import dataclass
 
 from packageurl import PackageURL
 
-from scanner.catalog.base import CatalogResult, Findings, register
+from scanner.catalog.base import CatalogResult, Findings, LimitedCataloger, register
 from scanner.catalog.langpkg import CapturedFile, captured_files, make_package
-from scanner.catalog.limits import DEFAULT_LIMITS, CatalogLimits
 from scanner.catalog.ziparchive import ArchiveView, ImageBudget, walk_archive
 from scanner.image.filesystem import FileRequest, Filesystem
 from scanner.model import Distro, Package
@@ -209,11 +208,8 @@ def _package(source: CapturedFile, coords: Coordinates, view: ArchiveView, locat
     )
 
 
-class JavaCataloger:
+class JavaCataloger(LimitedCataloger):
     name = "java"
-
-    def __init__(self, limits: CatalogLimits = DEFAULT_LIMITS) -> None:
-        self.limits = limits
 
     @property
     def requests(self) -> tuple[FileRequest, ...]:

@@ -17,7 +17,7 @@ from typing import IO, Any, TypeVar
 
 from packageurl import PackageURL
 
-from scanner.catalog.base import CatalogResult, Findings
+from scanner.catalog.base import CatalogResult, Findings, LimitedCataloger
 from scanner.catalog.elf import ET_DYN, ET_EXEC, ElfFile
 from scanner.catalog.limits import CatalogLimits
 from scanner.image.filesystem import EntryKind, FileEntry, FileRequest, Filesystem
@@ -30,6 +30,14 @@ def elf_executables(limits: CatalogLimits) -> FileRequest:
 
 
 Found = TypeVar("Found")
+
+
+class ExecutableCataloger(LimitedCataloger):
+    """A cataloger of what ELF executables record about their build (Go, Rust)."""
+
+    @property
+    def requests(self) -> tuple[FileRequest, ...]:
+        return (elf_executables(self.limits),)
 
 
 class ParseError(ValueError):
@@ -60,6 +68,16 @@ def load_json(data: bytes, limits: CatalogLimits) -> Any:
         raise ParseError("not UTF-8") from error
     except ValueError as error:
         raise ParseError(f"invalid JSON ({error})") from error
+
+
+def read_json(fs: Filesystem, path: str, findings: Findings, read: Callable[[Any], Found]) -> Found | None:
+    """What `read` makes of the JSON document at `path`; None, and a warning naming the file, when the document
+    or what `read` expects of it is malformed (ParseError)."""
+    try:
+        return read(load_json(fs.read_bytes(path), findings.limits))
+    except ParseError as error:
+        findings.warn(f"{path}: {error}")
+        return None
 
 
 def text_field(mapping: Any, key: str) -> str:

@@ -17,16 +17,15 @@ from typing import Any
 
 from packageurl import PackageURL
 
-from scanner.catalog.base import CatalogResult, Findings, register
+from scanner.catalog.base import CatalogResult, Findings, LimitedCataloger, register
 from scanner.catalog.langpkg import (
     CapturedFile,
     ParseError,
     captured_files,
-    load_json,
     make_package,
+    read_json,
     text_field,
 )
-from scanner.catalog.limits import DEFAULT_LIMITS, CatalogLimits
 from scanner.image.filesystem import EntryKind, FileRequest, Filesystem
 from scanner.model import Distro
 
@@ -80,11 +79,8 @@ def _lock_entries(lock: Any, max_depth: int) -> Iterator[tuple[str, dict[str, An
     yield from _lock_entries_v1(lock.get("dependencies"), max_depth)
 
 
-class NpmCataloger:
+class NpmCataloger(LimitedCataloger):
     name = "npm"
-
-    def __init__(self, limits: CatalogLimits = DEFAULT_LIMITS) -> None:
-        self.limits = limits
 
     @property
     def requests(self) -> tuple[FileRequest, ...]:
@@ -102,11 +98,9 @@ class NpmCataloger:
             tree = fs.entry(posixpath.join(posixpath.dirname(lockfile.path), "node_modules"))
             if "node_modules" in lockfile.path.split("/") or (tree is not None and tree.kind is EntryKind.DIR):
                 continue
-            try:
-                entries = list(_lock_entries(load_json(fs.read_bytes(lockfile.path), self.limits),
-                                             self.limits.max_npm_lock_depth))
-            except ParseError as error:
-                findings.warn(f"{lockfile.path}: {error}")
+            entries = read_json(fs, lockfile.path, findings,
+                                lambda lock: list(_lock_entries(lock, self.limits.max_npm_lock_depth)))
+            if entries is None:
                 continue
             if not self._locked(lockfile, entries, findings):
                 break
@@ -114,10 +108,8 @@ class NpmCataloger:
 
     def _manifest(self, fs: Filesystem, found: CapturedFile, findings: Findings) -> bool:
         """Add the package a manifest describes; False once no more packages are kept."""
-        try:
-            manifest = load_json(fs.read_bytes(found.path), self.limits)
-        except ParseError as error:
-            findings.warn(f"{found.path}: {error}")
+        manifest = read_json(fs, found.path, findings, lambda document: document)
+        if not isinstance(manifest, dict):
             return True
         name, version = text_field(manifest, "name"), text_field(manifest, "version")
         if not name or not version or manifest.get("private") is True:

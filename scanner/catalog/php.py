@@ -11,16 +11,15 @@ from typing import Any
 
 from packageurl import PackageURL
 
-from scanner.catalog.base import CatalogResult, Findings, register
+from scanner.catalog.base import CatalogResult, Findings, LimitedCataloger, register
 from scanner.catalog.langpkg import (
     CapturedFile,
     ParseError,
     captured_files,
-    load_json,
     make_package,
+    read_json,
     text_field,
 )
-from scanner.catalog.limits import DEFAULT_LIMITS, CatalogLimits
 from scanner.image.filesystem import FileRequest, Filesystem
 from scanner.model import Distro
 
@@ -54,11 +53,8 @@ def _licenses(entry: dict[str, Any]) -> list[str]:
     return []
 
 
-class PhpCataloger:
+class PhpCataloger(LimitedCataloger):
     name = "php"
-
-    def __init__(self, limits: CatalogLimits = DEFAULT_LIMITS) -> None:
-        self.limits = limits
 
     @property
     def requests(self) -> tuple[FileRequest, ...]:
@@ -74,10 +70,8 @@ class PhpCataloger:
                     if lock.path.removesuffix("composer.lock") not in installed_roots
                     and "vendor" not in lock.path.split("/")]
         for source in sources:
-            try:
-                entries = list(composer_entries(load_json(fs.read_bytes(source.path), self.limits)))
-            except ParseError as error:
-                findings.warn(f"{source.path}: {error}")
+            entries = read_json(fs, source.path, findings, lambda document: list(composer_entries(document)))
+            if entries is None:
                 continue
             if not self._entries(source, entries, findings):
                 break

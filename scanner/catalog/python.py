@@ -15,9 +15,8 @@ from typing import IO
 
 from packageurl import PackageURL
 
-from scanner.catalog.base import CatalogResult, Findings, register
+from scanner.catalog.base import CatalogResult, Findings, LimitedCataloger, register
 from scanner.catalog.langpkg import CapturedFile, captured_files, make_package
-from scanner.catalog.limits import DEFAULT_LIMITS, CatalogLimits
 from scanner.image.filesystem import FileRequest, Filesystem
 from scanner.model import Distro, Package
 from scanner.names import normalize_package_name
@@ -83,11 +82,8 @@ def _record_file_count(stream: IO[bytes]) -> int:
     return count
 
 
-class PythonCataloger:
+class PythonCataloger(LimitedCataloger):
     name = "python"
-
-    def __init__(self, limits: CatalogLimits = DEFAULT_LIMITS) -> None:
-        self.limits = limits
 
     @property
     def requests(self) -> tuple[FileRequest, ...]:

@@ -15,9 +15,8 @@ from collections.abc import Iterator
 
 from packageurl import PackageURL
 
-from scanner.catalog.base import CatalogResult, Findings, register
+from scanner.catalog.base import CatalogResult, Findings, LimitedCataloger, register
 from scanner.catalog.langpkg import CapturedFile, captured_files, make_package
-from scanner.catalog.limits import DEFAULT_LIMITS, CatalogLimits
 from scanner.image.filesystem import FileRequest, Filesystem
 from scanner.model import Distro, Package
 
@@ -69,11 +68,8 @@ def _gem(source: CapturedFile, name: str, version: str, licenses: list[str],
                         metadata=metadata)
 
 
-class RubyCataloger:
+class RubyCataloger(LimitedCataloger):
     name = "ruby"
-
-    def __init__(self, limits: CatalogLimits = DEFAULT_LIMITS) -> None:
-        self.limits = limits
 
     @property
     def requests(self) -> tuple[FileRequest, ...]:

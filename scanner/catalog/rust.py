@@ -14,16 +14,16 @@ from scanner.catalog.base import CatalogResult, Findings, register
 from scanner.catalog.elf import ElfFile
 from scanner.catalog.langpkg import (
     CapturedFile,
+    ExecutableCataloger,
     ParseError,
     catalog_executables,
-    elf_executables,
     inflate,
     load_json,
     make_package,
     text_field,
 )
 from scanner.catalog.limits import DEFAULT_LIMITS, CatalogLimits
-from scanner.image.filesystem import FileRequest, Filesystem
+from scanner.image.filesystem import Filesystem
 from scanner.model import Distro
 
 SECTION = b".dep-v0"
@@ -51,15 +51,8 @@ def read_crates(elf: ElfFile, limits: CatalogLimits = DEFAULT_LIMITS) -> list[di
     return None if section is None else parse_dep_v0(section, limits)
 
 
-class RustCataloger:
+class RustCataloger(ExecutableCataloger):
     name = "rust"
-
-    def __init__(self, limits: CatalogLimits = DEFAULT_LIMITS) -> None:
-        self.limits = limits
-
-    @property
-    def requests(self) -> tuple[FileRequest, ...]:
-        return (elf_executables(self.limits),)
 
     def catalog(self, fs: Filesystem, distro: Distro | None) -> CatalogResult:
         return catalog_executables(fs, self.limits, lambda elf: read_crates(elf, self.limits), self._packages)

@@ -82,6 +82,9 @@ class LayerStream:
         head = self._raw.read(_READ_SIZE)
         self.compression = compression_of(head)
         self.diff_hash = hashlib.sha256()
+        # An uncompressed blob is its own uncompressed stream: its sha256 blob digest is the diff_id, and
+        # hashing the same bytes twice would be the largest cost of reading such a layer.
+        self._diff_is_blob = self.compression == "none" and self._raw.hash.name == "sha256"
         self.size = 0
         self._buf = b""
         self._pos = 0
@@ -98,7 +101,8 @@ class LayerStream:
         try:
             for chunk in self._chunks:
                 self._budget.spend(len(chunk), self.label)
-                self.diff_hash.update(chunk)
+                if not self._diff_is_blob:
+                    self.diff_hash.update(chunk)
                 if not self._put(chunk):
                     return
             self._raw.drain()
@@ -136,7 +140,7 @@ class LayerStream:
 
     @property
     def diff_id(self) -> str:
-        return "sha256:" + self.diff_hash.hexdigest()
+        return "sha256:" + (self._raw.hash if self._diff_is_blob else self.diff_hash).hexdigest()
 
     @property
     def position(self) -> int:

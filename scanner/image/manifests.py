@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from scanner.errors import ImageError, UsageError
+from scanner.errors import ImageError, OperatorInputError
 from scanner.image.limits import Limits
 from scanner.image.source import Source, read_small
 from scanner.jsonstrict import expect
@@ -114,7 +114,7 @@ def _selected(names: tuple[str, ...], wanted: str) -> bool:
 def parse_platform(text: str) -> tuple[str, str, str]:
     parts = text.strip().split("/")
     if len(parts) not in (2, 3) or not all(parts):
-        raise UsageError(f"--platform {text!r}: expected os/arch or os/arch/variant (linux/amd64)")
+        raise OperatorInputError(f"--platform {text!r}: expected os/arch or os/arch/variant (linux/amd64)")
     return parts[0], parts[1], parts[2] if len(parts) == 3 else ""
 
 

@@ -25,7 +25,7 @@ from packageurl import PackageURL
 
 from scanner import versions
 from scanner.clock import SYSTEM_CLOCK
-from scanner.errors import UsageError
+from scanner.errors import OperatorInputError
 from scanner.fileio import read_capped
 from scanner.model import Finding, FixState, Package
 from scanner.names import ecosystem_family, normalize_package_name
@@ -81,36 +81,36 @@ def _text(value: object, where: str, key: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str | int | float) or isinstance(value, bool):
-        raise UsageError(f"{where}: {key!r} must be a string")
+        raise OperatorInputError(f"{where}: {key!r} must be a string")
     return str(value).strip()
 
 
 def _load_structured(path: Path, what: str) -> Any:
-    raw = read_capped(path, _MAX_FILTER_FILE, what, UsageError)
+    raw = read_capped(path, _MAX_FILTER_FILE, what, OperatorInputError)
     try:
         return yaml.safe_load(raw.decode("utf-8"))
     except (UnicodeDecodeError, yaml.YAMLError) as error:
-        raise UsageError(f"{what} {path}: not valid YAML or JSON ({str(error).splitlines()[0]})") from error
+        raise OperatorInputError(f"{what} {path}: not valid YAML or JSON ({str(error).splitlines()[0]})") from error
 
 
 def _parse_rule(raw: object, position: int, where: str) -> IgnoreRule:
     at = f"{where}: rule {position}"
     if not isinstance(raw, dict):
-        raise UsageError(f"{at}: must be a mapping")
+        raise OperatorInputError(f"{at}: must be a mapping")
     unknown = sorted(str(k) for k in raw if k not in _RULE_KEYS)
     if unknown:
-        raise UsageError(f"{at}: unknown key {unknown[0]!r}")
+        raise OperatorInputError(f"{at}: unknown key {unknown[0]!r}")
     reason = _text(raw.get("reason"), at, "reason")
     if not reason:
-        raise UsageError(f"{at}: a 'reason' is required")
+        raise OperatorInputError(f"{at}: a 'reason' is required")
     vuln_id, package = _text(raw.get("id"), at, "id"), _text(raw.get("package"), at, "package")
     if not vuln_id and not package:
-        raise UsageError(f"{at}: needs an 'id' or a 'package'")
+        raise OperatorInputError(f"{at}: needs an 'id' or a 'package'")
     version_range: dict[str, str] | None = None
     if raw.get("versions") is not None:
         given = raw["versions"]
         if not isinstance(given, dict) or not given or any(k not in _RANGE_EVENTS for k in given):
-            raise UsageError(f"{at}: 'versions' must be a mapping of {', '.join(_RANGE_EVENTS)}")
+            raise OperatorInputError(f"{at}: 'versions' must be a mapping of {', '.join(_RANGE_EVENTS)}")
         version_range = {str(k): _text(v, at, f"versions.{k}") for k, v in given.items()}
     fix_state: FixState | None = None
     if raw.get("fix_state") is not None:
@@ -118,7 +118,7 @@ def _parse_rule(raw: object, position: int, where: str) -> IgnoreRule:
             fix_state = FixState(_text(raw["fix_state"], at, "fix_state"))
         except ValueError as error:
             choices = ", ".join(s.value for s in FixState)
-            raise UsageError(f"{at}: 'fix_state' must be one of {choices}") from error
+            raise OperatorInputError(f"{at}: 'fix_state' must be one of {choices}") from error
     expires: dt.date | None = None
     if raw.get("expires") is not None:
         value = raw["expires"]
@@ -130,7 +130,7 @@ def _parse_rule(raw: object, position: int, where: str) -> IgnoreRule:
             try:
                 expires = dt.date.fromisoformat(_text(value, at, "expires"))
             except ValueError as error:
-                raise UsageError(f"{at}: 'expires' must be a date (YYYY-MM-DD)") from error
+                raise OperatorInputError(f"{at}: 'expires' must be a date (YYYY-MM-DD)") from error
     return IgnoreRule(reason=reason, id=vuln_id, package=package, ecosystem=_text(raw.get("ecosystem"), at, "ecosystem"),
                       versions=version_range, fix_state=fix_state, expires=expires, position=position)
 
@@ -142,7 +142,7 @@ def load_ignore_file(path: Path) -> tuple[IgnoreRule, ...]:
     if document is None:
         return ()
     if not isinstance(document, list):
-        raise UsageError(f"ignore file {path}: expected a list of rules or {{'rules': [...]}}")
+        raise OperatorInputError(f"ignore file {path}: expected a list of rules or {{'rules': [...]}}")
     return tuple(_parse_rule(raw, position, f"ignore file {path}") for position, raw in enumerate(document, 1))
 
 
@@ -187,12 +187,12 @@ def _vex_ids(raw: object, at: str) -> frozenset[str]:
         ids = frozenset(str(n).upper() for n in names if isinstance(n, str) and n)
         if ids:
             return ids
-    raise UsageError(f"{at}: 'vulnerability' must name a vulnerability")
+    raise OperatorInputError(f"{at}: 'vulnerability' must name a vulnerability")
 
 
 def _vex_products(raw: object, at: str) -> tuple[tuple[PackageURL, ...], bool]:
     if not isinstance(raw, list):
-        raise UsageError(f"{at}: 'products' must be a list")
+        raise OperatorInputError(f"{at}: 'products' must be a list")
     purls: list[PackageURL] = []
     whole_image = False
     for product in raw:
@@ -236,16 +236,16 @@ def load_vex(path: Path) -> tuple[VexStatement, ...]:
     document = _load_structured(path, "VEX document")
     where = f"VEX document {path}"
     if not isinstance(document, dict) or not isinstance(document.get("statements"), list):
-        raise UsageError(f"{where}: not an OpenVEX document (no 'statements' list)")
+        raise OperatorInputError(f"{where}: not an OpenVEX document (no 'statements' list)")
     default_time = str(document.get("timestamp") or "")
     statements: list[VexStatement] = []
     for position, raw in enumerate(document["statements"], 1):
         at = f"{where}: statement {position}"
         if not isinstance(raw, dict):
-            raise UsageError(f"{at}: must be a mapping")
+            raise OperatorInputError(f"{at}: must be a mapping")
         status = str(raw.get("status") or "")
         if status not in {"not_affected", "affected", "fixed", "under_investigation"}:
-            raise UsageError(f"{at}: unknown status {status!r}")
+            raise OperatorInputError(f"{at}: unknown status {status!r}")
         products, whole_image = _vex_products(raw.get("products") or [], at)
         statements.append(VexStatement(
             vulnerabilities=_vex_ids(raw.get("vulnerability"), at),

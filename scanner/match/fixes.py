@@ -13,7 +13,7 @@ from typing import Any
 
 from scanner import versions
 from scanner.db.store import AffectedRow
-from scanner.match.lookup import Hit
+from scanner.match.lookup import Hit, implied_epoch
 from scanner.model import Fix, FixState, Package
 from scanner.names import normalize_package_name
 
@@ -125,7 +125,8 @@ def merge_fix(package: Package, ecosystem: str, rows: Sequence[tuple[AffectedRow
         if row.fix_state is not FixState.FIXED:
             continue
         named_any = named_any or bool(row.fixed)
-        newer = _newer_than(ecosystem, installed, row.fixed)
+        epoch = implied_epoch(row, installed)
+        newer = _newer_than(ecosystem, installed, [epoch + fixed for fixed in row.fixed])
         if row.package == own_name and installed == package.version:
             binary.update(newer)
             continue

@@ -11,9 +11,11 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from scanner import versions
 from scanner.db.store import AffectedRow, VulnRecord, VulnStore
@@ -170,7 +172,30 @@ def row_affects(row: AffectedRow, version: str) -> bool:
         # An OSV entry whose only range is a commit (GIT) range, without the versions it covers: the
         # builder drops GIT ranges, and nothing is left that an installed version can be checked against.
         raise NoEvaluableRange("only commit (GIT) ranges and no affected versions listed; cannot be evaluated")
-    return versions.is_affected(row.ecosystem, version, affected)
+    epoch = implied_epoch(row, version)
+    return versions.is_affected(row.ecosystem, version.removeprefix(epoch), affected)
+
+
+# Amazon's advisory pages list fixed packages without their epoch (openssl-1.0.2k-24.amzn2.0.7 for an epoch-1
+# openssl). Read as epoch 0, such a fix would sit below every epoch-1 build and nothing would ever be found, so
+# a row that names no epoch anywhere is judged at the installed package's own epoch: version-release decide.
+FIXES_WITHOUT_EPOCH = ("Amazon Linux:",)
+_EPOCH_PREFIX = re.compile(r"^[0-9]+:")
+
+
+def implied_epoch(row: AffectedRow, installed: str) -> str:
+    """The installed version's epoch ("1:") when `row` is read at it (FIXES_WITHOUT_EPOCH), else ""."""
+    found = _EPOCH_PREFIX.match(installed)
+    if found is None or not row.ecosystem.startswith(FIXES_WITHOUT_EPOCH) or _names_an_epoch(row.osv_affected):
+        return ""
+    return found[0]
+
+
+def _names_an_epoch(affected: Mapping[str, Any]) -> bool:
+    listed = affected.get("versions") or []
+    events = [value for entry in affected.get("ranges") or [] if isinstance(entry, Mapping)
+              for event in entry.get("events") or [] if isinstance(event, Mapping) for value in event.values()]
+    return any(isinstance(value, str) and _EPOCH_PREFIX.match(value) for value in [*listed, *events])
 
 
 def judge(package: Package, row: AffectedRow, version: str) -> bool | Unevaluated:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from scanner.errors import UsageError
+from scanner.errors import OperatorInputError
 
 if TYPE_CHECKING:
     from scanner.match.scan import ScanDiff, ScanReport
@@ -71,10 +71,10 @@ class FormatRegistry(Generic[Document]):
         return f"{what}: {choices}."
 
     def get(self, name: str) -> ReportFormat[Document]:
-        """The format `name`, its module imported now; a UsageError naming the choices when there is none."""
+        """The format `name`, its module imported now; an OperatorInputError naming the choices when there is none."""
         module = self.modules.get(name)
         if module is None:
-            raise UsageError(f"unknown output format {name!r}; choose one of: {', '.join(sorted(self.names()))}")
+            raise OperatorInputError(f"unknown output format {name!r}; choose one of: {', '.join(sorted(self.names()))}")
         importlib.import_module(module)
         found = _REGISTERED.get((self.kind, name))
         if found is None:  # a table entry whose module does not register it: a bug here, not bad input
@@ -108,5 +108,5 @@ def format_names(kind: str) -> tuple[str, ...]:
 
 
 def get_format(kind: str, name: str) -> ReportFormat[Any]:
-    """The format `name` of `kind` (FINDINGS, SBOM or DIFF); a UsageError naming the choices when there is none."""
+    """The format `name` of `kind` (FINDINGS, SBOM or DIFF); an OperatorInputError naming the choices when there is none."""
     return _BY_KIND[kind].get(name)

@@ -26,7 +26,7 @@ from dbbuilder.kit import KitBuildError, KitRequest, Target, build_kit, targets
 from scanner import kit
 from scanner.db.errors import BadSignatureError, UnknownKeyError
 from scanner.db.verify import TrustedKey, TrustPolicy
-from scanner.errors import UsageError
+from scanner.errors import OperatorInputError
 from tests.scanner_cli import run_program
 
 REPO = Path(__file__).resolve().parents[2]
@@ -149,7 +149,7 @@ def test_sums_grammar_is_strict(text: bytes) -> None:
 def test_bad_targets_are_usage_errors() -> None:
     assert len(targets([], [])) == 6
     for pythons, platforms in ((["2.7"], []), (["3.12; rm -rf /"], []), ([], ["win_amd64"]), ([], ["any"])):
-        with pytest.raises(UsageError):
+        with pytest.raises(OperatorInputError):
             targets(pythons, platforms)
 
 
@@ -162,14 +162,14 @@ def test_an_sdist_from_pip_is_refused(tmp_path: Path) -> None:
 
 
 def test_the_demo_key_needs_demo(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="demo key"):
+    with pytest.raises(OperatorInputError, match="demo key"):
         _build(tmp_path, trusted_keys=(REPO / "bundles/demo-key.pub.pem",))
     assert not (tmp_path / "kit").exists()
 
 
 def test_existing_output_is_never_overwritten(tmp_path: Path) -> None:
     (tmp_path / "kit").mkdir()
-    with pytest.raises(UsageError, match="already exists"):
+    with pytest.raises(OperatorInputError, match="already exists"):
         _build(tmp_path)
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.errors import ImageError, UsageError
+from scanner.errors import ImageError, OperatorInputError
 from scanner.image import Limits, open_image
 from scanner.image.filesystem import EntryKind, FileRequest
 from tests.image.builders import (
@@ -228,7 +228,7 @@ def test_multi_platform_index_defaults_to_linux_amd64(tmp_path: Path) -> None:
         assert image.filesystem.entry("arch-arm") is not None
     with pytest.raises(ImageError, match=r"no linux/s390x image; platforms present: linux/amd64, linux/arm/v7"):
         open_image(path, platform="linux/s390x")
-    with pytest.raises(UsageError, match="expected os/arch"):
+    with pytest.raises(OperatorInputError, match="expected os/arch"):
         open_image(path, platform="amd64")
 
 

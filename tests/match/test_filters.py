@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.errors import UsageError
+from scanner.errors import OperatorInputError
 from scanner.match.filters import apply_filters, load_ignore_file, load_vex
 from scanner.model import Finding, Fix, FixState, Package, Severity, Vulnerability
 
@@ -72,7 +72,7 @@ def test_expired_rules_warn_and_stop_applying(tmp_path: Path) -> None:
     ("- [1, 2]", "must be a mapping"),
 ])
 def test_bad_ignore_files_name_the_problem(tmp_path: Path, text: str, message: str) -> None:
-    with pytest.raises(UsageError, match=message):
+    with pytest.raises(OperatorInputError, match=message):
         load_ignore_file(write(tmp_path, "bad.yaml", text))
 
 
@@ -116,5 +116,5 @@ def test_vex_for_other_versions_does_not_apply(tmp_path: Path) -> None:
     ({"statements": [{"vulnerability": "CVE-1", "products": "x", "status": "fixed"}]}, "'products' must be a list"),
 ])
 def test_bad_vex_documents_name_the_problem(tmp_path: Path, document: object, message: str) -> None:
-    with pytest.raises(UsageError, match=message):
+    with pytest.raises(OperatorInputError, match=message):
         load_vex(write(tmp_path, "vex.json", json.dumps(document)))

@@ -210,6 +210,19 @@ def test_amazon_fixes_are_judged_with_epochs(tmp_path: Path) -> None:
     assert found(other) == {} and "no advisories for Amazon Linux:2" in other.unevaluated[0].reason
 
 
+def test_an_amazon_fix_written_without_epoch_is_judged_at_the_installed_epoch(tmp_path: Path) -> None:
+    # ALAS pages write "openssl-1.0.2k-24.amzn2.0.7.x86_64" for an epoch-1 openssl: read as epoch 0 that fix
+    # would be below every installed build, and 1:1.0.2k-24.amzn2.0.6 would look fixed.
+    alas = record("ALAS2-2030-002", "CVE-2030-4002", [("Amazon Linux:2", "openssl", "1.0.2k-24.amzn2.0.7")])
+    old = rpm("openssl", "1:1.0.2k-24.amzn2.0.6", "Amazon Linux:2")
+    new = rpm("openssl", "1:1.0.2k-24.amzn2.0.7", "Amazon Linux:2")
+    assert found(match(tmp_path, [alas], old, new)) == {
+        ("openssl", old.version, "CVE-2030-4002"): ("1:1.0.2k-24.amzn2.0.7",)}  # what yum installs
+    # The rule is Amazon's: elsewhere a missing epoch is 0, as rpm itself compares.
+    oracle = record("ELSA-2030-0003", "CVE-2030-4003", [("Oracle Linux:8", "openssl", "1.0.2k-24.el8")])
+    assert found(match(tmp_path, [oracle], rpm("openssl", "1:1.0.2k-23.el8", "Oracle Linux:8"), name="ol")) == {}
+
+
 @pytest.mark.parametrize("ecosystem", ["Wolfi", "Chainguard"])
 def test_wolfi_and_chainguard_packages_are_looked_up_by_origin(tmp_path: Path, ecosystem: str) -> None:
     secdb = record(f"{ecosystem.upper()}-CVE-2030-5001", "CVE-2030-5001", [(ecosystem, "openssl", "3.1.4-r1")])

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import scanner.report
-from scanner.errors import UsageError
+from scanner.errors import OperatorInputError
 from scanner.report import base
 from scanner.report.base import DIFF_FORMATS, FINDINGS_FORMATS, SBOM_FORMATS, FormatRegistry
 
@@ -30,7 +30,7 @@ def test_the_tables_name_exactly_the_formats_the_modules_register() -> None:
 
 
 def test_unknown_format_names_the_choices() -> None:
-    with pytest.raises(UsageError, match="unknown output format 'xml'; choose one of: cyclonedx-json, json, "
+    with pytest.raises(OperatorInputError, match="unknown output format 'xml'; choose one of: cyclonedx-json, json, "
                                          "spdx-json, table"):
         SBOM_FORMATS.get("xml")
 

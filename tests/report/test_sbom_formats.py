@@ -18,7 +18,7 @@ from scanner.catalog import Catalog, catalog_filesystem
 from scanner.catalog.apk import ApkCataloger
 from scanner.catalog.dpkg import DpkgCataloger
 from scanner.cli import main
-from scanner.errors import TargetError, UsageError
+from scanner.errors import OperatorInputError, TargetError
 from scanner.image.filesystem import MemoryFilesystem
 from scanner.model import Package
 from scanner.report import write_output
@@ -107,7 +107,7 @@ def validate_spdx(data: bytes, tmp_path: Path) -> None:
 
 def test_the_four_sbom_formats_are_registered() -> None:
     assert set(format_names(SBOM)) >= {"table", "json", "cyclonedx-json", "spdx-json"}
-    with pytest.raises(UsageError, match="unknown output format 'xml'"):
+    with pytest.raises(OperatorInputError, match="unknown output format 'xml'"):
         get_format(SBOM, "xml")
 
 

@@ -12,8 +12,8 @@ import io
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
-from scanner.catalog.base import CatalogResult, Findings, register
-from scanner.catalog.limits import DEFAULT_LIMITS, CatalogLimits
+from scanner.catalog.base import CatalogResult, Findings, LimitedCataloger, register
+from scanner.catalog.limits import CatalogLimits
 from scanner.catalog.ospackages import ecosystem_of, os_purl, package_layer
 from scanner.catalog.rpm import bdb, ndb, sqlite
 from scanner.catalog.rpm.errors import DatabaseFormatError
@@ -69,11 +69,8 @@ def purl_namespace(distro: Distro | None, vendor: str) -> str:
     return next((namespace for needle, namespace in _VENDOR_NAMESPACES if needle in lowered), "")
 
 
-class RpmCataloger:
+class RpmCataloger(LimitedCataloger):
     name = "rpm"
-
-    def __init__(self, limits: CatalogLimits = DEFAULT_LIMITS) -> None:
-        self.limits = limits
 
     @property
     def requests(self) -> tuple[FileRequest, ...]:

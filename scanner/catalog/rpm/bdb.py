@@ -9,6 +9,7 @@ and skipped.
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
@@ -104,26 +105,39 @@ class _Reader:
                 index = marks.find(1, index + 1)
 
     def values(self) -> Iterator[bytes]:
+        """Each entry's value (an rpm header), at most `max_records`; a page or an entry that cannot be read is
+        skipped with a warning."""
         entries = 0
-        for number, page in self._hash_pages():
+        for number, page in self._value_pages():
             try:
-                items = self._items(page)
+                page_entries = self._entries(page)
             except DatabaseFormatError as error:
                 self.warn(f"{self.label}: page {number} skipped: {error}")
                 continue
-            for index in range(0, len(items) - 1, 2):
-                key, value = items[index], items[index + 1]
-                if len(key) < 1 or key[0] != _H_KEYDATA or not any(key[1:]):
-                    continue  # key 0 holds rpm's instance counter, not a header
+            for position, read_value in page_entries:
                 entries += 1
                 if entries > self.limits.max_records:
                     self.warn(f"{self.label}: more than {self.limits.max_records} entries (cap max_records); "
                               "the rest is not read")
                     return
                 try:
-                    yield self._value(value)
+                    yield read_value()
                 except DatabaseFormatError as error:
-                    self.warn(f"{self.label}: page {number} entry {index // 2} skipped: {error}")
+                    self.warn(f"{self.label}: page {number} entry {position} skipped: {error}")
+
+    def _value_pages(self) -> Iterator[tuple[int, bytes | memoryview]]:
+        return self._hash_pages()
+
+    def _entries(self, page: bytes | memoryview) -> list[tuple[int, Callable[[], bytes]]]:
+        """(position on the page, reader of the value) of each header entry of a page."""
+        items = self._items(memoryview(page))
+        entries: list[tuple[int, Callable[[], bytes]]] = []
+        for index in range(0, len(items) - 1, 2):
+            key, value = items[index], items[index + 1]
+            if len(key) < 1 or key[0] != _H_KEYDATA or not any(key[1:]):
+                continue  # key 0 holds rpm's instance counter, not a header
+            entries.append((index // 2, functools.partial(self._value, value)))
+        return entries
 
     def _items(self, page: memoryview) -> list[memoryview]:
         entries = self._u16(page, 20)
@@ -226,37 +240,29 @@ class _BtreeReader(_Reader):
         self.page_count = size // self.page_size
         self.root = self._u32(meta, _BTMETA_ROOT_OFFSET)
 
-    def values(self) -> Iterator[bytes]:
-        entries = 0
-        for number, page in self._leaves():
-            try:
-                items = self._btree_items(page)
-            except DatabaseFormatError as error:
-                self.warn(f"{self.label}: page {number} skipped: {error}")
+    def _value_pages(self) -> Iterator[tuple[int, bytes]]:
+        return self._leaves()
+
+    def _entries(self, page: bytes | memoryview) -> list[tuple[int, Callable[[], bytes]]]:
+        items = self._btree_items(page)
+        if len(items) % 2:
+            raise DatabaseFormatError(f"{len(items)} items do not pair keys with values")
+        entries: list[tuple[int, Callable[[], bytes]]] = []
+        for index in range(0, len(items), 2):
+            (key_type, key), (value_type, value) = items[index], items[index + 1]
+            if key_type & _B_DELETE or value_type & _B_DELETE:
                 continue
-            if len(items) % 2:
-                self.warn(f"{self.label}: page {number} skipped: {len(items)} items do not pair keys with values")
-                continue
-            for index in range(0, len(items), 2):
-                (key_type, key), (value_type, value) = items[index], items[index + 1]
-                if key_type & _B_DELETE or value_type & _B_DELETE:
-                    continue
-                if key_type == _B_KEYDATA and not any(key):
-                    continue  # key 0 holds rpm's instance counter, not a header
-                entries += 1
-                if entries > self.limits.max_records:
-                    self.warn(f"{self.label}: more than {self.limits.max_records} entries (cap max_records); "
-                              "the rest is not read")
-                    return
-                try:
-                    if value_type == _B_KEYDATA:
-                        yield bytes(value)
-                    elif value_type == _B_OVERFLOW:
-                        yield self._off_page(value)
-                    else:
-                        raise DatabaseFormatError(f"unsupported btree item type {value_type}")
-                except DatabaseFormatError as error:
-                    self.warn(f"{self.label}: page {number} entry {index // 2} skipped: {error}")
+            if key_type == _B_KEYDATA and not any(key):
+                continue  # key 0 holds rpm's instance counter, not a header
+            entries.append((index // 2, functools.partial(self._btree_value, value_type, value)))
+        return entries
+
+    def _btree_value(self, value_type: int, value: memoryview) -> bytes:
+        if value_type == _B_KEYDATA:
+            return bytes(value)
+        if value_type == _B_OVERFLOW:
+            return self._off_page(value)
+        raise DatabaseFormatError(f"unsupported btree item type {value_type}")
 
     def _leaves(self) -> Iterator[tuple[int, bytes]]:
         """(number, content) of each leaf page in key order, from the root down; each page at most once."""
@@ -292,7 +298,7 @@ class _BtreeReader(_Reader):
                 continue
             pending.extend((child, page_level - 1) for child in reversed(children))
 
-    def _btree_items(self, page: bytes, internal_size: int = 0) -> list[tuple[int, memoryview]]:
+    def _btree_items(self, page: bytes | memoryview, internal_size: int = 0) -> list[tuple[int, memoryview]]:
         """(type byte, item) of each item of a btree page: a leaf's B_KEYDATA items as their data, its
         B_OVERFLOW items and (with `internal_size`) an internal page's items whole."""
         entries = self._u16(page, 20)

@@ -12,7 +12,7 @@ from dbbuilder.bundle.errors import BuildOptionError
 from dbbuilder.bundle.manifest import build_time, manifest_coverage, parse_duration, read_database_facts
 from scanner.db.errors import ManifestError
 from scanner.db.store import SourceCoverage
-from scanner.errors import UsageError
+from scanner.errors import OperatorInputError
 
 
 @pytest.mark.parametrize(("text", "expected"), [("30d", timedelta(days=30)), ("12h", timedelta(hours=12)),
@@ -29,7 +29,7 @@ def test_parse_duration_refuses(text: str) -> None:
 
 def test_build_time_from_source_date_epoch() -> None:
     assert build_time({"SOURCE_DATE_EPOCH": "1764374400"}) == datetime(2025, 11, 29, tzinfo=UTC)
-    with pytest.raises(UsageError, match="SOURCE_DATE_EPOCH"):
+    with pytest.raises(OperatorInputError, match="SOURCE_DATE_EPOCH"):
         build_time({"SOURCE_DATE_EPOCH": "yesterday"})
     now = build_time({})
     assert now.microsecond == 0

@@ -4,7 +4,6 @@ would refuse is never written."""
 
 from __future__ import annotations
 
-import sys
 import tarfile
 from datetime import timedelta
 from pathlib import Path
@@ -17,11 +16,11 @@ from dbbuilder.bundle.errors import BuildOptionError
 from dbbuilder.bundle.keys import save_key_pair
 from dbbuilder.bundle.root import RoleChange, init_root, read_chain, rotate_root
 from dbbuilder.bundle.writer import write_bundle
-from dbbuilder.cli import main
 from scanner.db.archive import verify_bundle
 from scanner.db.root import pin_root
 from scanner.db.verify import VerificationContext
 from tests.dbbuilder.bundle.conftest import BUILT_AT, IDENTITY
+from tests.dbbuilder.test_cli import run as run_dbbuilder
 
 NOW = BUILT_AT + timedelta(hours=1)
 EXPIRES = BUILT_AT + timedelta(days=365)
@@ -91,12 +90,7 @@ def test_a_broken_chain_directory_is_refused(tmp_path: Path) -> None:
 
 def test_root_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     def run(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["dbbuilder", *args])
-        with pytest.raises(SystemExit) as exit_info:
-            main()
-        out, err = capsys.readouterr()
-        code = exit_info.value.code
-        return (code if isinstance(code, int) else 0), out, err
+        return run_dbbuilder(monkeypatch, capsys, *args)
 
     keys = {name: save_key_pair(Ed25519PrivateKey.generate(), tmp_path, name, None) for name in ("r1", "r2", "b1")}
     code, out, err = run("root", "init", "--root-key", str(keys["r1"].public_key), "--bundle-key",

@@ -13,7 +13,7 @@ import pytest
 from dbbuilder.compile import CompileSummary, compile_database
 from dbbuilder.sources.records import MalformedFeedError
 from scanner.db.schema import SCHEMA_VERSION
-from scanner.errors import FeedError, UsageError
+from scanner.errors import FeedError, OperatorInputError
 
 FEEDS = Path(__file__).resolve().parents[4] / "shared" / "data" / "feeds"
 
@@ -395,6 +395,6 @@ def test_the_operator_may_declare_loose_records_complete(tmp_path: Path) -> None
     inputs = small_feeds(tmp_path / "feeds")
     summary = compile_database(tmp_path / "a.sqlite", inputs, complete=["PyPI"])
     assert coverage_of(summary)[("osv", "PyPI")] == (1, True, "--complete")
-    with pytest.raises(UsageError, match="--complete Debian:12: no input has records for it"):
+    with pytest.raises(OperatorInputError, match="--complete Debian:12: no input has records for it"):
         compile_database(tmp_path / "b.sqlite", {"osv": inputs["osv"]}, complete=["Debian:12"])
     assert not (tmp_path / "b.sqlite").exists()

@@ -9,7 +9,7 @@ import pytest
 from dbbuilder.fetch import HttpClient
 from dbbuilder.fetch.distro import alpine_branches, fetch_alpine, fetch_debian
 from dbbuilder.fetch.state import FetchState
-from scanner.errors import FeedError, UsageError
+from scanner.errors import FeedError, OperatorInputError
 from tests.dbbuilder.fetch.conftest import FakeTime, FeedServer, no_distro_sources
 from tests.dbbuilder.test_cli import run
 
@@ -75,7 +75,7 @@ def test_an_error_page_never_replaces_a_good_copy(tmp_path: Path, feed_server: F
 def test_alpine_branch_names_and_missing_branches(tmp_path: Path, feed_server: FeedServer,
                                                   fake_time: FakeTime) -> None:
     serve_distro_feeds(feed_server)
-    with pytest.raises(UsageError):
+    with pytest.raises(OperatorInputError):
         fetch_alpine(client(fake_time), tmp_path, FetchState.load(tmp_path), ["../etc"], base_url=feed_server.url)
     with pytest.raises(FeedError, match=r"neither main\.json nor community\.json"):
         fetch_alpine(client(fake_time), tmp_path, FetchState.load(tmp_path), ["v3.99"],

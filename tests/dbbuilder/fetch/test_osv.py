@@ -6,7 +6,7 @@ import pytest
 
 from dbbuilder.fetch import HttpClient, fetch_osv
 from dbbuilder.fetch.state import FetchState
-from scanner.errors import FeedError, UsageError
+from scanner.errors import FeedError, OperatorInputError
 from tests.dbbuilder.fetch.conftest import FakeTime, FeedServer, osv_zip
 
 
@@ -89,7 +89,7 @@ def test_broken_archive_is_refused_and_leaves_nothing(tmp_path: Path, feed_serve
 
 @pytest.mark.parametrize("name", ["..", "a/b", "", " PyPI", "x\\y"])
 def test_hostile_ecosystem_names(tmp_path: Path, name: str, fake_time: FakeTime) -> None:
-    with pytest.raises(UsageError):
+    with pytest.raises(OperatorInputError):
         fetch_osv(client(fake_time), "http://127.0.0.1:9", tmp_path, [name], FetchState.load(tmp_path))
 
 

@@ -17,7 +17,7 @@ import zstandard
 from dbbuilder.fetch import SOURCES, HttpClient
 from dbbuilder.fetch import oval as oval_module
 from dbbuilder.fetch.state import FetchState
-from scanner.errors import FeedError, UsageError
+from scanner.errors import FeedError, OperatorInputError
 from tests.dbbuilder.fetch.conftest import FakeTime, FeedServer, no_distro_sources
 from tests.dbbuilder.test_cli import run
 
@@ -47,6 +47,7 @@ def test_every_source_has_an_official_https_location() -> None:
         "kev": "https://www.cisa.gov/sites/default/files/feeds",
         "oracle": "https://linux.oracle.com/security/oval",
         "redhat": "https://security.access.redhat.com/data/csaf/v2/vex",
+        "redhat-oval": "https://security.access.redhat.com/data/oval/v2",
         "suse": "https://ftp.suse.com/pub/projects/security/oval",
         "wolfi": "https://packages.wolfi.dev/os",
     }
@@ -128,7 +129,7 @@ def test_oval_decompression_is_bounded_and_checked(tmp_path: Path, feed_server: 
     with pytest.raises(FeedError, match="cannot decompress"):
         fetch("suse", feed_server, tmp_path, fake_time, "a.xml.gz", path="/suse")
     assert plain.read_bytes() == OVAL and not list((tmp_path / "suse").glob(".a.xml.*.tmp"))
-    with pytest.raises(UsageError, match="plain file or release name"):
+    with pytest.raises(OperatorInputError, match="plain file or release name"):
         fetch("suse", feed_server, tmp_path, fake_time, "../../etc/passwd", path="/suse")
 
 
@@ -238,7 +239,7 @@ def test_amazon_feeds_and_pages(tmp_path: Path, feed_server: FeedServer, fake_ti
     del feed_server.scenario.log[:]
     assert fetch("amazon", feed_server, tmp_path, fake_time, "2", "2023") == []
     assert {path for path, _, _ in feed_server.scenario.log} == {"/AL2/alas.rss", "/AL2023/alas.rss"}
-    with pytest.raises(UsageError, match="--amazon-release '1'"):
+    with pytest.raises(OperatorInputError, match="--amazon-release '1'"):
         fetch("amazon", feed_server, tmp_path, fake_time, "1")
 
 

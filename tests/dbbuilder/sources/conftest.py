@@ -7,7 +7,7 @@ import pytest
 
 from dbbuilder.sources import PROVIDERS
 from dbbuilder.sources.feedio import input_files
-from dbbuilder.sources.records import FeedFacts, Record, SkipLog
+from dbbuilder.sources.records import FeedFacts, MalformedFeedError, Record, SkipLog
 
 FEEDS = Path(__file__).resolve().parents[4] / "shared" / "data" / "feeds"
 
@@ -23,6 +23,16 @@ def read_all(provider: str, paths: Sequence[Path], strict: bool = False) -> tupl
     """Every record the provider reads from `paths`, and its skip log."""
     records, skips, _ = read_with_facts(provider, paths, strict)
     return records, skips
+
+
+def read_skipping_once(provider: str, paths: Sequence[Path], reason: str) -> list[Record]:
+    """The records the provider reads from `paths`, once it is checked that it skipped one input, for `reason`,
+    and that the skip is fatal with --strict."""
+    records, skips = read_all(provider, paths)
+    assert dict(skips.reasons) == {reason: 1}
+    with pytest.raises(MalformedFeedError, match=reason):
+        read_all(provider, paths, strict=True)
+    return records
 
 
 def read_with_facts(provider: str, paths: Sequence[Path],

@@ -23,11 +23,11 @@ from dbbuilder.sources.cve5 import (
     NOT_SEMVER,
     WITH_CHANGES,
 )
-from dbbuilder.sources.records import CpeRow, MalformedFeedError
+from dbbuilder.sources.records import CpeRow
 from scanner.cli import main
 from scanner.db import trust
 from scanner.db.state import StateDir
-from tests.dbbuilder.sources.conftest import by_id, read_all
+from tests.dbbuilder.sources.conftest import by_id, read_all, read_skipping_once
 
 RECORD: dict[str, Any] = {
     "dataType": "CVE_RECORD", "dataVersion": "5.1",
@@ -127,10 +127,7 @@ def _mutated(path: tuple[str | int, ...], value: object) -> dict[str, Any]:
 def test_hostile_records_are_skipped_with_a_reason_and_fatal_when_strict(tmp_path: Path, document: object,
                                                                          reason: str) -> None:
     write_record(tmp_path, document)
-    records, skips = read_all("cve5", [tmp_path])
-    assert records == [] and dict(skips.reasons) == {reason: 1}
-    with pytest.raises(MalformedFeedError, match=reason):
-        read_all("cve5", [tmp_path], strict=True)
+    assert read_skipping_once("cve5", [tmp_path], reason) == []
 
 
 @pytest.mark.parametrize("content", [b"{", b"[" * 100_000 + b"]" * 100_000, b"\xff\xfe", b"null"])

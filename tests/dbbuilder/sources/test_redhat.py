@@ -9,11 +9,10 @@ from typing import Any
 import pytest
 
 from dbbuilder.cli import main as dbbuilder_main
-from dbbuilder.sources.records import MalformedFeedError
 from dbbuilder.sources.redhat import UNKNOWN_FORM, accepts
 from scanner.cli import main as scanner_main
 from scanner.model import FixState
-from tests.dbbuilder.sources.conftest import by_id, read_all, read_with_facts
+from tests.dbbuilder.sources.conftest import by_id, read_all, read_skipping_once, read_with_facts
 
 STREAM = "AppStream-9.3.0.Z.MAIN"
 PACKAGE = "widget-1:2.0-3.el9_3.x86_64"
@@ -202,10 +201,7 @@ def _with(path: str, value: object) -> dict[str, Any]:
 def test_hostile_documents_are_skipped_with_a_reason_and_fatal_when_strict(
         tmp_path: Path, document: object, reason: str) -> None:
     write_document(tmp_path, document)
-    records, skips = read_all("redhat", [tmp_path])
-    assert records == [] and dict(skips.reasons) == {reason: 1}
-    with pytest.raises(MalformedFeedError, match=reason):
-        read_all("redhat", [tmp_path], strict=True)
+    assert read_skipping_once("redhat", [tmp_path], reason) == []
 
 
 def test_deep_and_unparsable_files_are_skipped(tmp_path: Path) -> None:
@@ -228,20 +224,28 @@ def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
     return out.out
 
 
+def scan_findings(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], keys: Path, bundle: Path,
+                  state: Path, component: dict[str, str]) -> dict[str, Any]:
+    """By vulnerability id, the findings of `scanner scan -o json` with `bundle` (its key, `release` in `keys`,
+    trusted in `state`) of a CycloneDX SBOM, written beside `state`, listing `component`."""
+    run_cli(monkeypatch, capsys, scanner_main, "--state-dir", str(state), "trust", "add", str(keys / "release.pub.pem"))
+    sbom = state.parent / "sbom.json"
+    sbom.write_text(json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.5",
+                                "components": [{"type": "library", **component}]}))
+    report = json.loads(run_cli(monkeypatch, capsys, scanner_main, "--state-dir", str(state), "scan", str(sbom),
+                                "--db", str(bundle), "-o", "json"))
+    return {f["vulnerability"]["id"]: f for f in report["findings"]}
+
+
 def test_built_bundle_finds_an_older_rhel_package_with_red_hat_fix_and_rating(
         tmp_path: Path, feeds: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     keys, bundle, state = tmp_path / "keys", tmp_path / "redhat.bundle", tmp_path / "state"
     run_cli(monkeypatch, capsys, dbbuilder_main, "keygen", "--out", str(keys), "--name", "release")
     run_cli(monkeypatch, capsys, dbbuilder_main, "build", "--redhat", str(feeds / "redhat" / "vunnel-csaf"),
          "--key", str(keys / "release.pem"), "--channel", "t", "--bundle-version", "1", "--out", str(bundle))
-    run_cli(monkeypatch, capsys, scanner_main, "--state-dir", str(state), "trust", "add", str(keys / "release.pub.pem"))
-    sbom = tmp_path / "sbom.json"
-    sbom.write_text(json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.5", "components": [
-        {"type": "library", "name": "tigervnc", "version": "1.13.1-2.el9",
-         "purl": "pkg:rpm/redhat/tigervnc@1.13.1-2.el9?arch=x86_64&distro=rhel-9.3"}]}))
-    report = json.loads(run_cli(monkeypatch, capsys, scanner_main, "--state-dir", str(state), "scan", str(sbom),
-                             "--db", str(bundle), "-o", "json"))
-    findings = {f["vulnerability"]["id"]: f for f in report["findings"]}
+    findings = scan_findings(monkeypatch, capsys, keys, bundle, state, {
+        "name": "tigervnc", "version": "1.13.1-2.el9",
+        "purl": "pkg:rpm/redhat/tigervnc@1.13.1-2.el9?arch=x86_64&distro=rhel-9.3"})
     assert set(findings) == {"CVE-2023-5367", "CVE-2023-6377", "CVE-2023-6478"}
     finding = findings["CVE-2023-6377"]
     assert finding["fix"]["state"] == "fixed" and finding["fix"]["versions"] == ["1.13.1-3.el9_3.3"]

@@ -22,10 +22,9 @@ from dbbuilder.sources.redhat_securitydata import (
     NO_PACKAGE_SKIP,
     NOT_RPM_SKIP,
 )
-from scanner.cli import main as scanner_main
 from scanner.model import FixState
-from tests.dbbuilder.sources.conftest import by_id, read_all, read_with_facts
-from tests.dbbuilder.sources.test_redhat import CSAF, run_cli, write_document
+from tests.dbbuilder.sources.conftest import by_id, read_all, read_skipping_once, read_with_facts
+from tests.dbbuilder.sources.test_redhat import CSAF, run_cli, scan_findings, write_document
 
 CVE = "CVE-2099-0001"
 
@@ -184,10 +183,7 @@ def _package_state(**changes: Any) -> dict[str, Any]:
 def test_malformed_documents_are_skipped_with_a_reason_and_fatal_when_strict(
         tmp_path: Path, document: object, reason: str) -> None:
     write_cve(tmp_path, document)
-    records, skips = read_all("redhat", [tmp_path])
-    assert records == [] and dict(skips.reasons) == {reason: 1}
-    with pytest.raises(MalformedFeedError, match=reason):
-        read_all("redhat", [tmp_path], strict=True)
+    assert read_skipping_once("redhat", [tmp_path], reason) == []
 
 
 @pytest.mark.parametrize(("document", "reason"), [
@@ -309,14 +305,9 @@ def test_cli_builds_both_forms_inspect_lists_the_streams_and_a_scan_finds_the_fi
         "Red Hat:enterprise_linux:8": "14", "Red Hat:rhel_eus:8.6": "3", "Red Hat:rhel_eus:8.6::baseos": "3",
         "Red Hat:rhel_aus:8.4": "3", "Red Hat:enterprise_linux:8::appstream::module:ruby:2.7": "3",
         "Red Hat:enterprise_linux:8::module:python38:3.8": "1"}
-    run_cli(monkeypatch, capsys, scanner_main, "--state-dir", str(state), "trust", "add", str(keys / "release.pub.pem"))
-    sbom = tmp_path / "sbom.json"
-    sbom.write_text(json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.5", "components": [
-        {"type": "library", "name": "libwebp", "version": "1.0.0-7.el8",
-         "purl": "pkg:rpm/redhat/libwebp@1.0.0-7.el8?arch=x86_64&distro=rhel-8.8"}]}))
-    report = json.loads(run_cli(monkeypatch, capsys, scanner_main, "--state-dir", str(state), "scan", str(sbom),
-                                "--db", str(bundle), "-o", "json"))
-    findings = {f["vulnerability"]["id"]: f for f in report["findings"]}
+    findings = scan_findings(monkeypatch, capsys, keys, bundle, state, {
+        "name": "libwebp", "version": "1.0.0-7.el8",
+        "purl": "pkg:rpm/redhat/libwebp@1.0.0-7.el8?arch=x86_64&distro=rhel-8.8"})
     # Both libwebp CVEs, fixed for RHEL 8 by RHSA-2023:5309 (security data only: no CSAF file names them).
     assert set(findings) == {"CVE-2023-4863", "CVE-2023-5129"}
     finding = findings["CVE-2023-4863"]
