@@ -134,28 +134,53 @@ Job = TypeVar("Job")
 Outcome = TypeVar("Outcome")
 
 
-def run_parallel(work: Callable[[Job], Outcome], jobs: Sequence[Job], workers: int) -> Iterator[Outcome]:
+def run_parallel(work: Callable[[Job], Outcome], jobs: Sequence[Job], workers: int,
+                 lost: Callable[[Job, str], Outcome]) -> Iterator[Outcome]:
     """`work(job)` for every job, `workers` processes at a time, outcomes in the jobs' order.
 
     One worker runs the jobs in this process (no pool to start). Workers are forked: they start with
-    the modules already imported and the database already verified. When this process stops early (an
-    interrupt, SIGTERM), the workers are terminated rather than left to finish the queue; each unwinds
-    through the CLI's signal handler, removing its image's spool directory.
+    the modules already imported and the database already verified, and with the default signal
+    dispositions, so a SIGTERM to the process group ends them quietly and this process handles it. A
+    worker that dies (killed, out of memory) breaks the pool: the jobs it leaves unfinished come back as
+    `lost(job, why)`, never as a hang. The wait polls, so a signal delivered to another thread of this
+    process still reaches its handler; when this process stops early, the workers are terminated.
     """
     if workers <= 1 or len(jobs) <= 1:
         yield from (work(job) for job in jobs)
         return
-    from multiprocessing import get_context
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
-    pool = get_context("fork").Pool(min(workers, len(jobs)))
+    executor = ProcessPoolExecutor(min(workers, len(jobs)), mp_context=multiprocessing.get_context("fork"),
+                                   initializer=_default_signals)
     try:
-        yield from pool.imap(work, jobs)
-        # Every job done: the workers leave on their own. terminate() here could hang: CPython's pool may be
-        # starting a replacement worker that then waits forever on a queue lock a terminated sibling held.
-        pool.close()
-        pool.join()
+        futures = [executor.submit(work, job) for job in jobs]
+        for job, future in zip(jobs, futures, strict=True):
+            while True:
+                try:
+                    outcome = future.result(timeout=_POLL_SECONDS)
+                except TimeoutError:
+                    continue
+                except BrokenProcessPool:
+                    outcome = lost(job, "its worker process died (killed, or out of memory)")
+                break
+            yield outcome
+        executor.shutdown(wait=True)
     finally:
-        pool.terminate()  # stopped early (an interrupt, SIGTERM): the queue is abandoned; after join, a no-op
+        executor.shutdown(wait=False, cancel_futures=True)
+        for child in multiprocessing.active_children():  # stopped early: no worker outlives the run
+            child.terminate()
+
+
+_POLL_SECONDS = 0.2
+
+
+def _default_signals() -> None:
+    import signal
+
+    for number in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(number, signal.SIG_DFL)
 
 
 @dataclass(frozen=True)

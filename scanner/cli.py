@@ -24,7 +24,7 @@ from scanner import __version__
 from scanner.batch import INCOMPLETE_COVERAGE_EXIT
 from scanner.cliexit import run
 from scanner.clock import Clock
-from scanner.errors import DatabaseError, ScannerError, UsageError
+from scanner.errors import DatabaseError, InternalError, ScannerError, UsageError
 from scanner.report.base import DIFF_FORMATS, FINDINGS_FORMATS, SBOM_FORMATS
 from scanner.terminal import printable
 
@@ -840,6 +840,9 @@ def _batch_scan(job: _BatchJob) -> _BatchOutcome:
                      job.report_file)
     except ScannerError as error:
         return _BatchOutcome(SummaryRow(name, error.exit_code, status=str(error)))
+    except Exception as error:  # a bug one image hit must not cost the other images their results
+        return _BatchOutcome(SummaryRow(name, InternalError.exit_code,
+                                        status=f"internal error: {type(error).__name__}: {error}"))
     code, status, message = _verdict(report)
     counts = report.severity_counts()
     statuses = {entry.status for entry in report.coverage}
@@ -849,6 +852,12 @@ def _batch_scan(job: _BatchJob) -> _BatchOutcome:
                      sum(1 for f in report.findings if f.fix.state is FixState.FIXED), coverage, status)
     return _BatchOutcome(row, report.target.digest, tuple(counts.items()), message,
                          tuple(w for w in report.warnings if w not in job.database.warnings))
+
+
+def _lost_scan(job: _BatchJob, why: str) -> _BatchOutcome:
+    from scanner.batch import SummaryRow
+
+    return _BatchOutcome(SummaryRow(str(job.target), InternalError.exit_code, status=f"not scanned: {why}"))
 
 
 def _scan_batch(ctx: typer.Context, arguments: list[Path], database: VerifiedDatabase, options: ScanOptions,
@@ -884,7 +893,8 @@ def _scan_batch(ctx: typer.Context, arguments: list[Path], database: VerifiedDat
                        output, columns) for target, name in zip(expanded.targets, names, strict=True)]
     try:
         outcomes = []
-        for job, outcome in zip(batch, run_parallel(_batch_scan, batch, jobs or default_jobs()), strict=True):
+        for job, outcome in zip(batch, run_parallel(_batch_scan, batch, jobs or default_jobs(), _lost_scan),
+                                strict=True):
             outcomes.append(outcome)
             if outcome.digest:
                 record_scan(global_options(ctx).state_dir, outcome.digest, database.bundle_sha256,

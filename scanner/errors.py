@@ -16,6 +16,7 @@ Exit codes are part of the public interface and documented in docs/exit-codes.md
     50  coverage short of complete under scan --require-complete (not an error)
     60-63  install kit refusals and kit build failures (scanner.kit, dbbuilder.kit)
     70-74  signed scan attestation refusals (scanner.attest.errors)
+    99  internal error: an exception the scanner did not expect (a bug), or a batch worker that died
 """
 
 from __future__ import annotations
@@ -100,3 +101,9 @@ class LocalStateError(ScannerError):
     """
 
     exit_code = 36
+
+
+class InternalError(ScannerError):
+    """What went wrong was not foreseen: a bug, or a worker process that died. Reported, never hidden."""
+
+    exit_code = 99

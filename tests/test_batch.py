@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,6 +14,7 @@ from scanner.batch import (
     check_output_dir,
     expand_targets,
     report_names,
+    run_parallel,
     summary_table,
     worst_exit_code,
 )
@@ -169,3 +172,38 @@ def test_an_oci_layout_directory_is_still_one_image(run: Run, database: TrustedB
     code, out, _ = run(*database.scanner_args("scan", str(layout), "-o", "json"))
     assert code == 0
     assert json.loads(out)["image"]["format"] == "oci-dir"
+
+
+def _dies_on_two(job: int) -> str:
+    if job == 2:
+        os._exit(3)  # a worker killed mid-scan (OOM killer, SIGKILL): no exception ever comes back
+    return f"done {job}"
+
+
+def test_a_worker_that_dies_costs_only_its_unfinished_images_never_a_hang() -> None:
+    # Found in review: multiprocessing.Pool.imap waited forever for the result of a task whose worker died.
+    outcomes = list(run_parallel(_dies_on_two, [1, 2], 2, lambda job, why: f"lost {job}: {why}"))
+    assert outcomes[1] == "lost 2: its worker process died (killed, or out of memory)"
+    assert outcomes[0] in ("done 1", "lost 1: its worker process died (killed, or out of memory)")
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_an_unexpected_error_in_one_image_is_its_row_only(run: Run, database: TrustedBundle, images: Path,
+                                                          monkeypatch: pytest.MonkeyPatch, jobs: str) -> None:
+    from scanner.match import scan
+
+    real = scan.read_target
+
+    def flaky(target: Path, **options: Any) -> Any:
+        if target.name == "new.tar":
+            raise IndexError("a cataloger bug a hostile image hit")
+        return real(target, **options)
+
+    monkeypatch.setattr(scan, "read_target", flaky)
+    code, out, err = run(*database.scanner_args("scan", str(images / "old.tar"), str(images / "new.tar"),
+                                                "--jobs", jobs))
+    assert code == 99, err
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()[1:3]}
+    assert rows[str(images / "old.tar")][-2:] == ["0", "ok"]
+    assert rows[str(images / "new.tar")][-2:] == ["99", "error"]
+    assert "internal error: IndexError: a cataloger bug a hostile image hit" in out

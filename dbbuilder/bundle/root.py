@@ -138,6 +138,10 @@ def read_chain(directory: Path, now: datetime) -> tuple[tuple[str, bytes], ...]:
                                f"{BUNDLE_LIMITS.max_roots}")
     chain = tuple((name, read_capped(directory / name, BUNDLE_LIMITS.max_root_bytes, "root document",
                                      BuildOptionError)) for _, name in names)
+    total = sum(len(data) for _, data in chain)
+    if total > BUNDLE_LIMITS.max_chain_bytes:  # scanners refuse such a bundle (OversizeError): never write one
+        raise BuildOptionError(f"--roots {directory}: the root documents hold {total} bytes, a bundle carries at "
+                               f"most {BUNDLE_LIMITS.max_chain_bytes}")
     first_name, first = chain[0]
     try:
         root = self_signed_root(first, first_name)

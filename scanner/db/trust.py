@@ -216,7 +216,8 @@ def load_roots(state: StateDir) -> TrustedRoots | None:
         raise StateError(f"{where} is corrupt: {error.message}; re-pin the root: "
                          "`scanner trust init --replace N.root.json`") from None
     if roots.digests.get(root.version) != root.sha256:
-        raise StateError(f"{where} is corrupt: the pinned document is not the one recorded for its version")
+        raise StateError(f"{where} is corrupt: the pinned document is not the one recorded for its version; "
+                         "re-pin the root: `scanner trust init --replace N.root.json`")
     return roots
 
 
@@ -251,7 +252,14 @@ def init_root(state: StateDir, document: bytes, source: str, now: datetime, *,
     after a compromise of the root keys (docs/trust.md): the history of accepted versions starts again.
     """
     with state.lock():
-        previous = load_roots(state)
+        replaced_corrupt = False
+        try:
+            previous = load_roots(state)
+        except StateError:
+            if not replace_pinned:
+                raise
+            # The recovery load_roots names for a corrupt root.json: what it recorded is unknown.
+            previous, replaced_corrupt = None, True
         if previous is not None and not replace_pinned:
             raise TrustStoreError(
                 f"root version {previous.root.version} is already pinned; newer versions arrive with bundles. "
@@ -263,7 +271,8 @@ def init_root(state: StateDir, document: bytes, source: str, now: datetime, *,
             audit.record_refusal(state, "trust init", source, error, len(document), now)
             raise
         save_roots(state, roots, now)
-        audit.append(state, "trust-root-replace" if previous is not None else "trust-root-init", {
+        replaced = previous is not None or replaced_corrupt
+        audit.append(state, "trust-root-replace" if replaced else "trust-root-init", {
             "source": source, "version": roots.root.version, "root_sha256": roots.root.sha256,
             "previous_version": previous.root.version if previous is not None else None,
             "previous_sha256": previous.root.sha256 if previous is not None else None}, now)

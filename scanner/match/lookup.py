@@ -172,8 +172,8 @@ def row_affects(row: AffectedRow, version: str) -> bool:
         # An OSV entry whose only range is a commit (GIT) range, without the versions it covers: the
         # builder drops GIT ranges, and nothing is left that an installed version can be checked against.
         raise NoEvaluableRange("only commit (GIT) ranges and no affected versions listed; cannot be evaluated")
-    epoch = implied_epoch(row, version)
-    return versions.is_affected(row.ecosystem, version.removeprefix(epoch), affected)
+    return versions.is_affected(row.ecosystem, version.removeprefix(epoch_read_at(row.ecosystem, affected, version)),
+                                affected)
 
 
 # Amazon's advisory pages list fixed packages without their epoch (openssl-1.0.2k-24.amzn2.0.7 for an epoch-1
@@ -183,12 +183,18 @@ FIXES_WITHOUT_EPOCH = ("Amazon Linux:",)
 _EPOCH_PREFIX = re.compile(r"^[0-9]+:")
 
 
-def implied_epoch(row: AffectedRow, installed: str) -> str:
-    """The installed version's epoch ("1:") when `row` is read at it (FIXES_WITHOUT_EPOCH), else ""."""
-    found = _EPOCH_PREFIX.match(installed)
-    if found is None or not row.ecosystem.startswith(FIXES_WITHOUT_EPOCH) or _names_an_epoch(row.osv_affected):
+def epoch_read_at(ecosystem: str, affected: Mapping[str, Any], version: str) -> str:
+    """`version`'s epoch ("1:") when an `affected` entry that names no epoch is read at it
+    (FIXES_WITHOUT_EPOCH), else "": comparing `version` without it is comparing the entry at that epoch."""
+    found = _EPOCH_PREFIX.match(version)
+    if found is None or not ecosystem.startswith(FIXES_WITHOUT_EPOCH) or _names_an_epoch(affected):
         return ""
     return found[0]
+
+
+def implied_epoch(row: AffectedRow, installed: str) -> str:
+    """The epoch a row's fixed versions are offered with: the installed version's, under FIXES_WITHOUT_EPOCH."""
+    return epoch_read_at(row.ecosystem, row.osv_affected, installed)
 
 
 def _names_an_epoch(affected: Mapping[str, Any]) -> bool:

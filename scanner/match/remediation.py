@@ -13,7 +13,7 @@ from typing import Any
 
 from scanner import versions
 from scanner.match.fixes import installable_version, sort_versions
-from scanner.match.lookup import lookup_key
+from scanner.match.lookup import epoch_read_at, lookup_key
 from scanner.match.matcher import Evidence
 from scanner.model import Finding, Package
 
@@ -39,7 +39,10 @@ class _AffectedCache:
         key = (id(entry), ecosystem, candidate)
         if key not in self._known:
             try:
-                self._known[key] = versions.is_affected(ecosystem, candidate, entry)
+                # A candidate offered at the installed epoch (an Amazon fix written without one) is weighed
+                # against such an entry without it, as the finding was judged.
+                judged = candidate.removeprefix(epoch_read_at(ecosystem, entry, candidate))
+                self._known[key] = versions.is_affected(ecosystem, judged, entry)
             except (versions.InvalidVersion, versions.UnknownEcosystem, ValueError, TypeError):
                 self._known[key] = True  # cannot be evaluated: not counted as a fix
         return self._known[key]

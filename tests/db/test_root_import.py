@@ -159,3 +159,26 @@ def test_a_flat_trust_list_ignores_a_carried_chain(state: StateDir, signer: Sign
     bundle = tmp_path / "b.bundle"
     bundle.write_bytes(make_parts(signer, roots=rotation.chain()).bundle())
     assert import_bundle(bundle, state_dir=state.root, now=NOW).database.root_version is None
+
+
+def test_a_corrupt_pinned_root_is_recovered_the_way_its_error_says(tmp_path: Path) -> None:
+    # Found in review: load_roots names `trust init --replace` as the remedy, but init_root loaded the corrupt
+    # record first and failed the same way.
+    from scanner.db.errors import StateError
+    from scanner.db.trust import init_root, load_roots
+
+    rotation = Rotation()
+    with StateDir.resolve(tmp_path / "state") as state:
+        state.ensure()
+        init_root(state, rotation.v1()[1], "1.root.json", NOW)
+        record = tmp_path / "state" / "root.json"
+        document = json.loads(record.read_text())
+        document["digests"] = {"1": "0" * 64}
+        record.write_text(json.dumps(document))
+        with pytest.raises(StateError, match="trust init --replace"):
+            load_roots(state)
+        with pytest.raises(StateError):
+            init_root(state, rotation.v1()[1], "1.root.json", NOW)  # not without --replace
+        roots, previous = init_root(state, rotation.v1()[1], "1.root.json", NOW, replace_pinned=True)
+        assert previous is None and roots.root.version == 1
+        assert load_roots(state) is not None

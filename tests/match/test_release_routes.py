@@ -18,6 +18,7 @@ from scanner.db.store import VulnStore
 from scanner.match.lookup import lookup_names
 from scanner.match.matcher import Matcher, MatchResult
 from scanner.match.releases import route
+from scanner.match.remediation import remediations
 from scanner.model import Fix, FixState, Package
 from tests.match.dbfixture import Rows, db_from_records
 
@@ -221,6 +222,16 @@ def test_an_amazon_fix_written_without_epoch_is_judged_at_the_installed_epoch(tm
     # The rule is Amazon's: elsewhere a missing epoch is 0, as rpm itself compares.
     oracle = record("ELSA-2030-0003", "CVE-2030-4003", [("Oracle Linux:8", "openssl", "1.0.2k-24.el8")])
     assert found(match(tmp_path, [oracle], rpm("openssl", "1:1.0.2k-23.el8", "Oracle Linux:8"), name="ol")) == {}
+
+
+def test_remediation_weighs_amazon_fixes_at_the_installed_epoch(tmp_path: Path) -> None:
+    # Found in review: the fixes are offered at the installed epoch, so the lowest (1:…-24.amzn2.0.7) compared
+    # against epoch-less entries as epoch 1 and looked like it fixed both; it fixes only the first.
+    first = record("ALAS2-2030-010", "CVE-2030-4010", [("Amazon Linux:2", "openssl", "1.0.2k-24.amzn2.0.7")])
+    second = record("ALAS2-2030-011", "CVE-2030-4011", [("Amazon Linux:2", "openssl", "1.0.2k-26.amzn2.0.1")])
+    result = match(tmp_path, [first, second], rpm("openssl", "1:1.0.2k-24.amzn2.0.6", "Amazon Linux:2"))
+    [remediation] = remediations(result.findings, result.evidence)
+    assert (remediation.fixed_version, remediation.fixes) == ("1:1.0.2k-26.amzn2.0.1", 2)
 
 
 @pytest.mark.parametrize("ecosystem", ["Wolfi", "Chainguard"])

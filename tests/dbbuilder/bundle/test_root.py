@@ -17,6 +17,7 @@ from dbbuilder.bundle.keys import save_key_pair
 from dbbuilder.bundle.root import RoleChange, init_root, read_chain, rotate_root
 from dbbuilder.bundle.writer import write_bundle
 from scanner.db.archive import verify_bundle
+from scanner.db.limits import BUNDLE_LIMITS
 from scanner.db.root import pin_root
 from scanner.db.verify import VerificationContext
 from tests.dbbuilder.bundle.conftest import BUILT_AT, IDENTITY
@@ -86,6 +87,23 @@ def test_a_broken_chain_directory_is_refused(tmp_path: Path) -> None:
     empty.mkdir()
     with pytest.raises(BuildOptionError, match=r"no N\.root\.json"):
         read_chain(empty, NOW)
+
+
+def test_a_chain_larger_than_scanners_accept_is_not_built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Found in review: each document was capped but not the chain, which scanners refuse as a whole.
+    import dataclasses
+
+    from dbbuilder.bundle import root as root_module
+
+    r1, b1 = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    first = init_root([raw(r1)], [raw(b1)], 1, 1, [r1], EXPIRES)
+    (tmp_path / "1.root.json").write_bytes(first)
+    (tmp_path / "2.root.json").write_bytes(rotate_root(first, "1", RoleChange(), RoleChange(), [r1], EXPIRES))
+    assert len(read_chain(tmp_path, NOW)) == 2
+    small = dataclasses.replace(BUNDLE_LIMITS, max_chain_bytes=len(first) + 1)
+    monkeypatch.setattr(root_module, "BUNDLE_LIMITS", small)
+    with pytest.raises(BuildOptionError, match="a bundle carries at most"):
+        read_chain(tmp_path, NOW)
 
 
 def test_root_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
