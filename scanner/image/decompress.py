@@ -6,16 +6,29 @@ decompressed over a whole image. The tar parser (`tarstream.py`) reads the resul
 from __future__ import annotations
 
 import hashlib
+import importlib
 import queue
 import threading
 import zlib
 from collections.abc import Iterator
+from types import ModuleType
 from typing import BinaryIO, cast
 
 import zstandard
 
 from scanner.errors import ImageError
 
+
+def _gzip_engine() -> ModuleType:
+    """ISA-L's inflate, with zlib's interface (max_length, unconsumed_tail, eof, unused_data, CRC and size
+    checks): 2-3x zlib's speed, faster than `gzip -dc` itself. zlib where isal has no wheel (pyproject)."""
+    try:
+        return importlib.import_module("isal.isal_zlib")
+    except ImportError:  # pragma: no cover - platforms without an isal wheel
+        return zlib
+
+
+GZIP_ENGINE = _gzip_engine()
 _READ_SIZE = 1024 * 1024
 _MAX_CHUNK = 1024 * 1024
 _QUEUE_DEPTH = 8
@@ -155,11 +168,11 @@ class LayerStream:
     def _gzip_chunks(self, head: bytes) -> Iterator[bytes]:
         data = head
         while data:
-            decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            decompressor = GZIP_ENGINE.decompressobj(16 + zlib.MAX_WBITS)
             while True:
                 try:
                     out = decompressor.decompress(data, _MAX_CHUNK)
-                except zlib.error as error:
+                except GZIP_ENGINE.error as error:
                     raise ImageError(f"{self.label}: corrupt gzip stream ({error})") from None
                 if out:
                     yield out
