@@ -6,18 +6,20 @@ accepts `NaN` and `Infinity`, which are not JSON: a document another tool reads 
 here instead. Nesting is capped (`MAX_DEPTH`), so a hostile document is a named refusal, never a
 RecursionError deep in a caller. Used for the signed bundle documents, attestations, state records, the
 KEV catalog and SBOMs given as scan targets. Every refusal is the caller's error class (its boundary,
-its exit code), naming `what` or `where`.
+its exit code), naming `what` or `where`; the getters also take a function making one from the message,
+for readers whose refusal is not a ScannerError (a feed record skipped and counted).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
 
 from scanner.errors import ScannerError
 
 T = TypeVar("T")
+ErrorMaker = Callable[[str], Exception]  # an error class, or a function making the caller's error from a message
 
 MAX_DEPTH = 128  # nested arrays and objects; real documents (SBOMs, manifests, statements) stay under 20
 _JSON_NAMES: dict[type, str] = {dict: "an object", list: "a list", str: "a string", int: "an integer",
@@ -69,18 +71,41 @@ def is_json_type(value: object, kind: type) -> bool:
     return isinstance(value, kind) and not (isinstance(value, bool) and kind is not bool)
 
 
-def expect(value: object, kind: type[T], where: str, error: type[ScannerError]) -> T:
+def _json_name(kind: type) -> str:
+    return _JSON_NAMES.get(kind, kind.__name__)
+
+
+def expect(value: object, kind: type[T], where: str, error: ErrorMaker) -> T:
     """`value` when it is a JSON `kind` (dict, list, str, int, float, bool); else `error`: "WHERE: expected
     a JSON object"."""
     if not is_json_type(value, kind):
-        raise error(f"{where}: expected a JSON {_JSON_NAMES.get(kind, kind.__name__).split(' ', 1)[-1]}")
+        raise error(f"{where}: expected a JSON {_json_name(kind).split(' ', 1)[-1]}")
     return cast(T, value)
 
 
-def member(document: Mapping[str, Any], key: str, kind: type[T], where: str, error: type[ScannerError]) -> T:
-    """`document[key]` when present (not null) and a JSON `kind`; else `error`: "WHERE: field 'key' missing
-    or not an integer"."""
+def member(document: Mapping[str, Any], key: str, kind: type[T], where: str, error: ErrorMaker,
+           default: T | None = None) -> T:
+    """`document[key]` when present (not null) and a JSON `kind`; `default`, when given, if the key is absent
+    (null is still refused); else `error`: "WHERE: field 'key' missing or not an integer"."""
+    if default is not None and key not in document:
+        return default
     value = document.get(key)
     if value is None or not is_json_type(value, kind):
-        raise error(f"{where}: field {key!r} missing or not {_JSON_NAMES.get(kind, kind.__name__)}")
+        raise error(f"{where}: field {key!r} missing or not {_json_name(kind)}")
     return cast(T, value)
+
+
+def optional_member(document: Mapping[str, Any], key: str, kind: type[T], where: str, error: ErrorMaker) -> T | None:
+    """`document[key]` when a JSON `kind`; None when absent or null (formats where null means "not given");
+    else `error`: "WHERE: field 'key' is not a string"."""
+    value = document.get(key)
+    if value is not None and not is_json_type(value, kind):
+        raise error(f"{where}: field {key!r} is not {_json_name(kind)}")
+    return cast("T | None", value)
+
+
+def list_of(value: object, kind: type[T], where: str, error: ErrorMaker) -> list[T]:
+    """`value` when it is a JSON list whose every item is a JSON `kind`; else `error` naming the list
+    ("WHERE: expected a JSON list") or the first wrong item ("WHERE[3]: expected a JSON string")."""
+    items = expect(value, list, where, error)
+    return [expect(item, kind, f"{where}[{index}]", error) for index, item in enumerate(items)]

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from scanner.errors import ScannerError
-from scanner.jsonstrict import MAX_DEPTH, expect, loads_strict, member
+from scanner.jsonstrict import MAX_DEPTH, expect, list_of, loads_strict, member, optional_member
 
 
 class ShapeError(ScannerError):
@@ -54,3 +54,51 @@ def test_member_names_the_field_and_the_type() -> None:
     for key in ("flag", "name", "absent"):
         with pytest.raises(ShapeError, match=f"^manifest: field '{key}' missing or not an integer$"):
             member(document, key, int, "manifest", ShapeError)
+
+
+def test_member_with_a_default_reads_an_absent_key_as_the_default_but_refuses_null() -> None:
+    document = {"arch": "amd64", "name": None, "count": "3"}
+    assert member(document, "arch", str, "package", ShapeError, default="") == "amd64"
+    assert member(document, "absent", str, "package", ShapeError, default="") == ""
+    for key, kind in (("name", str), ("count", int)):
+        with pytest.raises(ShapeError, match=f"^package: field '{key}' missing or not "):
+            member(document, key, kind, "package", ShapeError, default=kind())
+
+
+def test_optional_member_reads_absent_and_null_as_none_and_refuses_another_type() -> None:
+    document: dict[str, object] = {"title": "text", "index": None, "flag": True, "refs": {}}
+    assert optional_member(document, "title", str, "cna", ShapeError) == "text"
+    assert optional_member(document, "index", int, "cna", ShapeError) is None
+    assert optional_member(document, "absent", list, "cna", ShapeError) is None
+    with pytest.raises(ShapeError, match=r"^cna: field 'flag' is not an integer$"):
+        optional_member(document, "flag", int, "cna", ShapeError)
+    with pytest.raises(ShapeError, match=r"^cna: field 'refs' is not a list$"):
+        optional_member(document, "refs", list, "cna", ShapeError)
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ({"a": "b"}, "^tags: expected a JSON list$"),
+    (None, "^tags: expected a JSON list$"),
+    (["a", 1], r"^tags\[1\]: expected a JSON string$"),
+    (["a", True, "c"], r"^tags\[1\]: expected a JSON string$"),
+])
+def test_list_of_names_the_list_or_the_first_wrong_item(value: object, message: str) -> None:
+    with pytest.raises(ShapeError, match=message):
+        list_of(value, str, "tags", ShapeError)
+
+
+def test_list_of_returns_the_items_and_getters_take_an_error_maker() -> None:
+    assert list_of(["a", "b"], str, "tags", ShapeError) == ["a", "b"]
+    assert list_of([], dict, "tags", ShapeError) == []
+
+    class Counted(Exception):
+        def __init__(self, reason: str, detail: str) -> None:
+            super().__init__(reason, detail)
+            self.detail = detail
+
+    def malformed(message: str) -> Counted:
+        return Counted("malformed record", message)
+
+    with pytest.raises(Counted) as raised:
+        member({"id": 5}, "id", str, "record", malformed)
+    assert raised.value.detail == "record: field 'id' missing or not a string"

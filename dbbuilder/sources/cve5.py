@@ -29,6 +29,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from scanner.jsonstrict import list_of, member, optional_member
+
 from .base import english_text, first_sentence, require_mapping, rfc3339, severity_row, unique_strings
 from .feedio import parse_document, read_capped
 from .records import CpeRow, FeedFacts, Record, RecordError, SeverityRow, SkipLog
@@ -60,7 +62,6 @@ NOT_SEMVER = NOT_DERIVED + "versionType not semver"
 WITH_CHANGES = NOT_DERIVED + "version changes"
 NOT_PLAIN = NOT_DERIVED + "not a plain version or range"
 NESTED_RANGES = NOT_DERIVED + "several ranges from version 0"
-_JSON_TYPES: dict[type, str] = {str: "a string", list: "an array", dict: "an object"}
 
 
 def accepts(path: Path) -> bool:
@@ -81,25 +82,18 @@ def read(files: Sequence[tuple[str, Path]], skips: SkipLog, facts: FeedFacts) ->
         yield record
 
 
-def _malformed(where: str, expected: str) -> RecordError:
-    return RecordError("malformed CVE record", f"{where} is not {expected}")
+def _malformed(detail: str) -> RecordError:
+    return RecordError("malformed CVE record", detail)
 
 
 def _field(record: Mapping[str, Any], key: str, kind: type, where: str, *, required: bool = False) -> Any:
-    value = record.get(key)
-    if value is None and not required:
-        return None
-    if not isinstance(value, kind):
-        raise _malformed(f"{where}.{key}", _JSON_TYPES[kind])
-    return value
+    """`record[key]` of JSON type `kind`; None when absent or null unless `required`."""
+    get = member if required else optional_member
+    return get(record, key, kind, where or "record", _malformed)
 
 
-def _objects(record: Mapping[str, Any], key: str, where: str) -> list[Mapping[str, Any]]:
-    items = _field(record, key, list, where) or []
-    for index, item in enumerate(items):
-        if not isinstance(item, dict):
-            raise _malformed(f"{where}.{key}[{index}]", "an object")
-    return items
+def _objects(record: Mapping[str, Any], key: str, where: str) -> list[dict[str, Any]]:
+    return list_of(_field(record, key, list, where) or [], dict, f"{where}.{key}", _malformed)
 
 
 def parse_record(document: object, left_out: Counter[str] | None = None) -> Record:
@@ -198,7 +192,7 @@ def _cpe_rows(container: Mapping[str, Any], where: str, left_out: Counter[str]) 
         default = _field(entry, "defaultStatus", str, at)
         statuses = [_field(item, "status", str, f"{at}.versions[{n}]", required=True) for n, item in enumerate(versions)]
         if any(status not in _VERSION_STATUSES for status in [*statuses, default or "unknown"]):
-            raise _malformed(f"{at} status", "affected, unaffected or unknown")
+            raise _malformed(f"{at} status is not affected, unaffected or unknown")
         claimed = [item for item, status in zip(versions, statuses, strict=True) if status == "affected"]
         names = _cpe_names(entry, at)
         if default != "affected" and not claimed:

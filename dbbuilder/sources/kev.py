@@ -21,7 +21,7 @@ from typing import Any
 from scanner.db.schema import KEV_PROVIDER
 from scanner.errors import FeedError
 from scanner.fileio import read_capped
-from scanner.jsonstrict import loads_strict
+from scanner.jsonstrict import expect, loads_strict, member
 
 from .base import rfc3339
 from .records import SkipLog
@@ -68,17 +68,20 @@ def _is_date(text: str) -> bool:
     return True
 
 
+class _SchemaBreak(Exception):
+    """An entry field missing or of another JSON type; the message is the skip-log key."""
+
+
 def _entry(value: object) -> KevEntry | str:
     """The entry, or the reason (a skip-log key) it breaks the schema."""
-    if not isinstance(value, dict):
-        return "entry is not an object"
-    fields: Mapping[str, Any] = value
-    for name in _REQUIRED:
-        if not isinstance(fields.get(name), str):
-            return f"{name} missing or not a string"
-    ransomware = fields.get("knownRansomwareCampaignUse", RANSOMWARE_UNKNOWN)
-    if not isinstance(ransomware, str):
-        return "knownRansomwareCampaignUse not a string"
+    try:
+        fields: Mapping[str, Any] = expect(value, dict, "entry", _SchemaBreak)
+        for name in _REQUIRED:
+            member(fields, name, str, "entry", _SchemaBreak)
+        ransomware = member(fields, "knownRansomwareCampaignUse", str, "entry", _SchemaBreak,
+                            default=RANSOMWARE_UNKNOWN)
+    except _SchemaBreak as error:
+        return str(error)
     if not CVE_ID.fullmatch(fields["cveID"]):
         return "malformed cveID"
     if not _is_date(fields["dateAdded"]) or not _is_date(fields["dueDate"]):
@@ -96,18 +99,16 @@ def _entry(value: object) -> KevEntry | str:
 def read_kev(path: Path, skips: SkipLog) -> KevCatalog:
     """The catalog in `path`; FeedError naming the file when the catalog as a whole is not one."""
     what = f"KEV catalog {path}"
-    document = loads_strict(read_capped(path, MAX_CATALOG_BYTES, "KEV catalog", FeedError), what, FeedError)
-    if not isinstance(document, dict):
-        raise FeedError(f"{what}: not a JSON object")
-    version, released, count, listed = (document.get(key) for key in
-                                        ("catalogVersion", "dateReleased", "count", "vulnerabilities"))
-    if not isinstance(version, str) or not version.strip():
-        raise FeedError(f"{what}: catalogVersion missing or not a string")
+    document = expect(loads_strict(read_capped(path, MAX_CATALOG_BYTES, "KEV catalog", FeedError), what, FeedError),
+                      dict, what, FeedError)
+    version = member(document, "catalogVersion", str, what, FeedError)
+    if not version.strip():
+        raise FeedError(f"{what}: field 'catalogVersion' is blank")
+    released, count = document.get("dateReleased"), document.get("count")
     captured = rfc3339(released) if isinstance(released, str) else None
     if captured is None:
         raise FeedError(f"{what}: dateReleased {str(released)[:40]!r} is not a date-time")
-    if not isinstance(listed, list):
-        raise FeedError(f"{what}: vulnerabilities missing or not a list")
+    listed = member(document, "vulnerabilities", list, what, FeedError)
     if type(count) is not int or count != len(listed):
         raise FeedError(f"{what}: count {str(count)[:20]} but {len(listed)} vulnerabilities listed "
                         "(cut short or edited)")

@@ -44,7 +44,7 @@ from scanner.db.verify import (
     signature_entries,
     signature_verifies,
 )
-from scanner.jsonstrict import loads_strict
+from scanner.jsonstrict import expect, list_of, loads_strict, member
 
 ROOT_TYPE = "airgap-scanner-root"
 SPEC_VERSION = 1
@@ -139,9 +139,10 @@ def signed_message(signed_bytes: bytes) -> bytes:
 
 
 def _object(value: object, fields: set[str], where: str) -> dict[str, Any]:
-    if not isinstance(value, dict) or set(value) != fields:
+    document = expect(value, dict, where, RootDocumentError)
+    if set(document) != fields:
         raise RootDocumentError(f"{where}: expected an object with exactly the fields {', '.join(sorted(fields))}")
-    return value
+    return document
 
 
 def _integer(value: object, where: str, minimum: int) -> int:
@@ -152,13 +153,14 @@ def _integer(value: object, where: str, minimum: int) -> int:
 
 def _public_key(key_id: str, entry: object, where: str) -> bytes:
     fields = _object(entry, {"keytype", "public"}, where)
-    if fields["keytype"] != KEY_TYPE or not isinstance(fields["public"], str):
-        raise RootDocumentError(f'{where}: keytype must be "{KEY_TYPE}" and public a base64 string')
+    if fields["keytype"] != KEY_TYPE:
+        raise RootDocumentError(f'{where}: keytype must be "{KEY_TYPE}"')
+    public = member(fields, "public", str, where, RootDocumentError)
     try:
-        raw = base64.b64decode(fields["public"], validate=True)
+        raw = base64.b64decode(public, validate=True)
     except ValueError:
         raise RootDocumentError(f"{where}: public is not base64") from None
-    if len(raw) != ED25519_PUBLIC_KEY_BYTES or base64.b64encode(raw).decode("ascii") != fields["public"]:
+    if len(raw) != ED25519_PUBLIC_KEY_BYTES or base64.b64encode(raw).decode("ascii") != public:
         raise RootDocumentError(f"{where}: public is not the canonical base64 of {ED25519_PUBLIC_KEY_BYTES} bytes")
     if bundle_format.key_id(raw) != key_id:
         raise RootDocumentError(f"{where}: the key id is not the sha256 of the public key")
@@ -170,8 +172,8 @@ def _public_key(key_id: str, entry: object, where: str) -> bytes:
 
 def _role(value: object, keys: Mapping[str, bytes], where: str) -> Role:
     fields = _object(value, {"keyids", "threshold"}, where)
-    key_ids = fields["keyids"]
-    if not isinstance(key_ids, list) or not key_ids or not all(isinstance(k, str) for k in key_ids):
+    key_ids = list_of(fields["keyids"], str, f"{where} keyids", RootDocumentError)
+    if not key_ids:
         raise RootDocumentError(f"{where}: keyids must be a non-empty list of key ids")
     if key_ids != sorted(set(key_ids)):
         raise RootDocumentError(f"{where}: keyids must be sorted, each once")
@@ -199,8 +201,8 @@ def parse_root(data: bytes, where: str, limits: BundleLimits = BUNDLE_LIMITS) ->
         expires_at = parse_time(signed["expires"], f"{where} expires")
     except ManifestError as error:
         raise RootDocumentError(error.message) from None
-    entries = signed["keys"]
-    if not isinstance(entries, dict) or not 0 < len(entries) <= limits.max_root_keys:
+    entries = expect(signed["keys"], dict, f"{where} keys", RootDocumentError)
+    if not 0 < len(entries) <= limits.max_root_keys:
         raise RootDocumentError(f"{where}: keys must be an object of 1 to {limits.max_root_keys} keys")
     keys = {key_id: _public_key(key_id, entry, f"{where} key {short_key_id(key_id)}")
             for key_id, entry in entries.items()}

@@ -51,7 +51,7 @@ from scanner.db.verify import (
     parse_time,
 )
 from scanner.fileio import TEMPORARY_SUFFIX
-from scanner.jsonstrict import loads_strict
+from scanner.jsonstrict import expect, loads_strict, member, optional_member
 
 STATE_DIR_ENV = "SCANNER_STATE_DIR"
 APP_NAME = "airgap-scanner"
@@ -473,32 +473,26 @@ def remove_stray_temporaries(directory: Directory) -> None:
 # --- rollback record -----------------------------------------------------------------------------
 
 
-def _integer(value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(value)
-    return value
-
-
-def _text(value: object) -> str:
-    if not isinstance(value, str):
-        raise TypeError(value)
-    return value
-
-
 def load_rollback(state: StateDir) -> RollbackRecord:
     document = state.read_json(ROLLBACK_FILE)
     if document is None:
         return RollbackRecord()
+    where = f"{state.rollback_file} is corrupt (restore it from a backup)"
+    record = expect(document, dict, where, StateError)
+    channels: dict[str, ChannelRecord] = {}
+    for channel, value in member(record, "channels", dict, where, StateError).items():
+        at = f"{where}: channel {channel[:64]!r}"
+        entry = expect(value, dict, at, StateError)
+        channels[channel] = ChannelRecord(member(entry, "bundle_version", int, at, StateError),
+                                          member(entry, "manifest_sha256", str, at, StateError))
+    last = optional_member(record, "installed", dict, where, StateError)
     try:
-        channels = {
-            _text(channel): ChannelRecord(_integer(entry["bundle_version"]), _text(entry["manifest_sha256"]))
-            for channel, entry in document["channels"].items()
-        }
-        entry = document.get("installed")
-        installed = None if entry is None else InstalledRecord(
-            _text(entry["channel"]), _integer(entry["bundle_version"]), parse_time(entry["built_at"], "built_at"))
-    except (KeyError, TypeError, AttributeError, ManifestError):
-        raise StateError(f"{state.rollback_file} is corrupt; restore it from a backup") from None
+        installed = None if last is None else InstalledRecord(
+            member(last, "channel", str, f"{where}: installed", StateError),
+            member(last, "bundle_version", int, f"{where}: installed", StateError),
+            parse_time(last.get("built_at"), "installed built_at"))
+    except ManifestError as error:
+        raise StateError(f"{where}: {error.message}") from None
     return RollbackRecord(channels, installed)
 
 
@@ -530,13 +524,12 @@ def load_freshness(state: StateDir) -> FreshnessPolicy:
     if document is None:
         return FreshnessPolicy()
     where = str(state.freshness_file)
-    if not isinstance(document, dict):
-        raise PolicyError(f"{where}: not a JSON object")
+    document = expect(document, dict, where, PolicyError)
     max_age = document.get("max_age_days")
-    providers = document.get("provider_max_age_days", {})
+    providers = member(document, "provider_max_age_days", dict, where, PolicyError, default={})
     on_stale = document.get("on_stale", "warn")
-    if on_stale not in ("warn", "fail") or not isinstance(providers, dict):
-        raise PolicyError(f"{where}: on_stale must be warn or fail, provider_max_age_days an object")
+    if on_stale not in ("warn", "fail"):
+        raise PolicyError(f"{where}: on_stale must be warn or fail")
     return FreshnessPolicy(
         max_age=None if max_age is None else days(max_age, where),
         provider_max_age={name: days(value, f"{where} provider {name}") for name, value in providers.items()},

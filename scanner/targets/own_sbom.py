@@ -10,7 +10,7 @@ from typing import Any
 
 from scanner.catalog import Catalog
 from scanner.errors import TargetError
-from scanner.jsonstrict import loads_strict
+from scanner.jsonstrict import expect, list_of, loads_strict, member, optional_member
 from scanner.model import Distro, Package
 from scanner.report.sbom import Subject
 from scanner.targets import OWN_SCHEMA, SbomContent
@@ -20,30 +20,22 @@ SCHEMA_VERSION = 1
 
 
 def _strings(value: Any, where: str) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise TargetError(f"{where}: expected a list of strings")
-    return tuple(value)
+    return tuple(list_of(value, str, where, TargetError))
 
 
 def _text(record: dict[str, Any], key: str, where: str) -> str:
-    value = record.get(key, "")
-    if not isinstance(value, str):
-        raise TargetError(f"{where}: {key!r} must be a string")
-    return value
+    return member(record, key, str, where, TargetError, default="")
 
 
-def _read_package(record: Any, where: str) -> Package:
-    if not isinstance(record, dict):
-        raise TargetError(f"{where}: expected an object")
+def _read_package(value: Any, where: str) -> Package:
+    record = expect(value, dict, where, TargetError)
     for key in ("name", "version", "type", "purl"):
         if not _text(record, key, where):
             raise TargetError(f"{where}: {key!r} missing")
-    layer_index = record.get("layer_index")
-    if layer_index is not None and (not isinstance(layer_index, int) or isinstance(layer_index, bool)):
-        raise TargetError(f"{where}: 'layer_index' must be an integer or null")
-    metadata = record.get("metadata", [])
-    if not isinstance(metadata, list) or not all(
-            isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, str) for x in pair) for pair in metadata):
+    layer_index = optional_member(record, "layer_index", int, where, TargetError)
+    metadata = [list_of(pair, str, f"{where}: metadata[{index}]", TargetError)
+                for index, pair in enumerate(list_of(record.get("metadata", []), list, f"{where}: metadata", TargetError))]
+    if any(len(pair) != 2 for pair in metadata):
         raise TargetError(f"{where}: 'metadata' must be a list of [key, value] strings")
     return Package(
         name=_text(record, "name", where),
@@ -77,9 +69,7 @@ def read_document(doc: Any, origin: str) -> tuple[Subject, Catalog]:
     if doc.get("schema_version") != SCHEMA_VERSION:
         raise TargetError(f"{origin}: schema_version {doc.get('schema_version')!r} is not supported "
                           f"(this scanner reads {SCHEMA_VERSION})")
-    source = doc.get("source")
-    if not isinstance(source, dict):
-        raise TargetError(f"{origin}: 'source' missing")
+    source = member(doc, "source", dict, origin, TargetError)
     subject = Subject(
         name=_text(source, "name", f"{origin}: source"),
         kind=_text(source, "kind", f"{origin}: source") or "image",
@@ -88,10 +78,10 @@ def read_document(doc: Any, origin: str) -> tuple[Subject, Catalog]:
         platform=_text(source, "platform", f"{origin}: source"),
         layers=_strings(source.get("layers", []), f"{origin}: source.layers"),
     )
-    distro_record = doc.get("distro")
+    distro_record = optional_member(doc, "distro", dict, origin, TargetError)
     distro = None
     if distro_record is not None:
-        if not isinstance(distro_record, dict) or not _text(distro_record, "id", f"{origin}: distro"):
+        if not _text(distro_record, "id", f"{origin}: distro"):
             raise TargetError(f"{origin}: 'distro' must be null or an object with an id")
         distro = Distro(
             id=_text(distro_record, "id", f"{origin}: distro"),
@@ -100,9 +90,7 @@ def read_document(doc: Any, origin: str) -> tuple[Subject, Catalog]:
             pretty_name=_text(distro_record, "pretty_name", f"{origin}: distro"),
             id_like=_strings(distro_record.get("id_like", []), f"{origin}: distro.id_like"),
         )
-    packages = doc.get("packages")
-    if not isinstance(packages, list):
-        raise TargetError(f"{origin}: 'packages' must be a list")
+    packages = member(doc, "packages", list, origin, TargetError)
     parsed = tuple(sorted(_read_package(record, f"{origin}: packages[{index}]")
                           for index, record in enumerate(packages)))
     warnings = _strings(doc.get("warnings", []), f"{origin}: warnings")

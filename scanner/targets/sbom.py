@@ -24,6 +24,7 @@ from packageurl import PackageURL
 
 from scanner.catalog.distro import osv_ecosystem
 from scanner.errors import TargetError
+from scanner.jsonstrict import list_of, optional_member
 from scanner.model import Distro, Package
 from scanner.names import normalize_package_name
 from scanner.targets import SbomContent
@@ -49,18 +50,7 @@ class _Malformed(Exception):
     """A value whose JSON type is not the one the format gives it; `_content` names the file."""
 
 
-_T = TypeVar("_T", str, list[Any], dict[str, Any])
-_EXPECTED = {str: "a string", list: "an array", dict: "an object"}
-
-
-def _json_type(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    return "a string" if isinstance(value, str) else "an array" if isinstance(value, list) else "an object"
+_T = TypeVar("_T")
 
 
 def _at(where: str, key: str) -> str:
@@ -69,10 +59,7 @@ def _at(where: str, key: str) -> str:
 
 def _optional(record: Mapping[str, Any], key: str, kind: type[_T], where: str) -> _T | None:
     """`record[key]`; None when absent or null; _Malformed when it has another JSON type."""
-    value = record.get(key)
-    if value is None or isinstance(value, kind):
-        return value
-    raise _Malformed(f"{_at(where, key)} is {_json_type(value)}, expected {_EXPECTED[kind]}")
+    return optional_member(record, key, kind, where or "document", _Malformed)
 
 
 def _text(record: Mapping[str, Any], key: str, where: str) -> str:
@@ -81,13 +68,9 @@ def _text(record: Mapping[str, Any], key: str, where: str) -> str:
 
 def _objects(record: Mapping[str, Any], key: str, where: str) -> list[tuple[str, dict[str, Any]]]:
     """The objects of the array `record[key]`, each with its path; [] when absent or null."""
-    found = []
-    for index, item in enumerate(_optional(record, key, list, where) or []):
-        path = f"{_at(where, key)}[{index}]"
-        if not isinstance(item, dict):
-            raise _Malformed(f"{path} is {_json_type(item)}, expected an object")
-        found.append((path, item))
-    return found
+    path = _at(where, key)
+    items = list_of(_optional(record, key, list, where) or [], dict, path, _Malformed)
+    return [(f"{path}[{index}]", item) for index, item in enumerate(items)]
 
 
 def _distro_from_text(name: str, version: str) -> Distro | None:

@@ -19,7 +19,7 @@ from scanner.db.install import (
     installed_info,
     load_database,
 )
-from scanner.db.state import STATE_DIR_ENV, StateDir, load_rollback, resolve_state_dir
+from scanner.db.state import STATE_DIR_ENV, StateDir, load_freshness, load_rollback, resolve_state_dir
 from scanner.db.verify import ChannelRecord, FreshnessPolicy, InstalledRecord, RollbackRecord
 from scanner.errors import BundleError, DatabaseError
 from tests.db.bundles import NOW, Signer, make_parts, sqlite_database, write_bundle
@@ -226,6 +226,36 @@ def test_corrupt_rollback_record_is_refused_not_reset(state: StateDir, signer: S
     state.rollback_file.write_text("{not json")
     with pytest.raises(errors.StateError, match=r"rollback\.json is corrupt"):
         import_bundle(write_bundle(tmp_path / "b.bundle", signer), state_dir=state.root, now=NOW)
+
+
+@pytest.mark.parametrize(("record", "problem"), [
+    ("[]", "expected a JSON object"),
+    ('{"channels": []}', "field 'channels' missing or not an object"),
+    ('{"channels": {"stable": 5}}', "channel 'stable': expected a JSON object"),
+    ('{"channels": {"stable": {"bundle_version": true, "manifest_sha256": "x"}}}',
+     "channel 'stable': field 'bundle_version' missing or not an integer"),
+    ('{"channels": {}, "installed": []}', "field 'installed' is not an object"),
+    ('{"channels": {}, "installed": {"channel": "stable", "bundle_version": 1}}', "installed built_at"),
+])
+def test_a_rollback_record_of_another_shape_is_corrupt(state: StateDir, record: str, problem: str) -> None:
+    state.rollback_file.write_text(record)
+    with pytest.raises(errors.StateError, match=r"rollback\.json is corrupt \(restore it from a backup\): .*" + problem):
+        load_rollback(state)
+
+
+@pytest.mark.parametrize(("record", "problem"), [
+    ('["warn"]', "expected a JSON object"),
+    ('{"provider_max_age_days": [1]}', "field 'provider_max_age_days' missing or not an object"),
+    ('{"provider_max_age_days": null}', "field 'provider_max_age_days' missing or not an object"),
+    ('{"on_stale": "ignore"}', "on_stale must be warn or fail"),
+    ('{"max_age_days": true}', "maximum age must be a positive number of days"),
+])
+def test_a_freshness_policy_of_another_shape_is_refused(state: StateDir, record: str, problem: str) -> None:
+    state.freshness_file.write_text(record)
+    with pytest.raises(errors.PolicyError, match=r"freshness\.json: " + problem):
+        load_freshness(state)
+    state.freshness_file.write_text('{"provider_max_age_days": {"osv": 2}}')
+    assert load_freshness(state) == FreshnessPolicy(max_age=None, provider_max_age={"osv": timedelta(days=2)})
 
 
 def test_audit_chain_stays_valid_across_the_lifecycle(state: StateDir, signer: Signer, tmp_path: Path) -> None:

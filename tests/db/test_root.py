@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scanner.db import errors
-from scanner.db.root import TrustedRoots, parse_root, pin_root, walk_chain
+from scanner.db.root import TrustedRoots, canonical_json, parse_root, pin_root, walk_chain
 from scanner.db.verify import verify_signatures
 from scanner.errors import BundleError
 from tests.db.bundles import NOW, Signer, make_parts
@@ -126,3 +129,26 @@ def test_any_single_byte_change_in_the_carried_chain_is_refused(data: st.DataObj
     carried = tuple((n, changed if i == index else d) for i, (n, d) in enumerate(CHAIN))
     with pytest.raises(BundleError):
         walk_chain(pinned_at_1(), carried, NOW)
+
+
+def _first_key(document: dict[str, Any]) -> dict[str, Any]:
+    return next(iter(document["signed"]["keys"].values()))
+
+
+@pytest.mark.parametrize(("mutate", "problem"), [
+    (lambda d: d.update(signed="x"), "1.root.json signed: expected a JSON object"),
+    (lambda d: d["signed"].update(keys=[]), "1.root.json keys: expected a JSON object"),
+    (lambda d: _first_key(d).update(public=5), ": field 'public' missing or not a string"),
+    (lambda d: _first_key(d).update(keytype="rsa"), ': keytype must be "ed25519"'),
+    (lambda d: d["signed"]["roles"].update(root=[]), "1.root.json role root: expected a JSON object"),
+    (lambda d: d["signed"]["roles"]["bundle"].update(keyids="ab"), "role bundle keyids: expected a JSON list"),
+    (lambda d: d["signed"]["roles"]["bundle"].update(keyids=[7]), r"role bundle keyids\[0\]: expected a JSON string"),
+    (lambda d: d["signed"]["roles"]["bundle"].update(keyids=[]), "role bundle: keyids must be a non-empty list"),
+])
+def test_a_root_of_another_shape_is_refused_naming_the_field(mutate: Callable[[dict[str, Any]], None],
+                                                             problem: str) -> None:
+    name, document = CHAIN[0]
+    changed = json.loads(document)
+    mutate(changed)
+    with pytest.raises(errors.RootDocumentError, match=problem):
+        parse_root(canonical_json(changed), name)

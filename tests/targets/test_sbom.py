@@ -250,11 +250,21 @@ def test_go_and_rust_packages_round_trip_through_our_sboms(tmp_path: Path, sbom_
     # our own `sbom -o json`, read strictly too
     (b'{"schema": "airgap-scanner/sbom", "schema_version": 2}', "schema_version 2 is not supported"),
     (b'{"schema": "airgap-scanner/sbom", "schema_version": 1, "source": {}, "packages": {}}',
-     "'packages' must be a list"),
+     "field 'packages' missing or not a list"),
     (b'{"schema": "airgap-scanner/sbom", "schema_version": 1, "source": {}, "packages": [{"name": 1}]}',
-     "'name' must be a string"),
+     "field 'name' missing or not a string"),
+    (b'{"schema": "airgap-scanner/sbom", "schema_version": 1, "source": {}, "packages": [{"name": "a", '
+     b'"version": "1", "type": "pypi", "purl": "pkg:pypi/a@1", "layer_index": true}]}',
+     "field 'layer_index' is not an integer"),
+    (b'{"schema": "airgap-scanner/sbom", "schema_version": 1, "source": {}, "packages": [{"name": "a", '
+     b'"version": "1", "type": "pypi", "purl": "pkg:pypi/a@1", "metadata": [["k", 1]]}]}',
+     r"packages\[0\]: metadata\[0\]\[1\]: expected a JSON string"),
+    (b'{"schema": "airgap-scanner/sbom", "schema_version": 1, "source": {"tags": ["a", null]}, "packages": []}',
+     r"source.tags\[1\]: expected a JSON string"),
+    (b'{"schema": "airgap-scanner/sbom", "schema_version": 1, "source": {"platform": null}, "packages": []}',
+     "field 'platform' missing or not a string"),
     (b'{"schema": "airgap-scanner/sbom", "schema_version": 1, "source": {}, "packages": [], "distro": 5}',
-     "'distro' must be null or an object"),
+     "field 'distro' is not an object"),
     (b'{"schema": "airgap-scanner/sbom", "schema_version": 1, "source": {"name": "\\udc80"}, "packages": []}',
      "unpaired UTF-16 surrogate"),
 ])
@@ -402,7 +412,12 @@ def test_invalid_sbom_json_exits_4_with_one_line(tmp_path: Path, run: Run, datab
 
 def test_malformed_sbom_message_names_the_field(tmp_path: Path, run: Run, database: TrustedBundle) -> None:
     path = write(tmp_path, spdx(spdx_package(), spdx_package(externalRefs=7)))
-    assert "packages[1].externalRefs is a number, expected an array" in assert_refused_as_sbom(run, database, path)
+    assert "packages[1]: field 'externalRefs' is not a list" in assert_refused_as_sbom(run, database, path)
+    path = write(tmp_path, {"bomFormat": "CycloneDX", "components": {"purl": "pkg:pypi/a@1"}})
+    assert "malformed: document: field 'components' is not a list" in assert_refused_as_sbom(run, database, path)
+    path = write(tmp_path, {"bomFormat": "CycloneDX", "components": [{"purl": "pkg:pypi/a@1", "components": [7]}]})
+    assert "malformed: components[0].components[0]: expected a JSON object" in assert_refused_as_sbom(
+        run, database, path)
     path = write(tmp_path, HOSTILE_DOCUMENTS["layer index '²'"])
     assert "components[0]: layer index '²' is not a decimal number" in assert_refused_as_sbom(run, database, path)
 

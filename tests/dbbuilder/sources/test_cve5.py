@@ -22,8 +22,9 @@ from dbbuilder.sources.cve5 import (
     NOT_PLAIN,
     NOT_SEMVER,
     WITH_CHANGES,
+    parse_record,
 )
-from dbbuilder.sources.records import CpeRow
+from dbbuilder.sources.records import CpeRow, RecordError
 from scanner.cli import main
 from scanner.db import trust
 from scanner.db.state import StateDir
@@ -128,6 +129,19 @@ def test_hostile_records_are_skipped_with_a_reason_and_fatal_when_strict(tmp_pat
                                                                          reason: str) -> None:
     write_record(tmp_path, document)
     assert read_skipping_once("cve5", [tmp_path], reason) == []
+
+
+@pytest.mark.parametrize(("document", "detail"), [
+    (_mutated(("cveMetadata", "cveId"), 7), "cveMetadata: field 'cveId' missing or not a string"),
+    (_mutated(("dataVersion",), None), "record: field 'dataVersion' missing or not a string"),
+    (_mutated(("containers", "cna", "title"), ["t"]), "containers.cna: field 'title' is not a string"),
+    (_mutated(("containers", "cna", "problemTypes"), [{"descriptions": [5]}]),
+     "containers.cna.problemTypes[0].descriptions[0]: expected a JSON object"),
+])
+def test_a_malformed_record_names_the_field_in_its_skip_detail(document: object, detail: str) -> None:
+    with pytest.raises(RecordError) as raised:
+        parse_record(document)
+    assert (raised.value.reason, raised.value.detail) == ("malformed CVE record", detail)
 
 
 @pytest.mark.parametrize("content", [b"{", b"[" * 100_000 + b"]" * 100_000, b"\xff\xfe", b"null"])

@@ -55,8 +55,9 @@ def test_shared_catalog_is_valid_against_cisas_schema_and_read_whole(feeds: Path
 
 
 @pytest.mark.parametrize(("document", "message"), [
-    ([], "not a JSON object"),
-    ({**small_catalog(entry()), "catalogVersion": 3}, "catalogVersion"),
+    ([], "expected a JSON object"),
+    ({**small_catalog(entry()), "catalogVersion": 3}, "field 'catalogVersion' missing or not a string"),
+    ({**small_catalog(entry()), "catalogVersion": " "}, "field 'catalogVersion' is blank"),
     ({**small_catalog(entry()), "dateReleased": "yesterday"}, "not a date-time"),
     ({**small_catalog(entry()), "dateReleased": None}, "not a date-time"),
     ({**small_catalog(entry()), "vulnerabilities": {}}, "not a list"),
@@ -82,14 +83,15 @@ def test_duplicate_json_keys_and_oversize_are_refused(tmp_path: Path, monkeypatc
 
 
 @pytest.mark.parametrize(("bad", "reason"), [
-    ("not an entry", "entry is not an object"),
-    (entry(cveID=None), "cveID missing or not a string"),
-    (entry(dueDate=20240419), "dueDate missing or not a string"),
+    ("not an entry", "entry: expected a JSON object"),
+    (entry(cveID=None), "entry: field 'cveID' missing or not a string"),
+    (entry(dueDate=20240419), "entry: field 'dueDate' missing or not a string"),
+    (entry(product=True), "entry: field 'product' missing or not a string"),
     (entry(cve="CVE-24-1"), "malformed cveID"),
     (entry(cve="CVE-2024-3400\n"), "malformed cveID"),
     (entry(dateAdded="2024-02-30"), "malformed date"),
     (entry(dueDate="19/04/2024"), "malformed date"),
-    (entry(knownRansomwareCampaignUse=True), "knownRansomwareCampaignUse not a string"),
+    (entry(knownRansomwareCampaignUse=True), "entry: field 'knownRansomwareCampaignUse' missing or not a string"),
     (entry(requiredAction="x" * (kev.MAX_TEXT_CHARS + 1)), "field too long"),
 ])
 def test_entries_breaking_the_schema_are_skipped_or_fatal_when_strict(tmp_path: Path, bad: Any, reason: str) -> None:
