@@ -37,6 +37,7 @@ from scanner.db.verify import (
     RetiredKey,
     TrustedKey,
     TrustPolicy,
+    canonical_base64,
     format_time,
     parse_time,
     short_key_id,
@@ -156,12 +157,7 @@ def _public_key(key_id: str, entry: object, where: str) -> bytes:
     if fields["keytype"] != KEY_TYPE:
         raise RootDocumentError(f'{where}: keytype must be "{KEY_TYPE}"')
     public = member(fields, "public", str, where, RootDocumentError)
-    try:
-        raw = base64.b64decode(public, validate=True)
-    except ValueError:
-        raise RootDocumentError(f"{where}: public is not base64") from None
-    if len(raw) != ED25519_PUBLIC_KEY_BYTES or base64.b64encode(raw).decode("ascii") != public:
-        raise RootDocumentError(f"{where}: public is not the canonical base64 of {ED25519_PUBLIC_KEY_BYTES} bytes")
+    raw = canonical_base64(public, ED25519_PUBLIC_KEY_BYTES, f"{where}: public", RootDocumentError)
     if bundle_format.key_id(raw) != key_id:
         raise RootDocumentError(f"{where}: the key id is not the sha256 of the public key")
     weakness = ed25519.public_key_weakness(raw)

@@ -281,12 +281,18 @@ def _signature_bytes(encoded: object, where: str) -> bytes:
         raise SignaturesError(f"{where}: signature is not a string")
     if not encoded.isascii() or len(encoded) != _SIGNATURE_BASE64_CHARS:
         raise SignaturesError(f"{where}: signature is not {_SIGNATURE_BASE64_CHARS} characters of base64")
+    return canonical_base64(encoded, ED25519_SIGNATURE_BYTES, f"{where}: signature", SignaturesError)
+
+
+def canonical_base64(encoded: str, size: int, what: str, error: type[BundleError]) -> bytes:
+    """The `size` bytes `encoded` holds in canonical base64 (standard alphabet, padded, zero spare bits): one
+    text per value, so a signed document cannot be altered without breaking its bytes. `error` otherwise."""
     try:
         raw = base64.b64decode(encoded, validate=True)
     except ValueError:
-        raise SignaturesError(f"{where}: signature is not base64") from None
-    if len(raw) != ED25519_SIGNATURE_BYTES or base64.b64encode(raw).decode("ascii") != encoded:
-        raise SignaturesError(f"{where}: signature is not the canonical base64 of {ED25519_SIGNATURE_BYTES} bytes")
+        raise error(f"{what} is not base64") from None
+    if len(raw) != size or base64.b64encode(raw).decode("ascii") != encoded:
+        raise error(f"{what} is not the canonical base64 of {size} bytes")
     return raw
 
 

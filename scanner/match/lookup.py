@@ -186,10 +186,10 @@ _EPOCH_PREFIX = re.compile(r"^[0-9]+:")
 def epoch_read_at(ecosystem: str, affected: Mapping[str, Any], version: str) -> str:
     """`version`'s epoch ("1:") when an `affected` entry that names no epoch is read at it
     (FIXES_WITHOUT_EPOCH), else "": comparing `version` without it is comparing the entry at that epoch."""
-    found = _EPOCH_PREFIX.match(version)
-    if found is None or not ecosystem.startswith(FIXES_WITHOUT_EPOCH) or _names_an_epoch(affected):
+    if not ecosystem.startswith(FIXES_WITHOUT_EPOCH):  # first: every row of every package is judged here
         return ""
-    return found[0]
+    found = _EPOCH_PREFIX.match(version)
+    return "" if found is None or _names_an_epoch(affected) else found[0]
 
 
 def implied_epoch(row: AffectedRow, installed: str) -> str:
