@@ -28,7 +28,7 @@ from packaging.version import InvalidVersion, Version
 from dbbuilder.compile import compile_database
 from scanner.catalog import catalog_filesystem
 from scanner.catalog.rpm import RpmCataloger
-from scanner.db import load_database
+from scanner.db.install import load_database
 from scanner.db.store import VulnStore
 from scanner.image.filesystem import MemoryFilesystem
 from scanner.match.matcher import Matcher

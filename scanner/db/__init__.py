@@ -1,6 +1,5 @@
-"""The vulnerability database: schema, bundle verification, installation, queries."""
+"""The vulnerability database: schema, bundle verification, installation, queries.
 
-from scanner.db.install import VerifiedDatabase, import_bundle, load_database
-from scanner.db.verify import FreshnessPolicy
-
-__all__ = ["FreshnessPolicy", "VerifiedDatabase", "import_bundle", "load_database"]
+Import the module you need (`scanner.db.install`, `scanner.db.verify`, ...): the package itself imports
+nothing, so reading the schema or the errors does not load verification, zstd and the state directory.
+"""

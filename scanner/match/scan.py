@@ -16,7 +16,7 @@ from typing import Any
 
 from scanner import __version__
 from scanner.clock import SYSTEM_CLOCK, Clock, parse_rfc3339_utc, rfc3339
-from scanner.db import VerifiedDatabase
+from scanner.db.install import VerifiedDatabase
 from scanner.db.store import VulnStore
 from scanner.image.limits import Limits
 from scanner.match.coverage import CoverageStatus, EcosystemCoverage, packages_by_status, target_coverage
