@@ -56,6 +56,7 @@ class DatabaseInfo:
     key_ids: tuple[str, ...]
     providers: tuple[tuple[str, str], ...] = ()  # (name, captured_at)
     warnings: tuple[str, ...] = ()
+    undated_providers: tuple[str, ...] = ()  # no date in their feeds: captured_at is the epoch, the age unknown
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,11 @@ class ScanReport:
         """"bundle 0 day(s), oldest provider nvd 120 day(s)": the bundle's age hides stale feeds inside it."""
         text = f"bundle {self.data_age_days} day(s)"
         oldest = self.oldest_provider
-        return text + (f", oldest provider {oldest[0]} {oldest[1]} day(s)" if oldest else "")
+        if oldest is None:
+            return text
+        if oldest[0] in self.database.undated_providers:  # its age counts from the epoch: no fact to state
+            return f"{text}, oldest provider {oldest[0]}: capture time unknown (no date in its feed)"
+        return f"{text}, oldest provider {oldest[0]} {oldest[1]} day(s)"
 
     def severity_counts(self) -> dict[str, int]:
         counts = {severity.label: 0 for severity in sorted(Severity, reverse=True)}
@@ -179,6 +184,7 @@ def database_info(database: VerifiedDatabase) -> DatabaseInfo:
         key_ids=database.key_ids,
         providers=tuple((p.name, rfc3339(p.captured_at)) for p in manifest.providers),
         warnings=database.warnings,
+        undated_providers=tuple(p.name for p in manifest.providers if not p.captured_at_known),
     )
 
 

@@ -10,6 +10,7 @@ on PyPI. CycloneDX 1.6 is validated with the schemas cyclonedx-python-lib ships.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from datetime import UTC, datetime
@@ -143,6 +144,14 @@ def test_report_content(report: ScanReport) -> None:
     assert document["generated_at"] == "2026-12-01T00:00:00Z"
     assert [r["upgrade_to"] for r in document["remediation"]] == ["9.0.1", "1.1.1n-0+deb11u1"]
     assert report.fails(Severity.CRITICAL) and not report.fails(None)
+
+
+def test_an_undated_provider_s_age_is_not_counted_from_the_epoch(report: ScanReport) -> None:
+    # A provider whose feed carries no date has captured_at 1970-01-01 (so every age policy calls it stale);
+    # "oldest provider alpine 20790 day(s)" would state an age nobody knows.
+    undated = dataclasses.replace(report, database=dataclasses.replace(report.database, undated_providers=("nvd",)))
+    table = get_format(FINDINGS, "table").render(undated).decode()
+    assert "data age: bundle 3 day(s), oldest provider nvd: capture time unknown (no date in its feed)" in table
 
 
 def test_report_times_are_the_scan_times(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
