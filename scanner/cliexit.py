@@ -52,7 +52,7 @@ def _plain_metavars(command: Any) -> None:
         elif param.param_type_name == "argument":
             name = param.metavar = (param.metavar or param.name or "value").upper()
             usage = (name if param.required else f"[{name}]") + ("..." if param.nargs != 1 else "")
-            param._usage_display_name = lambda usage=usage: usage
+            param.get_usage_pieces = lambda ctx, usage=usage: [usage]
             param.display_type_rich = lambda ctx: None  # the name column already says it
         elif param.metavar is None:
             param.metavar = (param.name or "value").upper()
