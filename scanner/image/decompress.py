@@ -5,14 +5,17 @@ decompressed over a whole image. The tar parser (`tarstream.py`) reads the resul
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
+import os
 import queue
+import sys
 import threading
 import zlib
 from collections.abc import Iterator
 from types import ModuleType
-from typing import BinaryIO, cast
+from typing import BinaryIO, Protocol, cast
 
 import zstandard
 
@@ -29,9 +32,15 @@ def _gzip_engine() -> ModuleType:
 
 
 GZIP_ENGINE = _gzip_engine()
-_READ_SIZE = 1024 * 1024
-_MAX_CHUNK = 1024 * 1024
-_QUEUE_DEPTH = 8
+# Large reads and chunks: a thread working in C (read, inflate, hash) must take the GIL back between
+# two pieces of work, and the parser, busy in Python, hands it over only every switch interval. The
+# queue holds QUEUE_DEPTH chunks at most: 16 MiB.
+_READ_SIZE = 4 * 1024 * 1024
+_MAX_CHUNK = 4 * 1024 * 1024
+_QUEUE_DEPTH = 4
+# While layers are read: how soon the parsing thread hands the GIL to a reading thread that wants it
+# back (CPython's default is 5 ms, during which the other core idles).
+_READING_SWITCH_INTERVAL = 0.0005
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
@@ -58,6 +67,17 @@ class Budget:
                 f"{where}: more than {self.limit} bytes after decompression "
                 "(possible decompression bomb; raise --max-uncompressed-size if the image is genuine)"
             )
+
+
+@contextlib.contextmanager
+def responsive_threads() -> Iterator[None]:
+    """Within: the GIL changes hands every 0.5 ms, so the threads that read and hash layers keep their core busy."""
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(min(previous, _READING_SWITCH_INTERVAL))
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(previous)
 
 
 class _HashingReader:
@@ -275,3 +295,124 @@ class _Prefixed:
             data, self._head = self._head, b""
             return data
         return self._rest.read(size)
+
+
+class BlobWindow(Protocol):
+    """A stored blob read by offset (`scanner.image.source.FileWindow`)."""
+
+    @property
+    def size(self) -> int: ...
+
+    def fileno(self) -> int: ...
+
+    def pread(self, size: int, position: int) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+_HASH_READ = 8 * 1024 * 1024
+_READ_AHEAD = 64 * 1024  # headers and small files in one read; a larger file is skipped, not read
+
+
+def _file_state(fd: int) -> tuple[int, ...]:
+    state = os.fstat(fd)
+    return state.st_dev, state.st_ino, state.st_size, state.st_mtime_ns, state.st_ctime_ns
+
+
+class PlainLayer:
+    """An uncompressed layer blob (as `docker save` writes them) read in place: the parser reads headers
+    and wanted content at their offsets and skips the rest without reading it, while a thread hashes the
+    whole blob with large reads on the other core. Its sha256 is also its diff_id.
+
+    Parsing and hashing read the file apart, so the file must be the same for both: its identity, size,
+    modification and change times are compared when the blob has been hashed (every write changes the
+    change time), and a file that changed while it was read is refused. Use as a context manager.
+    """
+
+    compression = "none"
+
+    def __init__(self, window: BlobWindow, label: str, budget: Budget, blob_algorithm: str = "sha256") -> None:
+        self.label = label
+        self._window = window
+        self._state = _file_state(window.fileno())
+        budget.spend(window.size, label)  # the blob is the uncompressed stream: its size is known now
+        self.size = window.size
+        self._hash = hashlib.new(blob_algorithm)
+        self._diff_hash = None if self._hash.name == "sha256" else hashlib.sha256()
+        self._position = 0
+        self._buffer = b""
+        self._buffer_start = 0
+        self._hashed = 0
+        self._failure: OSError | None = None
+        self._stop = threading.Event()
+        self._hasher = threading.Thread(target=self._hash_blob, name=f"layer-hash {label}", daemon=True)
+        self._hasher.start()
+
+    def _hash_blob(self) -> None:
+        try:
+            while not self._stop.is_set():
+                data = self._window.pread(_HASH_READ, self._hashed)
+                if not data:
+                    return
+                self._hash.update(data)
+                if self._diff_hash is not None:
+                    self._diff_hash.update(data)
+                self._hashed += len(data)
+        except OSError as error:  # raised in the parsing thread by drain()
+            self._failure = error
+
+    @property
+    def position(self) -> int:
+        return self._position
+
+    def read(self, size: int) -> bytes:
+        offset = self._position - self._buffer_start
+        if offset >= 0 and offset + size <= len(self._buffer):
+            data = self._buffer[offset : offset + size]
+        elif size >= _READ_AHEAD:
+            data = self._window.pread(size, self._position)
+        else:
+            self._buffer = self._window.pread(_READ_AHEAD, self._position)
+            self._buffer_start = self._position
+            data = self._buffer[:size]
+        self._position += len(data)
+        return data
+
+    def skip(self, size: int) -> int:
+        size = max(0, min(size, self.size - self._position))
+        self._position += size
+        return size
+
+    def drain(self) -> None:
+        """Wait for the blob's hash; refuse a blob that could not be read whole or changed meanwhile."""
+        self._hasher.join()
+        if self._failure is not None:
+            raise ImageError(f"{self.label}: cannot read ({self._failure.strerror or self._failure})")
+        if self._hashed != self.size:
+            raise ImageError(f"{self.label}: the layer blob is truncated ({self._hashed} of {self.size} bytes)")
+        if _file_state(self._window.fileno()) != self._state:
+            raise ImageError(f"{self.label}: the image file changed while it was being read; scan a copy that "
+                             "nothing writes to")
+
+    @property
+    def blob_digest(self) -> str:
+        return f"{self._hash.name}:{self._hash.hexdigest()}"
+
+    @property
+    def blob_size(self) -> int:
+        return self._hashed
+
+    @property
+    def diff_id(self) -> str:
+        return "sha256:" + (self._hash if self._diff_hash is None else self._diff_hash).hexdigest()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._hasher.join()
+        self._window.close()
+
+    def __enter__(self) -> PlainLayer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

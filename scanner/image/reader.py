@@ -13,9 +13,10 @@ from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import BinaryIO, cast
 
 from scanner.errors import ImageError
-from scanner.image.decompress import Budget, LayerStream
+from scanner.image.decompress import Budget, LayerStream, PlainLayer, compression_of, responsive_threads
 from scanner.image.filesystem import EntryKind, FileRequest, clean_path, patterns_regex, resolve_path
 from scanner.image.limits import Limits
 from scanner.image.manifests import DOCKER_LAYER_TYPES, ImagePlan, LayerRef, plan_image
@@ -240,7 +241,7 @@ def _is_utf8(text: str) -> bool:
     return True
 
 
-def _index_member(run: _Pass, stream: LayerStream | None, member: TarMember, path: str, layer: int,
+def _index_member(run: _Pass, stream: LayerStream | PlainLayer | None, member: TarMember, path: str, layer: int,
                   data_layer: int, label: str) -> None:
     """Apply one member at `layer`; its data is at `member.offset` in the blob first read as `data_layer`.
 
@@ -345,14 +346,17 @@ def _magic_rejected(run: _Pass, location: tuple[int, int], wanted: tuple[FileReq
     return all(r.magic and not may_start_with(r.magic) for r in wanted)
 
 
-def _open_layer(run: _Pass, index: int, ref: LayerRef) -> LayerStream:
+def _open_layer(run: _Pass, index: int, ref: LayerRef) -> LayerStream | PlainLayer:
+    """An uncompressed blob is read in place (`PlainLayer`), a compressed one decompressed as a stream."""
     label = _layer_label(run.source, index, ref)
     algorithm = ref.expected_digest.split(":", 1)[0] if ref.expected_digest else "sha256"
-    raw = run.source.open(ref.name)
+    window = run.source.open_window(ref.name)
     try:
-        return LayerStream(raw, label, run.budget, algorithm)
+        if compression_of(window.pread(4, 0)) == "none":
+            return PlainLayer(window, label, run.budget, algorithm)
+        return LayerStream(cast(BinaryIO, window), label, run.budget, algorithm)
     except BaseException:
-        raw.close()
+        window.close()
         raise
 
 
@@ -569,10 +573,11 @@ def open_image(
             log = MemberLog(spool_dir / "members", limits.max_index_bytes)
         run = _Pass(source, limits, _Matcher(requests), index, store, _Warnings(limits.max_warnings),
                     Budget(limits.max_uncompressed_bytes), log)
-        layers = _read_layers(run, plan, blobs)
-        linked = _plan_link_targets(run)
-        for number in sorted(run.needed):
-            _reread_layer(run, number, plan.layers[number], run.needed[number])
+        with responsive_threads():
+            layers = _read_layers(run, plan, blobs)
+            linked = _plan_link_targets(run)
+            for number in sorted(run.needed):
+                _reread_layer(run, number, plan.layers[number], run.needed[number])
         filesystem = SquashedFilesystem(index, store, _valid_contents(run), linked,
                                         tuple(layer.digest for layer in layers), limits.symlink_hops)
         return Image(_metadata(plan, layers), filesystem, run.warnings.result(), spool_dir, index, store)

@@ -13,8 +13,9 @@ import pytest
 
 from scanner.errors import ImageError
 from scanner.image import Limits, open_image, reader
-from scanner.image.decompress import LayerStream
+from scanner.image.decompress import LayerStream, PlainLayer
 from scanner.image.filesystem import FileRequest
+from scanner.image.manifests import LayerRef
 from tests.image.builders import (
     Entry,
     ImageSpec,
@@ -42,13 +43,14 @@ M = [file("b", b"b from M"), file("d/k", b"k from M"), file("x", b"x from M"), f
 def layer_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Labels of the layer streams opened (each one a decompression and parse of a blob)."""
     opened: list[str] = []
+    open_layer = reader._open_layer
 
-    class CountedStream(LayerStream):
-        def __init__(self, *args: object, **kwargs: object) -> None:
-            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-            opened.append(self.label)
+    def counted(run: reader._Pass, index: int, ref: LayerRef) -> LayerStream | PlainLayer:
+        stream = open_layer(run, index, ref)
+        opened.append(stream.label)
+        return stream
 
-    monkeypatch.setattr(reader, "LayerStream", CountedStream)
+    monkeypatch.setattr(reader, "_open_layer", counted)
     return opened
 
 
