@@ -80,17 +80,40 @@ def responsive_threads() -> Iterator[None]:
         sys.setswitchinterval(previous)
 
 
-class _HashingReader:
-    """Reads the stored blob, hashing it for the compressed digest."""
+class _Hasher:
+    """Hashes the chunks handed to it on a thread of its own, so that hashing a layer twice (stored and
+    uncompressed) runs beside decompression instead of after it. `finish` waits for every chunk."""
 
-    def __init__(self, raw: BinaryIO, algorithm: str) -> None:
+    def __init__(self, label: str) -> None:
+        self._queue: queue.Queue[tuple[hashlib._Hash, bytes] | None] = queue.Queue(maxsize=2 * _QUEUE_DEPTH)
+        self._thread = threading.Thread(target=self._run, name=f"layer-hash {label}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            item[0].update(item[1])
+
+    def add(self, digest: hashlib._Hash, data: bytes) -> None:
+        self._queue.put((digest, data))  # waits only for the hashing thread, which always makes progress
+
+    def finish(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
+
+class _HashingReader:
+    """Reads the stored blob, hashing it (on the hasher's thread) for the compressed digest."""
+
+    def __init__(self, raw: BinaryIO, algorithm: str, hasher: _Hasher) -> None:
         self._raw = raw
+        self._hasher = hasher
         self.hash = hashlib.new(algorithm)
         self.size = 0
 
     def read(self, size: int = -1) -> bytes:
         data = self._raw.read(size if size >= 0 else _READ_SIZE)
-        self.hash.update(data)
+        self._hasher.add(self.hash, data)
         self.size += len(data)
         return data
 
@@ -102,17 +125,23 @@ class _HashingReader:
 class LayerStream:
     """The uncompressed bytes of one layer blob, hashed (diff_id) as they are produced.
 
-    A producer thread reads, decompresses and hashes; the caller's thread parses. zlib, zstd and
-    hashlib release the GIL on large buffers, so on two cores decompression overlaps parsing. The
-    queue between them holds a few chunks at most, which bounds memory. Use as a context manager.
+    A producer thread reads and decompresses, a hashing thread hashes what it read and what it produced,
+    the caller's thread parses. zlib, zstd and hashlib release the GIL on large buffers, so on two cores
+    decompression overlaps hashing and parsing. The queues between them hold a few chunks at most, which
+    bounds memory. Use as a context manager.
     """
 
     def __init__(self, raw: BinaryIO, label: str, budget: Budget, blob_algorithm: str = "sha256") -> None:
         self.label = label
         self._budget = budget
-        self._raw = _HashingReader(raw, blob_algorithm)
+        self._hasher = _Hasher(label)
+        self._raw = _HashingReader(raw, blob_algorithm, self._hasher)
         self._raw_file = raw
-        head = self._raw.read(_READ_SIZE)
+        try:
+            head = self._raw.read(_READ_SIZE)
+        except BaseException:
+            self._hasher.finish()
+            raise
         self.compression = compression_of(head)
         self.diff_hash = hashlib.sha256()
         # An uncompressed blob is its own uncompressed stream: its sha256 blob digest is the diff_id, and
@@ -135,12 +164,14 @@ class LayerStream:
             for chunk in self._chunks:
                 self._budget.spend(len(chunk), self.label)
                 if not self._diff_is_blob:
-                    self.diff_hash.update(chunk)
+                    self._hasher.add(self.diff_hash, chunk)
                 if not self._put(chunk):
                     return
             self._raw.drain()
         except BaseException as error:  # handed to the consumer, which raises it in its own thread
             item = error
+        finally:
+            self._hasher.finish()  # before the end is announced: the digests are final once it is
         self._put(item)
 
     def _put(self, item: bytes | BaseException | None) -> bool:
