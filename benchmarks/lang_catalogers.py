@@ -25,6 +25,8 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from benchmarks import ensure_bytecode
+
 PYTHON_PACKAGES = 2000
 NPM_PACKAGES = 2000
 NPM_FILES_PER_PACKAGE = 10  # package.json + 9 sources: 20,000 files under node_modules
@@ -172,6 +174,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/airgap-bench-lang"))
     parser.add_argument("--syft", default="/tmp/syftvenv/bin/syft")
     args = parser.parse_args()
+    ensure_bytecode()
     args.workdir.mkdir(parents=True, exist_ok=True)
     image = args.workdir / "lang-image.tar"
     if not image.exists():

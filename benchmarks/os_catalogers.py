@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from benchmarks import ensure_bytecode
 from benchmarks.lang_catalogers import per_cataloger_seconds, timed, write_docker_archive
 
 PACKAGES = 5000
@@ -128,6 +129,7 @@ def main() -> None:
     parser.add_argument("--syft", default="/tmp/syftvenv/bin/syft")
     parser.add_argument("--build-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    ensure_bytecode()
     args.workdir.mkdir(parents=True, exist_ok=True)
     if args.build_only:
         build_images(args.workdir, args.rootfs)

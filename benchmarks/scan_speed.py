@@ -47,6 +47,7 @@ from pathlib import Path
 
 import zstandard
 
+from benchmarks import ensure_bytecode
 from benchmarks.lang_catalogers import _jar
 from benchmarks.lang_catalogers import _members as lang_members
 from benchmarks.matching import install_shared_feeds
@@ -324,6 +325,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=20)
     parser.add_argument("--skip-batch", action="store_true")
     args = parser.parse_args()
+    ensure_bytecode()
     args.workdir.mkdir(parents=True, exist_ok=True)
     syft = args.syft if Path(args.syft).exists() else None
     if syft is None:

@@ -17,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks import ensure_bytecode
+
 BIN = Path(sys.executable).parent
 COMMANDS = {
     "python -c pass (floor)": [sys.executable, "-c", "pass"],
@@ -54,6 +56,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args()
+    ensure_bytecode()
     times: dict[str, list[float]] = {name: [] for name in COMMANDS}
     for command in COMMANDS.values():  # warm the page cache and .pyc files
         wall(command)
