@@ -83,27 +83,36 @@ class _Prefilter:
     def of(cls, requests: Sequence[FileRequest]) -> _Prefilter:
         names: set[str] = set()
         full: set[str] = set()
-        tails: set[str] = set()
-        heads: set[str] = set()
-        for pattern in (p for r in requests for p in r.patterns):
+        patterns = [p for r in requests for p in r.patterns]
+        for pattern in patterns:
             last = pattern.rsplit("/", 1)[-1]
             if "**" in last or not last.strip("*?"):
                 full.add(pattern)
             else:
                 names.add(last)
-            tail = re.split(r"[*?]", pattern)[-1]
-            if tail:
-                tails.add(tail)
-            else:
-                heads.add(re.split(r"[*?]", pattern)[0])
-        return cls(tuple(sorted(tails)), tuple(sorted(heads)),
-                   patterns_regex(sorted(names)) if names else None, patterns_regex(sorted(full)) if full else None)
+        tails, heads = _literal_ends(patterns)
+        return cls(tails, heads, patterns_regex(sorted(names)) if names else None,
+                   patterns_regex(sorted(full)) if full else None)
 
     def hit(self, path: str) -> bool:
         if not (path.endswith(self.tails) or path.startswith(self.heads)):
             return False
         return (self.names is not None and self.names.match(path.rpartition("/")[2]) is not None) or (
             self.full is not None and self.full.match(path) is not None)
+
+
+def _literal_ends(patterns: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(tails, heads): a path a pattern matches ends with its literal tail, or, for a pattern ending in a
+    wildcard, starts with its literal head."""
+    tails: set[str] = set()
+    heads: set[str] = set()
+    for pattern in patterns:
+        tail = re.split(r"[*?]", pattern)[-1]
+        if tail:
+            tails.add(tail)
+        else:
+            heads.add(re.split(r"[*?]", pattern)[0])
+    return tuple(sorted(tails)), tuple(sorted(heads))
 
 
 class _Matcher:
@@ -117,15 +126,18 @@ class _Matcher:
     """
 
     def __init__(self, requests: Sequence[FileRequest]) -> None:
-        self._requests = tuple(requests)
         self._any_file = _Prefilter.of([r for r in requests if not r.executable_only])
         self._executables = _Prefilter.of([r for r in requests if r.executable_only])
+        # Each request's own literal ends, tested before its regex: most paths that pass the prefilter
+        # are wanted by one request and end with none of the others' tails.
+        self._screens = tuple((r, *_literal_ends(r.patterns)) for r in requests)
 
     def wanted(self, path: str, executable: bool) -> tuple[FileRequest, ...]:
         if not (self._any_file.hit(path) or (executable and self._executables.hit(path))):
             return ()
-        return tuple(r for r in self._requests
-                     if (executable or not r.executable_only) and r.matches_path(path))
+        return tuple(r for r, tails, heads in self._screens
+                     if (executable or not r.executable_only) and (path.endswith(tails) or path.startswith(heads))
+                     and r.matches_path(path))
 
 
 @dataclass
