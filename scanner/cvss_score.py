@@ -11,13 +11,11 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-import cvss
-
 CvssVersion = Literal["4.0", "3.1", "3.0", "2.0"]
 _OSV_TYPES: dict[CvssVersion, str] = {"4.0": "CVSS_V4", "3.1": "CVSS_V3", "3.0": "CVSS_V3", "2.0": "CVSS_V2"}
-# What the library raises for malformed vectors is CVSSError; the others are what its parsing and its
-# Decimal arithmetic could raise on input it does not anticipate (none seen when fuzzing it).
-_UNSCORABLE = (cvss.CVSSError, ValueError, KeyError, IndexError, TypeError, ArithmeticError)
+# Besides the library's CVSSError for malformed vectors: what its parsing and its Decimal arithmetic could
+# raise on input it does not anticipate (none seen when fuzzing it).
+_UNSCORABLE = (ValueError, KeyError, IndexError, TypeError, ArithmeticError)
 
 
 def cvss_version(vector: str, declared_type: str | None = None) -> CvssVersion:
@@ -39,6 +37,10 @@ def osv_type(vector: str) -> str:
 def base_score(vector: str, version: CvssVersion | None = None) -> float | None:
     """The base score of a CVSS v2, v3.x or v4.0 vector (`version` as `cvss_version` says, by default
     from the vector itself); None when the vector does not parse as that version."""
+    # Imported here (~5 ms): a scan scores only rows stored without a score, and dbbuilder stores one for every
+    # vector it can score.
+    import cvss
+
     chosen = cvss_version(vector) if version is None else version
     try:
         if chosen == "4.0":
@@ -46,5 +48,5 @@ def base_score(vector: str, version: CvssVersion | None = None) -> float | None:
         if chosen == "2.0":
             return float(cvss.CVSS2(vector).base_score)
         return float(cvss.CVSS3(vector).base_score)
-    except _UNSCORABLE:
+    except (cvss.CVSSError, *_UNSCORABLE):
         return None

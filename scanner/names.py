@@ -6,15 +6,19 @@ that decides what "the same package name" means in each ecosystem.
 
 from __future__ import annotations
 
+import re
 from typing import NewType
-
-from packaging.utils import canonicalize_name
 
 NormalizedName = NewType("NormalizedName", str)
 
 # Ecosystems whose registries treat names case-insensitively.
 _CASE_INSENSITIVE = {"pypi", "nuget", "packagist", "crates.io", "maven", "hex", "pub", "cran", "debian", "ubuntu",
                      "alpine", "wolfi", "chainguard", "npm"}
+# PEP 503's separators: a run of them is one "-". Lower-cased first, as pypa/packaging (what pip and PyPI
+# apply) does: a final sigma after "." lower-cases differently once the "." is a "-". tests/match/
+# test_pypi_names.py holds the two to the same result; importing packaging.utils would cost every scan ~6 ms
+# (it loads packaging.tags).
+_PEP503_SEPARATORS = re.compile(r"[-_.]+")
 
 
 def ecosystem_family(ecosystem: str) -> str:
@@ -31,8 +35,7 @@ def normalize_package_name(ecosystem: str, name: str) -> NormalizedName:
     family = ecosystem_family(ecosystem).lower()
     stripped = name.strip()
     if family == "pypi":
-        # pypa/packaging's reading of PEP 503 is the one pip and PyPI apply, so ours cannot drift from it.
-        return NormalizedName(canonicalize_name(stripped))
+        return NormalizedName(_PEP503_SEPARATORS.sub("-", stripped.lower()))
     if family in _CASE_INSENSITIVE:
         return NormalizedName(stripped.lower())
     return NormalizedName(stripped)

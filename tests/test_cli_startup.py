@@ -1,4 +1,5 @@
-"""`scanner --version` and `--help` import only what parsing flags needs (docs/performance.md, start-up)."""
+"""`scanner --version` and `--help` import only what parsing flags needs, and a scan only what scanning its
+target needs (docs/performance.md, start-up)."""
 
 from __future__ import annotations
 
@@ -42,3 +43,49 @@ def test_parsing_a_command_imports_no_pydantic() -> None:
     loaded = loaded_modules("sbom", "no-such-image.tar", "-o", "json", "--max-uncompressed-size", "1G")
     assert "scanner.image" in loaded  # the command ran past flag parsing
     assert not [m for m in loaded if m == "pydantic" or m.startswith("pydantic.")]
+
+
+# What a scan of an image without --ignore or --vex never needs: the YAML parser (those files only), the CVSS
+# library (rows are stored with their scores), packaging.utils (PEP 503 is scanner.names' own), cryptography's
+# key-file reader (trust add, --trust), and the version schemes of ecosystems the image has no package of.
+NOT_FOR_A_SCAN = ("yaml", "cvss", "packaging.utils", "packaging.tags",
+                  "cryptography.hazmat.primitives.serialization", "scanner.versions.rpm", "scanner.versions.apk",
+                  "scanner.versions.nuget", "scanner.versions.rubygems", "scanner.versions.composer",
+                  "scanner.versions.cran")
+
+
+@pytest.fixture(scope="module")
+def demo_state(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A state directory set up as the README's demo does: the demo key trusted."""
+    state = tmp_path_factory.mktemp("demo-state") / "state"
+    loaded_modules("--state-dir", str(state), "trust", "add", "--demo", "bundles/demo-key.pub.pem", "--name", "demo")
+    return state
+
+
+def scan_demo(state: Path, report: Path, *db: str) -> list[str]:
+    loaded = loaded_modules("--state-dir", str(state), "scan", "bundles/demo-image.tar", *db, "-o", "json",
+                            "--file", str(report))
+    assert json.loads(report.read_text(encoding="utf-8"))["summary"]["findings"] > 0  # the scan ran to its end
+    assert {"scanner.db.verify", "scanner.versions.dpkg", "scanner.versions.pep440"} <= set(loaded)
+    return loaded
+
+
+def heavy_imports(loaded: list[str], heavy: tuple[str, ...]) -> list[str]:
+    return [m for m in loaded if any(m == h or m.startswith(h + ".") for h in heavy)]
+
+
+def test_a_scan_with_a_bundle_imports_only_what_it_uses(demo_state: Path, tmp_path: Path) -> None:
+    first = scan_demo(demo_state, tmp_path / "first.json", "--db", "bundles/demo.bundle")
+    assert heavy_imports(first, NOT_FOR_A_SCAN) == []
+    assert "scanner.db.archive" in first  # the bundle was read and decompressed into the cache
+    # Verified again from the cache, as an installed database is: the signed documents beside it, re-hashed.
+    again = scan_demo(demo_state, tmp_path / "again.json", "--db", "bundles/demo.bundle")
+    assert heavy_imports(again, (*NOT_FOR_A_SCAN, "scanner.db.archive")) == []
+    assert "cryptography.hazmat.primitives.asymmetric.ed25519" in again  # the signatures were checked
+
+
+def test_a_scan_of_the_installed_database_reads_no_bundle(demo_state: Path, tmp_path: Path) -> None:
+    loaded_modules("--state-dir", str(demo_state), "db", "import", "bundles/demo.bundle")
+    loaded = scan_demo(demo_state, tmp_path / "report.json")
+    assert heavy_imports(loaded, (*NOT_FOR_A_SCAN, "scanner.db.archive")) == []
+    assert "cryptography.hazmat.primitives.asymmetric.ed25519" in loaded

@@ -36,10 +36,10 @@ import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from scanner.clock import SYSTEM_CLOCK
 from scanner.db import audit, bundle_format
-from scanner.db.archive import VerifiedBundleFile, verify_bundle
 from scanner.db.errors import BundleArchiveError, InstalledDatabaseError, StateError
 from scanner.db.limits import BUNDLE_LIMITS
 from scanner.db.root import TrustedRoots
@@ -75,6 +75,9 @@ from scanner.db.verify import (
 )
 from scanner.errors import BundleError, DatabaseError
 from scanner.fileio import open_regular_file
+
+if TYPE_CHECKING:
+    from scanner.db.archive import VerifiedBundleFile
 
 DATABASE_FILE = "vulns.sqlite"
 ORIGIN_FILE = "origin.json"
@@ -138,6 +141,10 @@ def _unpack_verified(
 
     Returns (staging directory name, verdict, bundle sha256). On any failure the staging directory is removed.
     """
+    # Imported here: only an import or `scan --db` reads a bundle file; a scan of the installed database
+    # re-verifies the documents kept beside it (_verify_directory) without the bundle reader or zstd.
+    from scanner.db.archive import verify_bundle
+
     try:
         handle = open_regular_file(bundle)
     except OSError as exc:

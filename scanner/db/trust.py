@@ -14,10 +14,6 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
 from scanner.db import audit
 from scanner.db.bundle_format import key_id
 from scanner.db.errors import PolicyError, StateError, TrustStoreError
@@ -46,6 +42,12 @@ MIN_KEY_ID_PREFIX = 8
 def raw_public_key(pem: bytes, source: str) -> bytes:
     """The 32 raw bytes of an Ed25519 SubjectPublicKeyInfo PEM; TrustStoreError for anything else, and
     WeakKeyError for a key anyone can sign for or one not canonically encoded (scanner.db.ed25519)."""
+    # Imported here: cryptography's PEM reader brings every cipher and SSH key format with it (~10 ms), and
+    # only reading a key file needs it; verifying against the trust store uses its raw keys.
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     try:
         key = serialization.load_pem_public_key(pem)
     except (ValueError, UnsupportedAlgorithm):

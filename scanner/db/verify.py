@@ -26,7 +26,6 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
-import zstandard
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -765,6 +764,10 @@ def decompress_payload(source: BinaryIO, payload: AuthenticatedPayload, sink: Bi
     `source` holds the bytes `hash_stored_payload` authenticated (the caller's copy of them). The output
     cap is the signed uncompressed size: one byte more and decompression stops.
     """
+    # Imported here: only an import or `scan --db` decompresses; a scan of the installed database re-hashes
+    # the file decompressed at import (check_installed_digest) and need not load zstd.
+    import zstandard
+
     entry = payload.file
     limit = entry.uncompressed_size
     digest = hashlib.sha256()

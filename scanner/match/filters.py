@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from packageurl import PackageURL
 
 from scanner import versions
@@ -86,6 +85,10 @@ def _text(value: object, where: str, key: str) -> str:
 
 
 def _load_structured(path: Path, what: str) -> Any:
+    # Imported here: only an --ignore or --vex file is YAML (or JSON, which YAML reads); a scan without
+    # one does not pay for the parser (~12 ms).
+    import yaml
+
     raw = read_capped(path, _MAX_FILTER_FILE, what, OperatorInputError)
     try:
         return yaml.safe_load(raw.decode("utf-8"))

@@ -204,15 +204,16 @@ def _names_an_epoch(affected: Mapping[str, Any]) -> bool:
     return any(isinstance(value, str) and _EPOCH_PREFIX.match(value) for value in [*listed, *events])
 
 
-def judge(package: Package, row: AffectedRow, version: str) -> bool | Unevaluated:
-    """Whether `row` affects the package at `version`; why not decided when it cannot be evaluated."""
+def judge(row: AffectedRow, version: str) -> bool | str:
+    """Whether `row` affects the installed `version`; when it cannot be evaluated, why not (the reason of an
+    `Unevaluated`). Nothing else decides it: rows are judged once per version, not once per package."""
     try:
         return row_affects(row, version)
     except versions.InvalidVersion as error:
-        return Unevaluated(package, row.vuln_id, f"version not understood: {error}")
+        return f"version not understood: {error}"
     except versions.UnknownEcosystem as error:
-        return Unevaluated(package, row.vuln_id, f"ecosystem not understood: {error}")
+        return f"ecosystem not understood: {error}"
     except NoEvaluableRange as error:
-        return Unevaluated(package, row.vuln_id, str(error))
+        return str(error)
     except (ValueError, TypeError) as error:  # a malformed range in the database
-        return Unevaluated(package, row.vuln_id, f"range not understood: {error}")
+        return f"range not understood: {error}"

@@ -15,10 +15,15 @@ NVD CPE matching (`cpe.py`), fixes (`fixes.py`) and the vulnerability with its s
 - One finding per (package, alias group); its id is the group id (the CVE when there is one).
 - A version or range that cannot be evaluated gives an `Unevaluated` entry, never a silent answer.
 - NVD CPE matching runs only when asked for, and its findings say `matched_by="cpe"`.
+- Copies of one package found in several places (another layer or path) match alike: the first is matched,
+  and every copy gets its findings.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import operator
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,17 +74,23 @@ class Matcher:
     def match(self, packages: Sequence[Package]) -> MatchResult:
         selected: list[Package] = []
         skipped: list[Package] = []
-        for package in sorted(set(packages)):
+        # Readers list packages in order already: kept in it (first of equals kept, as a set would), the sort
+        # is one pass.
+        for package in sorted(dict.fromkeys(packages)):
             if package.owned_by and not is_os_package(package) and not package.compiled_into \
                     and not self.include_os_owned:
                 skipped.append(package)
             else:
                 selected.append(package)
+        copy_of = _first_copies(selected)
+        distinct = [package for package, first in zip(selected, copy_of, strict=True) if package is first]
         unevaluated: list[Unevaluated] = []
-        hits = self._match_advisories(selected, unevaluated)
+        hits = self._match_advisories(distinct, unevaluated)
         if self.cpe_match:
-            match_cpes(self.store, selected, hits, unevaluated)
-        findings, evidence = self._findings(selected, hits)
+            match_cpes(self.store, distinct, hits, unevaluated)
+        findings, evidence = self._findings(distinct, hits)
+        if len(distinct) < len(selected):
+            findings, evidence, unevaluated = _repeat_for_copies(selected, copy_of, findings, evidence, unevaluated)
         return MatchResult(findings=findings, unevaluated=tuple(sorted(set(unevaluated), key=_unevaluated_key)),
                            skipped_os_owned=tuple(skipped), evidence=evidence)
 
@@ -94,16 +105,21 @@ class Matcher:
         matched_by = ["distro" if is_os_package(package) else "ecosystem" for package in packages]
         hits: dict[HitKey, Hit] = {}
         decided: set[HitKey] = set()  # (package, group) pairs some record of the group itself speaks about
+        # Binary packages of one source (libssl3 and openssl from the openssl source) are searched by the
+        # source's name and version: each (row, version) is judged once. Rows live as long as rows_by_key.
+        verdicts: dict[tuple[int, str], bool | str] = {}
         for lookup in plan.lookups:
             index = lookup.index
             for row, record, version in rows_for(rows_by_key, records, lookup):
                 decided.add((index, record.group_id))
                 if row.fix_state is FixState.NOT_AFFECTED:
                     continue
-                affected = judge(packages[index], row, version)
-                if isinstance(affected, Unevaluated):
-                    unevaluated.append(affected)
-                elif affected:
+                verdict = verdicts.get((id(row), version))
+                if verdict is None:
+                    verdict = verdicts[(id(row), version)] = judge(row, version)
+                if isinstance(verdict, str):
+                    unevaluated.append(Unevaluated(packages[index], row.vuln_id, verdict))
+                elif verdict:
                     hit = hits.setdefault((index, record.group_id), Hit(matched_by=matched_by[index]))
                     hit.rows.append((row, record))
         expand_advisories(self.store, packages, hits, decided)
@@ -151,6 +167,61 @@ def _evidence_entry(row: AffectedRow) -> Mapping[str, Any]:
     if row.fixed:
         events.append({"fixed": row.fixed[0]})
     return {"ranges": [{"type": "ECOSYSTEM", "events": events}]}
+
+
+# Where a package was found; matching reads none of it. Every other field that tells packages apart (those
+# added later included) tells copies apart.
+_PLACE_FIELDS = frozenset({"layer_index", "layer_digest", "locations"})
+_MATCHED_FIELDS = operator.attrgetter(*(f.name for f in dataclasses.fields(Package)
+                                        if f.compare and f.name not in _PLACE_FIELDS))
+
+
+def _first_copies(packages: Sequence[Package]) -> list[Package]:
+    """For each of the sorted `packages`, the first one it is a copy of (itself when none): the same package
+    found in another place, such as the Go standard library compiled into each Go executable of an image.
+
+    Copies match alike, so only the first of them is matched (`_repeat_for_copies`). They share a name and a
+    version, which sorted packages keep together.
+    """
+    firsts: list[Package] = []
+    previous: Package | None = None
+    seen: dict[tuple[object, ...], Package] = {}  # the first copies among packages named as `previous`
+    for package in packages:
+        if previous is None or package.name != previous.name or package.version != previous.version:
+            seen.clear()
+            firsts.append(package)
+        else:
+            if not seen:
+                seen[_MATCHED_FIELDS(previous)] = previous
+            firsts.append(seen.setdefault(_MATCHED_FIELDS(package), package))
+        previous = package
+    return firsts
+
+
+def _repeat_for_copies(
+    packages: Sequence[Package], copy_of: Sequence[Package], findings: Sequence[Finding],
+    evidence: Mapping[tuple[Package, str], Evidence], unevaluated: Sequence[Unevaluated],
+) -> tuple[tuple[Finding, ...], dict[tuple[Package, str], Evidence], list[Unevaluated]]:
+    """What the first copies matched, repeated for every copy, in the order matching each one would give:
+    by package, then as the first copy's findings are (by alias group)."""
+    by_package: dict[Package, list[Finding]] = defaultdict(list)
+    for finding in findings:
+        by_package[finding.package].append(finding)
+    copies: dict[Package, list[Package]] = defaultdict(list)
+    repeated: list[Finding] = []
+    every_evidence = dict(evidence)
+    for package, first in zip(packages, copy_of, strict=True):
+        if package is first:
+            repeated.extend(by_package.get(package, ()))
+            continue
+        copies[first].append(package)
+        for finding in by_package.get(first, ()):
+            repeated.append(dataclasses.replace(finding, package=package))
+            group = finding.vulnerability.id
+            every_evidence[(package, group)] = evidence[(first, group)]
+    every_unevaluated = [*unevaluated, *(dataclasses.replace(item, package=package) for item in unevaluated
+                                         for package in copies.get(item.package, ()))]
+    return tuple(repeated), every_evidence, every_unevaluated
 
 
 def _unevaluated_key(item: Unevaluated) -> tuple[Package, str, str]:

@@ -50,6 +50,20 @@ class _AffectedCache:
     def still_affected(self, evidence: Evidence, candidate: str) -> bool:
         return any(self.entry_affects(evidence.ecosystem, entry, candidate) for entry in evidence.affected)
 
+    def lowest_fix(self, candidates: Iterable[str], backed: list[tuple[str, Evidence]],
+                   wanted: int) -> tuple[str, int, frozenset[str]]:
+        """(the lowest candidate resolving the most findings, how many it resolves, the ids some candidate
+        weighed resolves), weighing candidates from the lowest until one resolves `wanted` findings."""
+        best, best_fixed, resolved = "", 0, set[str]()
+        for candidate in candidates:
+            fixed_here = {vuln_id for vuln_id, found in backed if not self.still_affected(found, candidate)}
+            resolved |= fixed_here
+            if len(fixed_here) > best_fixed:
+                best, best_fixed = candidate, len(fixed_here)
+            if best_fixed == wanted:
+                break
+        return best, best_fixed, frozenset(resolved)
+
 
 def remediations(findings: Iterable[Finding], evidence: Mapping[tuple[Package, str], Evidence]) -> tuple[Remediation, ...]:
     """One entry per package with findings, in package order.
@@ -58,6 +72,9 @@ def remediations(findings: Iterable[Finding], evidence: Mapping[tuple[Package, s
     affected wins, else the lowest that resolves the most.
     """
     cache = _AffectedCache()
+    # Packages with the same findings at the same version (the Go standard library in each binary of an
+    # image) weigh the same candidates against the same entries: each such outcome is worked out once.
+    outcomes: dict[tuple[object, ...], tuple[str, int, frozenset[str]]] = {}
     by_package: dict[Package, list[Finding]] = defaultdict(list)
     for finding in findings:
         by_package[finding.package].append(finding)
@@ -71,14 +88,11 @@ def remediations(findings: Iterable[Finding], evidence: Mapping[tuple[Package, s
         candidates = sort_versions(ecosystem, (v for f in own
                                                for v in (f.fix.source_versions if f.fix.source else f.fix.versions)))
         source = next((f.fix.source for f in own if f.fix.source), "")
-        best, best_fixed, resolved_ids = "", 0, set[str]()
-        for candidate in candidates:
-            fixed_here = {vuln_id for vuln_id, found in backed if not cache.still_affected(found, candidate)}
-            resolved_ids |= fixed_here
-            if len(fixed_here) > best_fixed:
-                best, best_fixed = candidate, len(fixed_here)
-            if best_fixed == len(own):
-                break
+        weighed = (tuple(candidates), len(own),
+                   tuple((vuln_id, found.ecosystem, tuple(map(id, found.affected))) for vuln_id, found in backed))
+        if weighed not in outcomes:
+            outcomes[weighed] = cache.lowest_fix(candidates, backed, len(own))
+        best, best_fixed, resolved_ids = outcomes[weighed]
         unfixed = tuple(sorted({f.vulnerability.id for f in own} - resolved_ids))
         result.append(Remediation(
             package=package, findings=len(own), unfixed=unfixed, fixes=best_fixed,

@@ -12,13 +12,11 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scanner import __version__
 from scanner.clock import SYSTEM_CLOCK, Clock, parse_rfc3339_utc, rfc3339
-from scanner.db.install import VerifiedDatabase
 from scanner.db.store import VulnStore
-from scanner.image.limits import Limits
 from scanner.match.coverage import CoverageStatus, EcosystemCoverage, packages_by_status, target_coverage
 from scanner.match.exploitation import with_exploitation
 from scanner.match.filters import IgnoreRule, VexStatement, apply_filters
@@ -28,6 +26,10 @@ from scanner.match.severity import gate_severity
 from scanner.model import Distro, Finding, Package, Severity
 from scanner.targets import looks_like_sbom, read_sbom
 from scanner.targets import read_image as catalog_image
+
+if TYPE_CHECKING:  # the caller loads the database and reads images: matching needs neither module
+    from scanner.db.install import VerifiedDatabase
+    from scanner.image.limits import Limits
 
 
 @dataclass(frozen=True)

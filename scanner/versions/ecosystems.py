@@ -2,48 +2,62 @@
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from functools import lru_cache
 
-from scanner.versions import apk, composer, cran, dpkg, go, maven, nuget, pep440, rpm, rubygems
 from scanner.versions.base import ParsedVersion, Scheme, SortKey
 from scanner.versions.errors import InvalidVersion, UnknownEcosystem
-from scanner.versions.semver import NPM, PUB, SEMVER
 
-# Keys are OSV ecosystem names (the part before any ":release" suffix), lower-cased.
-_SCHEMES: dict[str, Scheme] = {
-    "debian": dpkg.SCHEME,
-    "ubuntu": dpkg.SCHEME,
-    "alpine": apk.SCHEME,
-    "wolfi": apk.SCHEME,
-    "chainguard": apk.SCHEME,
-    "red hat": rpm.SCHEME,
-    "almalinux": rpm.SCHEME,
-    "rocky linux": rpm.SCHEME,
-    "opensuse": rpm.SCHEME,
-    "suse": rpm.SCHEME,
-    "mageia": rpm.SCHEME,
-    "openeuler": rpm.SCHEME,
-    "photon os": rpm.SCHEME,
-    "azure linux": rpm.SCHEME,
-    "cbl-mariner": rpm.SCHEME,
-    "amazon linux": rpm.SCHEME,
-    "oracle linux": rpm.SCHEME,
-    "pypi": pep440.SCHEME,
-    "npm": NPM,
-    "crates.io": SEMVER,
-    "go": go.SCHEME,
-    "maven": maven.SCHEME,
-    "rubygems": rubygems.SCHEME,
-    "nuget": nuget.SCHEME,
-    "packagist": composer.SCHEME,
-    "semver": SEMVER,
-    "hex": SEMVER,
-    "pub": PUB,
-    "cran": cran.SCHEME,
+# Keys are OSV ecosystem names (the part before any ":release" suffix), lower-cased; values name the
+# scheme: its module in scanner.versions and the attribute holding it. A module is imported when an
+# ecosystem that uses it is first asked for, so a scan loads the parsers of its own packages' ecosystems.
+_SCHEMES: dict[str, tuple[str, str]] = {
+    "debian": ("dpkg", "SCHEME"),
+    "ubuntu": ("dpkg", "SCHEME"),
+    "alpine": ("apk", "SCHEME"),
+    "wolfi": ("apk", "SCHEME"),
+    "chainguard": ("apk", "SCHEME"),
+    "red hat": ("rpm", "SCHEME"),
+    "almalinux": ("rpm", "SCHEME"),
+    "rocky linux": ("rpm", "SCHEME"),
+    "opensuse": ("rpm", "SCHEME"),
+    "suse": ("rpm", "SCHEME"),
+    "mageia": ("rpm", "SCHEME"),
+    "openeuler": ("rpm", "SCHEME"),
+    "photon os": ("rpm", "SCHEME"),
+    "azure linux": ("rpm", "SCHEME"),
+    "cbl-mariner": ("rpm", "SCHEME"),
+    "amazon linux": ("rpm", "SCHEME"),
+    "oracle linux": ("rpm", "SCHEME"),
+    "pypi": ("pep440", "SCHEME"),
+    "npm": ("semver", "NPM"),
+    "crates.io": ("semver", "SEMVER"),
+    "go": ("go", "SCHEME"),
+    "maven": ("maven", "SCHEME"),
+    "rubygems": ("rubygems", "SCHEME"),
+    "nuget": ("nuget", "SCHEME"),
+    "packagist": ("composer", "SCHEME"),
+    "semver": ("semver", "SEMVER"),
+    "hex": ("semver", "SEMVER"),
+    "pub": ("semver", "PUB"),
+    "cran": ("cran", "SCHEME"),
 }
-# Schemes that already are SemVer (or a superset of it) evaluate OSV SEMVER ranges themselves.
-_SEMVER_COMPATIBLE = {SEMVER, NPM, PUB, go.SCHEME}
+_SEMVER = _SCHEMES["semver"]
+# Schemes (by name) that already are SemVer (or a superset of it) evaluate OSV SEMVER ranges themselves.
+_SEMVER_COMPATIBLE = frozenset({"semver", "npm", "pub", "go"})
+_loaded: dict[tuple[str, str], Scheme] = {}
+
+
+def _load(where: tuple[str, str]) -> Scheme:
+    scheme = _loaded.get(where)
+    if scheme is None:
+        module, attribute = where
+        scheme = getattr(importlib.import_module(f"scanner.versions.{module}"), attribute)
+        if not isinstance(scheme, Scheme):
+            raise TypeError(f"scanner.versions.{module}.{attribute} is not a Scheme")
+        _loaded[where] = scheme
+    return scheme
 
 
 @lru_cache(maxsize=1024)
@@ -51,18 +65,20 @@ def scheme_for(ecosystem: str) -> Scheme:
     """The scheme of an OSV ecosystem name; a release suffix ("Debian:12", "Alpine:v3.18") is ignored."""
     family = ecosystem.split(":", 1)[0].strip().lower()
     try:
-        return _SCHEMES[family]
+        where = _SCHEMES[family]
     except KeyError:
         raise UnknownEcosystem(ecosystem) from None
+    return _load(where)
 
 
+@lru_cache(maxsize=1024)
 def semver_scheme_for(ecosystem: str) -> Scheme:
     """The scheme for an OSV SEMVER range in `ecosystem`: the ecosystem's own when it is SemVer-based."""
     try:
         scheme = scheme_for(ecosystem)
     except UnknownEcosystem:
-        return SEMVER
-    return scheme if scheme in _SEMVER_COMPATIBLE else SEMVER
+        return _load(_SEMVER)
+    return scheme if scheme.name in _SEMVER_COMPATIBLE else _load(_SEMVER)
 
 
 def parse_with(scheme: Scheme, ecosystem: str, version: str) -> ParsedVersion:
@@ -81,11 +97,8 @@ def key_with(scheme: Scheme, ecosystem: str, version: str) -> SortKey:
         raise InvalidVersion(ecosystem, version, str(error)) from None
 
 
-_ALL_SCHEMES = tuple({id(scheme): scheme for scheme in _SCHEMES.values()}.values())
-
-
 def clear_cache() -> None:
-    for scheme in _ALL_SCHEMES:
+    for scheme in _loaded.values():
         scheme.key.cache_clear()
 
 
@@ -98,7 +111,7 @@ class CacheStats:
 
 
 def cache_info() -> CacheStats:
-    """Hits, misses and entries of the parsed-key caches, summed over schemes."""
-    infos = [scheme.key.cache_info() for scheme in _ALL_SCHEMES]
+    """Hits, misses and entries of the parsed-key caches, summed over the schemes loaded so far."""
+    infos = [scheme.key.cache_info() for scheme in _loaded.values()]
     return CacheStats(sum(i.hits for i in infos), sum(i.misses for i in infos), sum(i.currsize for i in infos),
                       sum(i.maxsize or 0 for i in infos))

@@ -76,7 +76,7 @@ def _range_affects(ecosystem: str, version: str, range_: object, index: int) -> 
     state = False
     limited = below_a_limit = False
     for position, event in enumerate(events):
-        kind, value = _event(ecosystem, event, f"ranges[{index}].events[{position}]")
+        kind, value = _event(ecosystem, event, index, position)
         if kind == "limit":
             if value != "*":
                 limited = True
@@ -93,12 +93,13 @@ def _range_affects(ecosystem: str, version: str, range_: object, index: int) -> 
     return state and (not limited or below_a_limit)
 
 
-def _event(ecosystem: str, event: object, where: str) -> tuple[str, str]:
+def _event(ecosystem: str, event: object, index: int, position: int) -> tuple[str, str]:
     if isinstance(event, dict | Mapping):
         for kind, value in event.items():
             if kind in _EVENT_KINDS and isinstance(value, str) and value:
                 return kind, value
-    raise InvalidRange(ecosystem, f"{where} is not one of {', '.join(_EVENT_KINDS)} with a version")
+    raise InvalidRange(ecosystem, f"ranges[{index}].events[{position}] is not one of {', '.join(_EVENT_KINDS)} "
+                                  "with a version")
 
 
 def _listed_equivalent(ecosystem: str, version: str, listed: Sequence[object]) -> bool:

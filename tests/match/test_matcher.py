@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -202,3 +203,28 @@ def test_maven_artifact_without_group_is_reported_not_guessed(store: VulnStore) 
 def test_os_findings_say_distro(store: VulnStore) -> None:
     result = Matcher(store).match([deb("libssl1.1", "1.1.1k-1+deb11u1", source="openssl"), pypi("Pillow", "8.4.0")])
     assert {(f.package.type, f.matched_by) for f in result.findings} == {("deb", "distro"), ("pypi", "ecosystem")}
+
+
+def test_copies_of_a_package_in_other_places_match_as_each_would_alone(store: VulnStore) -> None:
+    """Copies (the same package in another layer or path, like the Go standard library in each Go binary)
+    are matched once; each still has its own findings, evidence, unevaluated entries and remediation."""
+    pillows = [pypi("Pillow", "8.4.0", layer_index=layer, locations=(f"app{layer}/PIL",),
+                    metadata=(("installer", f"pip{layer}"),)) for layer in (2, 0, 1)]
+    broken = [pypi("pillow", "not a version!", locations=(f"lib{n}/PIL",)) for n in (1, 0)]
+    jars = [Package(name="org.apache.logging.log4j:log4j", version="2.14.1", type="maven", ecosystem="Maven",
+                    purl="pkg:maven/org.apache.logging.log4j/log4j@2.14.1", locations=(jar,)) for jar in ("b", "a")]
+    # Alike but for the source package: not copies, and judged apart.
+    debs = [deb("libssl1.1", "1.1.1k-1+deb11u1", source=source) for source in ("openssl", "zlib")]
+    debs.append(dataclasses.replace(debs[0], layer_index=3, layer_digest="sha256:" + "3" * 64))
+    packages = [*pillows, *broken, *jars, *debs]
+    matcher = Matcher(store, cpe_match=True)
+    together = matcher.match(packages)
+    alone = {package: matcher.match([package]) for package in packages}
+    assert together.findings == tuple(f for package in sorted(packages) for f in alone[package].findings)
+    assert len(together.findings) == 13
+    assert together.unevaluated == tuple(sorted({u for result in alone.values() for u in result.unevaluated},
+                                                key=lambda u: (u.package, u.advisory_id, u.reason)))
+    assert {u.package for u in together.unevaluated} == set(broken)
+    assert together.evidence == {key: found for result in alone.values() for key, found in result.evidence.items()}
+    assert remediations(together.findings, together.evidence) == tuple(
+        item for package in sorted(packages) for item in remediations(alone[package].findings, alone[package].evidence))
