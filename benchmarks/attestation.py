@@ -28,7 +28,7 @@ from scanner.attest import attest, hash_target, verify_attestation
 from scanner.db.bundle_format import key_id
 from scanner.db.verify import TrustedKey
 from scanner.keyfiles import public_key_id
-from scanner.match.scan import DatabaseInfo, ScanOptions, ScanReport, TargetInfo
+from scanner.match.scan import DatabaseInfo, ScanOptions, ScanReport
 from scanner.model import (
     CvssScore,
     ExploitPrediction,
@@ -41,6 +41,7 @@ from scanner.model import (
     SeverityOrigin,
     Vulnerability,
 )
+from scanner.targets import TargetInfo
 
 DATABASE = DatabaseInfo(channel="stable", bundle_version=42, schema_version="1.2.0", built_at="2026-11-28T00:00:00Z",
                         expires_at="2026-12-28T00:00:00Z", bundle_sha256="ab" * 32, manifest_sha256="cd" * 32,

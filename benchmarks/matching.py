@@ -36,10 +36,11 @@ from benchmarks.dbbuild import _version as corpus_version
 from scanner.db.schema import DDL, SCHEMA_VERSION
 from scanner.db.store import VulnStore
 from scanner.match.matcher import Matcher
-from scanner.match.scan import ScanInput, ScanOptions, TargetInfo, run_scan
+from scanner.match.scan import ScanOptions, run_scan
 from scanner.model import FixState, Package
 from scanner.names import normalize_package_name
 from scanner.report.base import FINDINGS, get_format
+from scanner.targets import ScanInput, TargetInfo
 
 ROOT = Path(__file__).resolve().parents[1]
 FEEDS = ROOT.parent / "shared" / "data" / "feeds"

@@ -6,6 +6,7 @@ Each command lives in this file as a thin function; the work happens in the libr
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -44,7 +45,9 @@ if TYPE_CHECKING:
     from scanner.match.filters import IgnoreRule, VexStatement
     from scanner.match.scan import DatabaseInfo, ScanOptions, ScanReport
     from scanner.model import Severity
+    from scanner.overlap import Pending
     from scanner.report.base import ReportFormat
+    from scanner.targets import ScanInput
 
 app = typer.Typer(
     name="scanner",
@@ -584,14 +587,19 @@ class _Filters:
         return cls(load_ignore_file(ignore) if ignore is not None else (), load_vex(vex) if vex is not None else ())
 
 
-def _scan_one(ctx: typer.Context, target: Path, database: VerifiedDatabase, options: ScanOptions,
-              filters: _Filters, limits: Limits) -> ScanReport:
-    from scanner.db.audit import record_scan
-    from scanner.match.scan import database_info, read_target, run_scan
+def _read_target(target: Path, options: ScanOptions, limits: Limits) -> ScanInput:
+    from scanner.targets import read_target
 
-    started = CLOCK.stamp()
-    scan_input = read_target(target, image=options.image or None, platform=options.platform or None, limits=limits)
-    report = run_scan(scan_input, database_path=database.path, database=database_info(database), options=options,
+    return read_target(target, image=options.image or None, platform=options.platform or None, limits=limits)
+
+
+def _scan_one(ctx: typer.Context, reading: Pending[ScanInput], started: datetime, database: VerifiedDatabase,
+              options: ScanOptions, filters: _Filters) -> ScanReport:
+    """Match the target `reading` gives; the matcher is imported while the target is still being read."""
+    from scanner.db.audit import record_scan
+    from scanner.match.scan import database_info, run_scan
+
+    report = run_scan(reading.result(), database_path=database.path, database=database_info(database), options=options,
                       rules=filters.rules, vex=filters.statements, started_at=started, clock=CLOCK)
     record_scan(global_options(ctx).state_dir, report.target.digest, database.bundle_sha256,
                 report.severity_counts())
@@ -673,6 +681,14 @@ _IgnoreOption = Annotated[Path | None, typer.Option(
 _VexOption = Annotated[Path | None, typer.Option(
     "--vex", metavar="FILE", help="OpenVEX document: not_affected and fixed statements suppress findings.")]
 _OnlyFixedOption = Annotated[bool, typer.Option(help="Show only findings with a fixed version.")]
+
+
+def _check_kev(database: VerifiedDatabase, fail_on_kev: bool) -> None:
+    from scanner.db.schema import KEV_PROVIDER
+
+    if fail_on_kev and KEV_PROVIDER not in {provider.name for provider in database.manifest.providers}:
+        raise DatabaseError("--fail-on-kev: the database holds no CISA KEV catalog (dbbuilder build --kev), so no "
+                            "finding could ever fail it")
 
 
 def _scan_database(ctx: typer.Context, db: Path | None, allow_downgrade: bool, allow_channel_switch: bool,
@@ -759,7 +775,6 @@ def scan(
     if batch and (attest_key is not None or attestation_out is not None):
         raise UsageError("--attest signs the scan of one target: give one target, without --output-dir")
     target = targets[0]
-    from scanner.db.schema import KEV_PROVIDER
     from scanner.match.scan import ScanOptions
 
     report_format = FINDINGS_FORMATS.get(output)
@@ -771,19 +786,25 @@ def scan(
                           sort=sort.value, fail_on_kev=fail_on_kev)
     filters = _Filters.load(ignore, vex)
     attestation = _Attestation.load(attest_key, attestation_out, attest_passphrase_file)  # before minutes of work
-    database = _scan_database(ctx, db, allow_downgrade, allow_channel_switch, allow_older_data, allow_expired)
-    if fail_on_kev and KEV_PROVIDER not in {provider.name for provider in database.manifest.providers}:
-        raise DatabaseError("--fail-on-kev: the database holds no CISA KEV catalog (dbbuilder build --kev), so no "
-                            "finding could ever fail it")
     limits = _image_limits(max_uncompressed_size)
     if batch:
+        database = _scan_database(ctx, db, allow_downgrade, allow_channel_switch, allow_older_data, allow_expired)
+        _check_kev(database, fail_on_kev)
         raise typer.Exit(_scan_batch(ctx, targets, database, options, filters, limits, output, output_dir, jobs))
-    target_file = None
-    if attestation is not None:
-        from scanner.attest import hash_target
+    from scanner.overlap import Pending
 
-        target_file = hash_target(target)
-    report = _scan_one(ctx, target, database, options, filters, limits)
+    started = CLOCK.stamp()
+    # The target is read in a forked child while this process verifies the database and loads the matcher:
+    # both are Python work, which one process would do one after the other (docs/performance.md).
+    with Pending(functools.partial(_read_target, target, options, limits), f"{target}: reading") as reading:
+        database = _scan_database(ctx, db, allow_downgrade, allow_channel_switch, allow_older_data, allow_expired)
+        _check_kev(database, fail_on_kev)
+        target_file = None
+        if attestation is not None:
+            from scanner.attest import hash_target
+
+            target_file = hash_target(target)
+        report = _scan_one(ctx, reading, started, database, options, filters)
     if attestation is not None:
         report = attestation.write(ctx, report, target_file)
     _write_report(report_format, report, file)
@@ -823,9 +844,10 @@ def _batch_scan(job: _BatchJob) -> _BatchOutcome:
     """Scan one target in a worker process and write its report; a target that cannot be read is an outcome."""
     from scanner.batch import SEVERITY_COLUMNS, SummaryRow
     from scanner.match.coverage import CoverageStatus
-    from scanner.match.scan import read_target, run_scan
+    from scanner.match.scan import run_scan
     from scanner.model import FixState
     from scanner.report import write_output
+    from scanner.targets import read_target
 
     name = str(job.target)
     try:
@@ -956,10 +978,16 @@ def diff(
                           fail_on=_severity_option("--fail-on", fail_on),
                           unknown_as=_severity_option("--unknown-as", unknown_as))
     filters = _Filters.load(ignore, vex)  # once for both scans
-    database = _scan_database(ctx, db, allow_downgrade, allow_channel_switch, allow_older_data, allow_expired)
     limits = _image_limits(max_uncompressed_size)
-    old_report = _scan_one(ctx, old, database, options, filters, limits)
-    new_report = _scan_one(ctx, new, database, options, filters, limits)
+    from scanner.overlap import Pending
+
+    started = CLOCK.stamp()
+    # Both targets are read in forked children, beside each other and beside the database's verification.
+    with Pending(functools.partial(_read_target, old, options, limits), f"{old}: reading") as old_reading, \
+            Pending(functools.partial(_read_target, new, options, limits), f"{new}: reading") as new_reading:
+        database = _scan_database(ctx, db, allow_downgrade, allow_channel_switch, allow_older_data, allow_expired)
+        old_report = _scan_one(ctx, old_reading, started, database, options, filters)
+        new_report = _scan_one(ctx, new_reading, started, database, options, filters)
     changes = diff_reports(old_report, new_report)
     _write_report(report_format, changes, file)
     _print_warnings(tuple(dict.fromkeys((*old_report.warnings, *new_report.warnings))))

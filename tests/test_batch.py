@@ -190,16 +190,16 @@ def test_a_worker_that_dies_costs_only_its_unfinished_images_never_a_hang() -> N
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_an_unexpected_error_in_one_image_is_its_row_only(run: Run, database: TrustedBundle, images: Path,
                                                           monkeypatch: pytest.MonkeyPatch, jobs: str) -> None:
-    from scanner.match import scan
+    import scanner.targets
 
-    real = scan.read_target
+    real = scanner.targets.read_target
 
     def flaky(target: Path, **options: Any) -> Any:
         if target.name == "new.tar":
             raise IndexError("a cataloger bug a hostile image hit")
         return real(target, **options)
 
-    monkeypatch.setattr(scan, "read_target", flaky)
+    monkeypatch.setattr(scanner.targets, "read_target", flaky)
     code, out, err = run(*database.scanner_args("scan", str(images / "old.tar"), str(images / "new.tar"),
                                                 "--jobs", jobs))
     assert code == 99, err

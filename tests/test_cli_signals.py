@@ -35,13 +35,28 @@ main()
 """
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _command(kind: str, image: Path, tmp_path: Path) -> list[str]:
+    """`sbom` reads in this process; `scan` reads in a forked child while it verifies the bundle."""
+    if kind == "sbom":
+        return ["sbom", str(image)]
+    state = tmp_path / "state"
+    subprocess.run([sys.executable, "-c", "import sys; sys.argv[0] = 'scanner'; from scanner.cli import main; main()",
+                    "--state-dir", str(state), "trust", "add", "--demo", str(ROOT / "bundles/demo-key.pub.pem")],
+                   check=True, capture_output=True)
+    return ["--state-dir", str(state), "scan", str(image), "--db", str(ROOT / "bundles/demo.bundle")]
+
+
+@pytest.mark.parametrize("kind", ["sbom", "scan"])
 @pytest.mark.parametrize("number", [signal.SIGTERM, signal.SIGHUP])
-def test_signal_mid_read_removes_the_spool_and_exits_128_plus_signal(tmp_path: Path, number: int) -> None:
+def test_signal_mid_read_removes_the_spool_and_exits_128_plus_signal(tmp_path: Path, number: int, kind: str) -> None:
     image = docker_archive(tmp_path / "image.tar", ImageSpec([[file("var/lib/dpkg/status", b"Package: a\n")]]))
     spool_parent = tmp_path / "tmp"
     spool_parent.mkdir()
     marker = tmp_path / "reading"
-    child = subprocess.Popen([sys.executable, "-c", _PAUSED_SCANNER, str(marker), "sbom", str(image)],
+    child = subprocess.Popen([sys.executable, "-c", _PAUSED_SCANNER, str(marker), *_command(kind, image, tmp_path)],
                              env={**os.environ, "TMPDIR": str(spool_parent)}, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     try:

@@ -32,9 +32,9 @@ from scanner.db.install import load_database
 from scanner.db.store import VulnStore
 from scanner.image.filesystem import MemoryFilesystem
 from scanner.match.matcher import Matcher
-from scanner.match.scan import read_target
 from scanner.model import Package, Severity
 from scanner.names import normalize_package_name
+from scanner.targets import read_target
 from tests.catalog.lang.conftest import _run, cached, lodash_package, log4j_deb_root, wheels_site
 from tests.catalog.lang.test_java import make_zip, pom
 from tests.catalog.test_rpm import INT32, STRING, make_header

@@ -23,25 +23,11 @@ from scanner.match.filters import IgnoreRule, VexStatement, apply_filters
 from scanner.match.matcher import Matcher, Unevaluated
 from scanner.match.remediation import Remediation, remediations
 from scanner.match.severity import gate_severity
-from scanner.model import Distro, Finding, Package, Severity
-from scanner.targets import looks_like_sbom, read_sbom
-from scanner.targets import read_image as catalog_image
+from scanner.model import Finding, Severity
+from scanner.targets import ScanInput, TargetInfo
 
-if TYPE_CHECKING:  # the caller loads the database and reads images: matching needs neither module
+if TYPE_CHECKING:  # the caller loads the database: matching needs no module of it
     from scanner.db.install import VerifiedDatabase
-    from scanner.image.limits import Limits
-
-
-@dataclass(frozen=True)
-class TargetInfo:
-    kind: str  # "image" or "sbom"
-    name: str  # first tag, the SBOM's subject, or the file name
-    format: str  # docker-archive, oci-archive, oci-dir, cyclonedx-json, spdx-json
-    digest: str  # image config digest, or "sha256:<hex>" of the SBOM file
-    tags: tuple[str, ...] = ()
-    platform: str = ""
-    distro: Distro | None = None
-    layers: tuple[str, ...] = ()  # layer digests, in order
 
 
 @dataclass(frozen=True)
@@ -166,13 +152,6 @@ class ScanReport:
         return bool(self.gate_failures(threshold))
 
 
-@dataclass(frozen=True)
-class ScanInput:
-    target: TargetInfo
-    packages: tuple[Package, ...]
-    warnings: tuple[str, ...]
-
-
 def database_info(database: VerifiedDatabase) -> DatabaseInfo:
     manifest = database.manifest
     return DatabaseInfo(
@@ -209,23 +188,6 @@ def risk_order(finding: Finding) -> tuple[Any, ...]:
     """`--sort risk`: in CISA's KEV catalog first, then by EPSS score (unscored last), then as finding_order."""
     epss = finding.vulnerability.epss
     return (finding.vulnerability.kev is None, -epss.score if epss is not None else 1.0, *finding_order(finding))
-
-
-def read_target(path: Path, *, image: str | None = None, platform: str | None = None,
-                limits: Limits | None = None) -> ScanInput:
-    """An SBOM file (CycloneDX or SPDX JSON) or an image archive / OCI directory (read within `limits`)."""
-    if looks_like_sbom(path):
-        sbom = read_sbom(path)
-        return ScanInput(
-            TargetInfo(kind="sbom", name=sbom.name, format=sbom.format, digest=f"sha256:{sbom.sha256}",
-                       distro=sbom.distro),
-            sbom.packages, sbom.warnings)
-    metadata, catalog = catalog_image(path, image=image, platform=platform, limits=limits)
-    return ScanInput(
-        TargetInfo(kind="image", name=metadata.tags[0] if metadata.tags else path.name, format=metadata.format,
-                   digest=metadata.config_digest, tags=metadata.tags, platform=metadata.platform,
-                   distro=catalog.distro, layers=tuple(layer.digest for layer in metadata.layers)),
-        tuple(catalog.packages), tuple(catalog.warnings))
 
 
 def run_scan(

@@ -181,3 +181,39 @@ def images_in(directory: Path) -> Iterator[tuple[Path, bool]]:
     for entry in sorted(directory.iterdir()):
         if not entry.name.startswith("."):
             yield entry, is_image_archive(entry)
+
+
+@dataclass(frozen=True)
+class TargetInfo:
+    kind: str  # "image" or "sbom"
+    name: str  # first tag, the SBOM's subject, or the file name
+    format: str  # docker-archive, oci-archive, oci-dir, cyclonedx-json, spdx-json
+    digest: str  # image config digest, or "sha256:<hex>" of the SBOM file
+    tags: tuple[str, ...] = ()
+    platform: str = ""
+    distro: Distro | None = None
+    layers: tuple[str, ...] = ()  # layer digests, in order
+
+
+@dataclass(frozen=True)
+class ScanInput:
+    target: TargetInfo
+    packages: tuple[Package, ...]
+    warnings: tuple[str, ...]
+
+
+def read_target(path: Path, *, image: str | None = None, platform: str | None = None,
+                limits: Limits | None = None) -> ScanInput:
+    """An SBOM file (CycloneDX or SPDX JSON) or an image archive / OCI directory (read within `limits`)."""
+    if looks_like_sbom(path):
+        sbom = read_sbom(path)
+        return ScanInput(
+            TargetInfo(kind="sbom", name=sbom.name, format=sbom.format, digest=f"sha256:{sbom.sha256}",
+                       distro=sbom.distro),
+            sbom.packages, sbom.warnings)
+    metadata, catalog = read_image(path, image=image, platform=platform, limits=limits)
+    return ScanInput(
+        TargetInfo(kind="image", name=metadata.tags[0] if metadata.tags else path.name, format=metadata.format,
+                   digest=metadata.config_digest, tags=metadata.tags, platform=metadata.platform,
+                   distro=catalog.distro, layers=tuple(layer.digest for layer in metadata.layers)),
+        tuple(catalog.packages), tuple(catalog.warnings))

@@ -13,9 +13,10 @@ from dbbuilder.compile import compile_database
 from scanner.db.store import LEGACY_BASIS, SourceCoverage, VulnStore
 from scanner.errors import DatabaseError
 from scanner.match.coverage import CoverageStatus, EcosystemCoverage, gap_text, source_lines, target_coverage
-from scanner.match.scan import ScanInput, ScanOptions, ScanReport, TargetInfo, run_scan
+from scanner.match.scan import ScanOptions, ScanReport, run_scan
 from scanner.model import Package
 from scanner.report.base import FINDINGS, get_format
+from scanner.targets import ScanInput, TargetInfo
 from tests.match.dbfixture import DATABASE_INFO, Rows, write_db
 
 FEEDS = Path(__file__).resolve().parents[3] / "shared" / "data" / "feeds"

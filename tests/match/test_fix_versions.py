@@ -17,9 +17,10 @@ from scanner import versions
 from scanner.db.store import VulnStore
 from scanner.match.fixes import installable_version
 from scanner.match.matcher import Matcher
-from scanner.match.scan import ScanInput, ScanOptions, TargetInfo, run_scan
+from scanner.match.scan import ScanOptions, run_scan
 from scanner.model import Finding, FixState, Package
 from scanner.report.base import FINDINGS, get_format
+from scanner.targets import ScanInput, TargetInfo
 from tests.match.dbfixture import DATABASE_INFO, db_from_records
 from tests.match.fix_invariant import assert_fixes_above_installed
 from tests.match.test_matcher import deb, record

@@ -15,8 +15,9 @@ from typing import Any
 
 from scanner.db.store import SourceCoverage
 from scanner.match.coverage import CoverageStatus
-from scanner.match.scan import ScanOptions, ScanReport, read_target, run_scan
+from scanner.match.scan import ScanOptions, ScanReport, run_scan
 from scanner.model import FixState
+from scanner.targets import read_target
 from tests.catalog.conftest import OSDB
 from tests.catalog.test_distro import MARINER_2, RHEL_8_6, SLE_BCI_15_SP3
 from tests.image.builders import Entry, ImageSpec, docker_archive, file

@@ -16,10 +16,11 @@ import pytest
 
 from scanner.db.store import VulnStore
 from scanner.match.matcher import Matcher
-from scanner.match.scan import ScanInput, ScanOptions, ScanReport, TargetInfo, run_scan
+from scanner.match.scan import ScanOptions, ScanReport, run_scan
 from scanner.match.severity import gate_severity
 from scanner.model import Finding, Package, Severity, SeverityOrigin
 from scanner.report.base import FINDINGS, get_format
+from scanner.targets import ScanInput, TargetInfo
 from tests.match.dbfixture import DATABASE_INFO, Rows, db_from_records
 from tests.match.test_matcher import record
 from tests.report.schemas import validate

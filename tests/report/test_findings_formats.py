@@ -24,9 +24,10 @@ from cyclonedx.validation.json import JsonStrictValidator
 from scanner.clock import Clock
 from scanner.db.store import SourceCoverage
 from scanner.match.filters import IgnoreRule, VexStatement, load_vex
-from scanner.match.scan import ScanInput, ScanOptions, ScanReport, TargetInfo, diff_reports, run_scan
+from scanner.match.scan import ScanOptions, ScanReport, diff_reports, run_scan
 from scanner.model import Distro, Package, Severity
 from scanner.report.base import DIFF, FINDINGS, format_names, get_format
+from scanner.targets import ScanInput, TargetInfo
 from tests.match.dbfixture import DATABASE_INFO, Rows, compact, db_from_records, kev_row
 from tests.match.test_matcher import OPENSSL_DSA, PILLOW_GHSA, PILLOW_OTHER, PILLOW_PYSEC
 

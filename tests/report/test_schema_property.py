@@ -24,10 +24,11 @@ from packageurl import PackageURL
 
 from scanner.catalog import Catalog
 from scanner.clock import Clock
-from scanner.match.scan import ScanInput, ScanOptions, TargetInfo, run_scan
+from scanner.match.scan import ScanOptions, run_scan
 from scanner.model import Distro, Package, Severity
 from scanner.report.base import FINDINGS, SBOM, format_names, get_format
 from scanner.report.sbom import SbomReport, Subject
+from scanner.targets import ScanInput, TargetInfo
 from tests.match.dbfixture import DATABASE_INFO, db_from_records
 from tests.report.schemas import validate
 

@@ -15,11 +15,12 @@ import pytest
 
 from scanner.catalog import Catalog
 from scanner.match.filters import IgnoreRule
-from scanner.match.scan import ScanInput, ScanOptions, TargetInfo, diff_reports, run_scan
+from scanner.match.scan import ScanOptions, diff_reports, run_scan
 from scanner.model import Package
 from scanner.report import dumps
 from scanner.report.base import DIFF, FINDINGS, SBOM, get_format
 from scanner.report.sbom import SbomReport, Subject
+from scanner.targets import ScanInput, TargetInfo
 from tests.db.bundles import Signer
 from tests.image.builders import ImageSpec, docker_archive, file
 from tests.match.dbfixture import DATABASE_INFO, Rows, compact, write_db
