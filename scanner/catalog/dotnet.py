@@ -9,10 +9,9 @@ A runtime pack's key carries a `runtimepack.` prefix that is not part of its NuG
 
 from __future__ import annotations
 
-from packageurl import PackageURL
-
 from scanner.catalog.base import CatalogResult, Findings, LimitedCataloger, register
 from scanner.catalog.langpkg import ParseError, captured_files, make_package, read_json, text_field
+from scanner.catalog.purl import purl
 from scanner.image.filesystem import FileRequest, Filesystem
 from scanner.model import Distro
 
@@ -54,7 +53,7 @@ class DotnetCataloger(LimitedCataloger):
                 where = f"{found.path}: {name}/{version}"
                 with findings.record(where):
                     package = make_package(
-                        found, name=name, version=version, purl=PackageURL(type="nuget", name=name, version=version),
+                        found, name=name, version=version, purl=purl("nuget", name, version),
                         ecosystem="NuGet", cataloger=self.name,
                         metadata=[("type", text_field(entry, "type")), ("sha512", text_field(entry, "sha512")),
                                   ("path", text_field(entry, "path"))])

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from scanner.catalog.base import CatalogResult, Findings, LimitedCataloger, read_text, register
+from scanner.catalog.base import CatalogResult, Findings, LimitedCataloger, image_path, read_text, register
 from scanner.catalog.limits import DEFAULT_LIMITS, CatalogLimits
 from scanner.catalog.ospackages import ecosystem_of, os_purl, package_layer, read_stanzas, upstream_qualifier
 from scanner.image.filesystem import FileRequest, Filesystem, normalize_path
@@ -35,7 +35,9 @@ KEPT_FIELDS = frozenset({b"Package", b"Status", b"Version", b"Architecture", b"S
 # A field line: not a continuation (leading blank) nor a comment; its value's first line only.
 _FIELD = re.compile(rb"^([^ \t#\n][^:\n]*):([^\n]*)", re.M)
 _SOURCE = re.compile(r"^(?P<name>\S+)(?:\s+\((?P<version>[^)]*)\))?\s*$")
-_LICENSE_LINE = re.compile(r"^License:[ \t]*([^\n]*?)[ \t\r]*$", re.M)
+# A License: line, newline first: run on the text after a "\n", so that the literal start lets the search
+# skip ahead (a pattern starting at ^ is tried at every position of a large copyright file).
+_LICENSE_LINE = re.compile(r"\nLicense:[ \t]*([^\n]*?)[ \t\r]*$", re.M)
 _COMMON_LICENSE = re.compile(r"/usr/share/common-licenses/([A-Za-z0-9][A-Za-z0-9.+-]*[A-Za-z0-9+])")
 # A package's layer is found from a bounded number of its files (see ospackages.package_layer).
 _EVIDENCE_PATHS = 256
@@ -79,21 +81,29 @@ def parse_control(stream: BinaryIO, path: str, limits: CatalogLimits = DEFAULT_L
 
 
 def _licenses(copyright_text: str) -> tuple[str, ...]:
-    found = {value for value in _LICENSE_LINE.findall(copyright_text) if value}
+    found = {value for value in _LICENSE_LINE.findall("\n" + copyright_text) if value}
     if not found:
         found.update(_COMMON_LICENSE.findall(copyright_text))
     return tuple(sorted(found))
 
 
-# A dpkg .list holds clean absolute paths after its "/." root line; anything else takes the slow path.
-_UNCLEAN_LIST = re.compile(r"//|\\|/\.\.?(?:/|$)|^[^/]", re.M)
+def _is_clean_list(body: str) -> bool:
+    """Whether every line of a .list body is a clean absolute path: no "//", no backslash, no "." or ".."
+    component, no line (an empty one included) that does not start with "/". Substring counts, each one
+    pass in C: a regular expression for the same would be tried at every position of the text."""
+    if "//" in body or "\\" in body or "/./" in body or "/../" in body or "/.\n" in body or "/..\n" in body:
+        return False
+    if body.endswith(("/.", "/..")) or (body and body[0] != "/"):
+        return False
+    return body.count("\n") - body.endswith("\n") == body.count("\n/")
 
 
 def _list_paths(text: str, room: int) -> list[str]:
     """The paths of a .list file, at most `room` + 1 of them (one more shows that the room ran out)."""
     body = text[3:] if text.startswith("/.\n") else text
     lines = body.split("\n", room + 1)[:room + 1]
-    if not _UNCLEAN_LIST.search(body):
+    # A dpkg .list holds clean absolute paths after its "/." root line; anything else takes the slow path.
+    if _is_clean_list(body):
         return [line[1:] for line in lines if len(line) > 1]
     return [path for path in (normalize_path(line.strip()) for line in lines) if path]
 
@@ -102,7 +112,7 @@ def _md5sums_paths(text: str, room: int) -> list[str]:
     paths = []
     for line in text.split("\n", room + 1)[:room + 1]:
         _, _, name = line.strip().partition(" ")
-        normalized = normalize_path(name.strip())
+        normalized = image_path(name.strip())
         if normalized:
             paths.append(normalized)
     return paths

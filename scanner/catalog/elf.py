@@ -54,6 +54,12 @@ class Segment:
     filesz: int
 
 
+def _name_at(names: bytes, offset: int) -> bytes:
+    """The NUL-terminated name at `offset` of a string table; b"" when none ends inside it."""
+    end = names.find(b"\0", offset) if offset < len(names) else -1
+    return names[offset:end] if end != -1 else b""
+
+
 class ElfFile:
     """An ELF file's headers over a seekable binary stream; sections and segments read on first use."""
 
@@ -72,6 +78,7 @@ class ElfFile:
         header = self._unpack(_FILE_HEADER[elf_class], 16)
         (self.type, _machine, _version, _entry, self._phoff, self._shoff, _flags, _ehsize,
          self._phentsize, self._phnum, self._shentsize, self._shnum, self._shstrndx) = header
+        self._section_table: tuple[list[tuple[int, ...]], bytes] | None = None
         self._sections: tuple[Section, ...] | None = None
         self._segments: tuple[Segment, ...] | None = None
 
@@ -97,6 +104,8 @@ class ElfFile:
         if entry_size < fmt.size:
             raise ElfError(f"{what} header size {entry_size} is under {fmt.size}")
         table = self.read_at(offset, count * entry_size)
+        if entry_size == fmt.size:
+            return list(fmt.iter_unpack(table))
         return [fmt.unpack_from(table, index * entry_size) for index in range(count)]
 
     def _section_zero(self) -> tuple[int, ...]:
@@ -106,12 +115,20 @@ class ElfFile:
     @property
     def sections(self) -> tuple[Section, ...]:
         if self._sections is None:
-            self._sections = self._read_sections()
+            rows, names = self._sections_read()
+            self._sections = tuple(Section(_name_at(names, name_offset), kind, offset, size)
+                                   for name_offset, kind, offset, size, _, _ in rows)
         return self._sections
 
-    def _read_sections(self) -> tuple[Section, ...]:
+    def _sections_read(self) -> tuple[list[tuple[int, ...]], bytes]:
+        """The section header rows and the section-name table, read once."""
+        if self._section_table is None:
+            self._section_table = self._read_section_table()
+        return self._section_table
+
+    def _read_section_table(self) -> tuple[list[tuple[int, ...]], bytes]:
         if self._shoff == 0:
-            return ()
+            return [], b""
         count, names_index = self._shnum, self._shstrndx
         if count == 0 or names_index == _SHN_XINDEX:
             zero = self._section_zero()
@@ -119,7 +136,7 @@ class ElfFile:
             names_index = zero[4] if names_index == _SHN_XINDEX else names_index
         rows = self._table(self._shoff, count, self._shentsize, _SECTION_HEADER[self._class], "section")
         if not rows:
-            return ()
+            return [], b""
         if names_index >= len(rows):
             raise ElfError(f"section-name table index {names_index} is not among the {len(rows)} sections")
         _, names_type, names_offset, names_size, _, _ = rows[names_index]
@@ -128,12 +145,7 @@ class ElfFile:
         if names_size > self.limits.max_elf_names:
             raise ElfError(f"section-name table of {names_size} bytes, over {self.limits.max_elf_names} "
                            "(cap max_elf_names)")
-        names = self.read_at(names_offset, names_size)
-        sections = []
-        for name_offset, kind, offset, size, _, _ in rows:
-            end = names.find(b"\0", name_offset) if name_offset < len(names) else -1
-            sections.append(Section(names[name_offset:end] if end != -1 else b"", kind, offset, size))
-        return tuple(sections)
+        return rows, self.read_at(names_offset, names_size)
 
     @property
     def segments(self) -> tuple[Segment, ...]:
@@ -157,14 +169,16 @@ class ElfFile:
     def section(self, name: bytes, limit: int) -> bytes | None:
         """The content of the first section called `name`; None when there is none or it has no bytes
         in the file (SHT_NOBITS); ElfError when it is over `limit` bytes or not inside the file."""
-        for section in self.sections:
-            if section.name == name:
-                if section.type == SHT_NOBITS:
+        rows, names = self._sections_read()
+        # Most files have no such section: a name is built only where the table holds `name` at its offset.
+        for name_offset, kind, offset, size, _, _ in rows:
+            if names.startswith(name, name_offset) and _name_at(names, name_offset) == name:
+                if kind == SHT_NOBITS:
                     return None
-                if section.size > limit:
-                    raise ElfError(f"section {name.decode('ascii', 'replace')} is {section.size} bytes, over the "
+                if size > limit:
+                    raise ElfError(f"section {name.decode('ascii', 'replace')} is {size} bytes, over the "
                                    f"{limit} byte limit")
-                return self.read_at(section.offset, section.size)
+                return self.read_at(offset, size)
         return None
 
     def read_virtual(self, address: int, size: int) -> bytes:

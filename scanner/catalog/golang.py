@@ -21,8 +21,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from packageurl import PackageURL
-
 from scanner.catalog.base import CatalogResult, Findings, register
 from scanner.catalog.elf import PF_W, PT_LOAD, ElfFile
 from scanner.catalog.langpkg import (
@@ -33,6 +31,7 @@ from scanner.catalog.langpkg import (
     make_package,
 )
 from scanner.catalog.limits import DEFAULT_LIMITS, CatalogLimits
+from scanner.catalog.purl import purl
 from scanner.image.filesystem import Filesystem
 from scanner.model import Distro, Package
 
@@ -287,9 +286,9 @@ def stdlib_version(go_version: str) -> str:
     return f"{version}-{match['pre']}.{match['pre_n']}" if match["pre"] else version
 
 
-def golang_purl(module_path: str, version: str) -> PackageURL:
+def golang_purl(module_path: str, version: str) -> str:
     namespace, _, name = module_path.rpartition("/")
-    return PackageURL(type="golang", namespace=namespace or None, name=name, version=version or None)
+    return purl("golang", name, version, namespace=namespace)
 
 
 def _in_go_tree(fs: Filesystem, path: str) -> bool:

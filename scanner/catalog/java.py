@@ -17,10 +17,9 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from packageurl import PackageURL
-
 from scanner.catalog.base import CatalogResult, Findings, LimitedCataloger, register
 from scanner.catalog.langpkg import CapturedFile, captured_files, make_package
+from scanner.catalog.purl import purl
 from scanner.catalog.ziparchive import ArchiveView, ImageBudget, walk_archive
 from scanner.image.filesystem import FileRequest, Filesystem
 from scanner.model import Distro, Package
@@ -59,7 +58,8 @@ def is_archive_name(name: str) -> bool:
 
 
 def _is_wanted_member(name: str) -> bool:
-    return name == MANIFEST or _POM_PROPERTIES.fullmatch(name) is not None
+    # Both live under META-INF/: the test of the prefix turns away nearly every member without a regex.
+    return name.startswith("META-INF/") and (name == MANIFEST or _POM_PROPERTIES.fullmatch(name) is not None)
 
 
 _PROPERTIES_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|(.))", re.S)
@@ -187,13 +187,11 @@ def _package(source: CapturedFile, coords: Coordinates, view: ArchiveView, locat
              licenses: tuple[str, ...]) -> Package:
     group_known = bool(coords.group)
     name = f"{coords.group}:{coords.artifact}" if group_known else coords.artifact
-    purl = PackageURL(type="maven", namespace=coords.group or None, name=coords.artifact,
-                      version=coords.version or None)
     return make_package(
         source,
         name=name,
         version=coords.version,
-        purl=purl,
+        purl=purl("maven", coords.artifact, coords.version, namespace=coords.group),
         ecosystem="Maven",
         cataloger="java",
         locations=locations,

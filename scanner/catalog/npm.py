@@ -15,8 +15,6 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from packageurl import PackageURL
-
 from scanner.catalog.base import CatalogResult, Findings, LimitedCataloger, register
 from scanner.catalog.langpkg import (
     CapturedFile,
@@ -26,6 +24,7 @@ from scanner.catalog.langpkg import (
     read_json,
     text_field,
 )
+from scanner.catalog.purl import purl
 from scanner.image.filesystem import EntryKind, FileRequest, Filesystem
 from scanner.model import Distro
 
@@ -47,9 +46,9 @@ def _licenses(manifest: dict[str, Any]) -> list[str]:
     return []
 
 
-def npm_purl(name: str, version: str) -> PackageURL:
+def npm_purl(name: str, version: str) -> str:
     scope, _, bare = name.rpartition("/")
-    return PackageURL(type="npm", namespace=scope or None, name=bare, version=version)
+    return purl("npm", bare, version, namespace=scope)
 
 
 def _lock_entries_v1(tree: Any, max_depth: int, depth: int = 0) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -6,10 +6,9 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
 
-from packageurl import PackageURL
-
 from scanner.catalog.distro import osv_ecosystem
 from scanner.catalog.limits import CatalogLimits
+from scanner.catalog.purl import purl
 from scanner.image.filesystem import EntryKind, Filesystem
 from scanner.model import Distro
 
@@ -42,8 +41,7 @@ def os_purl(
         # packageurl strips a name's outer slashes ("x/" becomes another package, "x") and fails with a
         # TypeError on a name of slashes only: ValueError is what skips one bad record (Findings.record).
         raise ValueError(f"name {name!r} starts or ends with '/', which a PURL name cannot")
-    return str(PackageURL(type=purl_type, namespace=namespace or None, name=name, version=version or None,
-                          qualifiers=qualifiers or None).to_string())
+    return purl(purl_type, name, version, namespace=namespace, qualifiers=qualifiers)
 
 
 def upstream_qualifier(name: str, version: str, source_name: str, source_version: str) -> str:
@@ -148,6 +146,8 @@ def _earliest_layer(fs: Filesystem, paths: Iterable[str]) -> tuple[int, str] | N
             continue
         if best is None or entry.layer_index < best[0]:
             best = (entry.layer_index, entry.layer_digest)
+            if not entry.layer_index:
+                break  # no layer comes before the first: the other files cannot change the answer
     return best
 
 

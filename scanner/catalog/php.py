@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from packageurl import PackageURL
-
 from scanner.catalog.base import CatalogResult, Findings, LimitedCataloger, register
 from scanner.catalog.langpkg import (
     CapturedFile,
@@ -20,6 +18,7 @@ from scanner.catalog.langpkg import (
     read_json,
     text_field,
 )
+from scanner.catalog.purl import purl
 from scanner.image.filesystem import FileRequest, Filesystem
 from scanner.model import Distro
 
@@ -88,7 +87,7 @@ class PhpCataloger(LimitedCataloger):
                 vendor, _, project = name.partition("/")
                 package = make_package(
                     source, name=name, version=version,
-                    purl=PackageURL(type="composer", namespace=vendor, name=project, version=version),
+                    purl=purl("composer", project, version, namespace=vendor),
                     ecosystem="Packagist", cataloger=self.name, licenses=_licenses(entry),
                     metadata=[("dev", "true" if dev else ""), ("type", text_field(entry, "type"))],
                 )

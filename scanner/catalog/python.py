@@ -13,10 +13,9 @@ import io
 import posixpath
 from typing import IO
 
-from packageurl import PackageURL
-
 from scanner.catalog.base import CatalogResult, Findings, LimitedCataloger, register
 from scanner.catalog.langpkg import CapturedFile, captured_files, make_package
+from scanner.catalog.purl import purl
 from scanner.image.filesystem import FileRequest, Filesystem
 from scanner.model import Distro, Package
 from scanner.names import normalize_package_name
@@ -71,7 +70,18 @@ def _licenses(headers: dict[str, list[str]]) -> list[str]:
 
 
 def _record_file_count(stream: IO[bytes]) -> int:
-    """How many files RECORD says the distribution installed (read as a stream)."""
+    """How many files RECORD says the distribution installed (read as a stream).
+
+    A RECORD under csv's field size limit without quotes, carriage returns or NULs has one row per line:
+    its rows are counted from the bytes, as csv would count them; any other is read by csv.
+    """
+    limit = csv.field_size_limit()
+    head = stream.read(limit)
+    if len(head) < limit and b'"' not in head and b"\r" not in head and b"\0" not in head:
+        lines = head.split(b"\n")
+        # a row counts when its first field is not empty: not an empty line, not one starting with ","
+        return len(lines) - lines.count(b"") - head.count(b"\n,") - head.startswith(b",")
+    stream.seek(0)
     reader = csv.reader(io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline=""))
     count = 0
     try:
@@ -121,7 +131,7 @@ class PythonCataloger(LimitedCataloger):
             found,
             name=name,
             version=version,
-            purl=PackageURL(type="pypi", name=normalize_package_name("PyPI", name), version=version),
+            purl=purl("pypi", normalize_package_name("PyPI", name), version),
             ecosystem="PyPI",
             cataloger=self.name,
             locations=locations,

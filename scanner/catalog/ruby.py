@@ -13,10 +13,9 @@ import io
 import re
 from collections.abc import Iterator
 
-from packageurl import PackageURL
-
 from scanner.catalog.base import CatalogResult, Findings, LimitedCataloger, register
 from scanner.catalog.langpkg import CapturedFile, captured_files, make_package
+from scanner.catalog.purl import purl
 from scanner.image.filesystem import FileRequest, Filesystem
 from scanner.model import Distro, Package
 
@@ -63,7 +62,7 @@ def parse_gemfile_lock(text: str) -> Iterator[tuple[str, str, str, str]]:
 
 def _gem(source: CapturedFile, name: str, version: str, licenses: list[str],
          metadata: list[tuple[str, str]]) -> Package:
-    return make_package(source, name=name, version=version, purl=PackageURL(type="gem", name=name, version=version),
+    return make_package(source, name=name, version=version, purl=purl("gem", name, version),
                         ecosystem="RubyGems", cataloger="ruby", licenses=licenses,
                         metadata=metadata)
 

@@ -8,8 +8,6 @@ with that kind in metadata). Executables without the section carry no crate list
 
 from __future__ import annotations
 
-from packageurl import PackageURL
-
 from scanner.catalog.base import CatalogResult, Findings, register
 from scanner.catalog.elf import ElfFile
 from scanner.catalog.langpkg import (
@@ -23,6 +21,7 @@ from scanner.catalog.langpkg import (
     text_field,
 )
 from scanner.catalog.limits import DEFAULT_LIMITS, CatalogLimits
+from scanner.catalog.purl import purl
 from scanner.image.filesystem import Filesystem
 from scanner.model import Distro
 
@@ -63,7 +62,7 @@ class RustCataloger(ExecutableCataloger):
             with findings.record(where):
                 package = make_package(
                     executable, name=crate["name"], version=crate["version"],
-                    purl=PackageURL(type="cargo", name=crate["name"], version=crate["version"]),
+                    purl=purl("cargo", crate["name"], crate["version"]),
                     ecosystem="crates.io", cataloger=self.name,
                     metadata=[("source", crate["source"]), ("kind", crate["kind"]), ("root", crate["root"])])
                 if not findings.add(package, where):

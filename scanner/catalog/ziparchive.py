@@ -21,8 +21,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO
 
+from scanner.catalog.base import image_path
 from scanner.catalog.limits import CatalogLimits
-from scanner.image.filesystem import normalize_path
 
 NESTED_SEPARATOR = "!/"  # "outer.war!/WEB-INF/lib/inner.jar": a file inside an archive
 
@@ -180,7 +180,7 @@ class _Walk:
             for info in archive.infolist():
                 if info.is_dir():
                     continue
-                name = normalize_path(info.filename)
+                name = image_path(info.filename)
                 if name is None:
                     self.warn(f"{location}: member name {info.filename!r} escapes the archive, skipped")
                     continue
@@ -210,8 +210,8 @@ class _Walk:
                 yield from self._walk_member(archive, info, f"{location}{NESTED_SEPARATOR}{name}", depth + 1)
 
     def _read_small(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> bytes:
-        # The declared size may lie; the cap is applied to what inflates.
-        with tempfile.SpooledTemporaryFile(max_size=self.limits.max_metadata_member_size + _CHUNK) as sink:
+        # The declared size may lie; the cap is applied to what inflates, so memory holds at most the cap.
+        with io.BytesIO() as sink:
             try:
                 self._copy_member(archive, info, self.limits.max_metadata_member_size, "max_metadata_member_size",
                                   sink)

@@ -16,7 +16,7 @@ from scanner.model import Distro, Package
 from scanner.report import dumps
 from scanner.report.base import SBOM, ReportFormat, register
 from scanner.report.licenses import is_spdx_expression, is_spdx_id
-from scanner.report.sbom import TOOL_NAME, SbomReport, package_id
+from scanner.report.sbom import TOOL_NAME, SbomReport
 
 SPEC_VERSION = "1.6"
 IMAGE_REF = "image"
@@ -33,7 +33,7 @@ def _licenses(package: Package) -> list[dict[str, Any]]:
     return [{"license": {"id": text} if is_spdx_id(text) else {"name": text}} for text in package.licenses]
 
 
-def _component(package: Package) -> dict[str, Any]:
+def _component(package: Package, package_id: str) -> dict[str, Any]:
     properties = [_property("cataloger", package.cataloger), _property("package-type", package.type)]
     if package.ecosystem:
         properties.append(_property("ecosystem", package.ecosystem))
@@ -56,7 +56,7 @@ def _component(package: Package) -> dict[str, Any]:
         properties.append(_property("version-inferred-from", package.version_inferred_from))
     component: dict[str, Any] = {
         "type": "library",
-        "bom-ref": f"pkg-{package_id(package)}",
+        "bom-ref": f"pkg-{package_id}",
         "name": package.name,
         "version": package.version,
     }
@@ -107,7 +107,7 @@ def document(report: SbomReport) -> dict[str, Any]:
     components = []
     if report.catalog.distro is not None:
         components.append(_operating_system(report.catalog.distro))
-    components.extend(_component(package) for package in report.catalog.packages)
+    components.extend(map(_component, report.catalog.packages, report.package_ids))
     return {
         "$schema": "http://cyclonedx.org/schema/bom-1.6.schema.json",
         "bomFormat": "CycloneDX",

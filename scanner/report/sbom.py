@@ -7,6 +7,8 @@ is `SbomReport.timestamp`, the time of the scan, which the caller takes from its
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
 import uuid
 from dataclasses import dataclass
@@ -16,7 +18,6 @@ from pathlib import Path
 from scanner import __version__
 from scanner.catalog import Catalog
 from scanner.image.metadata import ImageMetadata
-from scanner.model import Package
 
 TOOL_NAME = "airgap-scanner"
 
@@ -53,13 +54,31 @@ class SbomReport:
 
     @property
     def content_id(self) -> uuid.UUID:
-        """A stable id for this content (SPDX namespace, CycloneDX serial number): same input, same id."""
-        digest = hashlib.sha256(repr((self.subject, self.catalog, self.tool_version)).encode()).hexdigest()
+        """A stable id for this content (SPDX namespace, CycloneDX serial number): same input, same id.
+
+        The sha256 of `repr((subject, catalog, tool_version))`, the catalog's repr put together from the
+        package reprs `package_ids` made (a dataclass's repr is its fields' in order), rather than
+        formatting every package a second time.
+        """
+        catalog = self.catalog
+        shown = [(field.name, _tuple_repr(self._package_reprs) if field.name == "packages"
+                  else repr(getattr(catalog, field.name))) for field in dataclasses.fields(catalog) if field.repr]
+        fields = ", ".join(f"{name}={text}" for name, text in shown)
+        text = f"({self.subject!r}, {type(catalog).__qualname__}({fields}), {self.tool_version!r})"
+        digest = hashlib.sha256(text.encode()).hexdigest()
         return uuid.uuid5(uuid.NAMESPACE_URL, f"urn:{TOOL_NAME}:{digest}")
 
+    @property
+    def package_ids(self) -> tuple[str, ...]:
+        """A short id for each package of the catalog, in order: stable across runs, unique within the catalog."""
+        return tuple(hashlib.sha256(text.encode()).hexdigest()[:16] for text in self._package_reprs)
 
-def package_id(package: Package) -> str:
-    """A short id for a package, stable across runs and unique within a catalog."""
-    return hashlib.sha256(repr(package).encode()).hexdigest()[:16]
+    @functools.cached_property
+    def _package_reprs(self) -> tuple[str, ...]:
+        return tuple(map(repr, self.catalog.packages))
+
+
+def _tuple_repr(item_reprs: tuple[str, ...]) -> str:
+    return f"({item_reprs[0]},)" if len(item_reprs) == 1 else f"({', '.join(item_reprs)})"
 
 

@@ -17,7 +17,7 @@ from scanner.model import Distro, Package
 from scanner.report import dumps
 from scanner.report.base import SBOM, ReportFormat, register
 from scanner.report.licenses import is_spdx_expression
-from scanner.report.sbom import TOOL_NAME, SbomReport, package_id
+from scanner.report.sbom import TOOL_NAME, SbomReport
 
 IMAGE_ID = "SPDXRef-Image"
 OPERATING_SYSTEM_ID = "SPDXRef-OperatingSystem"
@@ -43,9 +43,9 @@ def _declared(package: Package, extracted: dict[str, str]) -> str:
     return " AND ".join(parts)
 
 
-def _package(package: Package, extracted: dict[str, str]) -> dict[str, Any]:
+def _package(package: Package, package_id: str, extracted: dict[str, str]) -> dict[str, Any]:
     record: dict[str, Any] = {
-        "SPDXID": f"SPDXRef-Package-{_REF_UNSAFE.sub('-', package.type)}-{package_id(package)}",
+        "SPDXID": f"SPDXRef-Package-{_REF_UNSAFE.sub('-', package.type)}-{package_id}",
         "name": package.name,
         "versionInfo": package.version,
         "downloadLocation": "NOASSERTION",
@@ -123,8 +123,8 @@ def document(report: SbomReport) -> dict[str, Any]:
     if report.catalog.distro is not None:
         packages.append(_operating_system(report.catalog.distro))
         contained.append(OPERATING_SYSTEM_ID)
-    for package in report.catalog.packages:
-        record = _package(package, extracted)
+    for package, package_id in zip(report.catalog.packages, report.package_ids, strict=True):
+        record = _package(package, package_id, extracted)
         packages.append(record)
         contained.append(record["SPDXID"])
     relationships = [{"spdxElementId": "SPDXRef-DOCUMENT", "relationshipType": "DESCRIBES",

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 from scanner.catalog import catalog_filesystem
 from scanner.catalog.base import CatalogResult
-from scanner.catalog.dpkg import DpkgCataloger, parse_control
+from scanner.catalog.dpkg import DpkgCataloger, _is_clean_list, _licenses, parse_control
 from scanner.catalog.limits import CatalogLimits
 from scanner.image.filesystem import MemoryFilesystem
 from scanner.model import Distro
@@ -304,3 +305,26 @@ def test_names_with_control_characters_are_kept_for_the_report_to_escape() -> No
     fs = MemoryFilesystem(files={"var/lib/dpkg/status": b"Package: a\x1fb\nVersion: 1.0\x0b2\nStatus: install ok installed\n"})
     [package] = DpkgCataloger().catalog(fs, None).packages
     assert (package.name, package.version) == ("a\x1fb", "1.0\x0b2")
+
+
+LIST_PIECES = st.sampled_from(["/", "usr", "/usr", "\n", ".", "..", "/.", "/..", "//", "\\", "a.b", "\r", " ", "\n/"])
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(LIST_PIECES, max_size=10).map("".join))
+def test_a_clean_list_is_what_the_plain_pattern_says(body: str) -> None:
+    # The definition: a line that does not start with "/", or any "//", backslash, "." or ".." component.
+    unclean = re.compile(r"//|\\|/\.\.?(?:/|$)|^[^/]", re.M)
+    assert _is_clean_list(body) == (unclean.search(body) is None)
+
+
+LICENSE_PIECES = st.sampled_from(["License:", " ", "\t", "\r", "\n", "MIT", "GPL-2+", "x", "License: ", "Files: *"])
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(LICENSE_PIECES, max_size=12).map("".join))
+def test_licences_are_the_values_of_license_lines(text: str) -> None:
+    license_line = re.compile(r"^License:[ \t]*([^\n]*?)[ \t\r]*$", re.M)
+    expected = {value for value in license_line.findall(text) if value}
+    if expected:
+        assert set(_licenses(text)) == expected

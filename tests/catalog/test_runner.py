@@ -2,6 +2,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from scanner.catalog import all_requests, catalog_filesystem, load_catalogers
 from scanner.catalog.base import CatalogResult
 from scanner.catalog.distro import DISTRO_REQUESTS
@@ -87,3 +90,20 @@ def test_packages_of_a_package_database_are_never_marked_owned() -> None:
     fake_rpm = FixedCataloger("fake-rpm", (rpm_package,), owned=(("usr/bin/bash", "bash"),))
     catalog = catalog_filesystem(fs, [DpkgCataloger(), fake_rpm])
     assert next(p for p in catalog.packages if p.type == "rpm").owned_by == ""
+
+
+PACKAGES = st.builds(
+    Package, name=st.sampled_from(["a", "b"]), version=st.sampled_from(["1", "2"]), type=st.just("npm"),
+    ecosystem=st.just("npm"), purl=st.sampled_from(["pkg:npm/a", "pkg:npm/b"]),
+    licenses=st.sampled_from([(), ("MIT",)]), layer_index=st.sampled_from([None, 0, 1]),
+    locations=st.sampled_from([(), ("x",), ("x", "y")]), metadata=st.sampled_from([(), (("k", "1"),), (("k", "2"),)]),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(PACKAGES, max_size=12))
+def test_the_catalog_holds_the_first_found_of_equal_packages_in_package_order(packages: list[Package]) -> None:
+    found = catalog_filesystem(MemoryFilesystem(), [FixedCataloger("fixed", tuple(packages))]).packages
+    expected = tuple(sorted(set(packages)))  # set keeps the first of equal packages; metadata is not compared
+    assert found == expected
+    assert [package.metadata for package in found] == [package.metadata for package in expected]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -275,3 +277,14 @@ def test_sbom_command_errors_are_one_line_with_documented_codes(run: Run, tmp_pa
     code, _, err = run("sbom", str(DEMO), "--file", str(tmp_path / "no" / "such" / "dir" / "out.json"))
     assert code == 8 and err.count("\n") == 1 and "cannot write" in err
     assert not (tmp_path / "no").exists()
+
+
+@pytest.mark.parametrize("count", [0, 1, 5])
+def test_ids_are_hashes_of_the_reprs(count: int) -> None:
+    report = fixed_report()
+    catalog = Catalog(report.catalog.distro if count else None, report.catalog.packages[:count], report.catalog.warnings)
+    report = SbomReport(report.subject, catalog, report.timestamp, tool_version=report.tool_version)
+    digest = hashlib.sha256(repr((report.subject, catalog, report.tool_version)).encode()).hexdigest()
+    assert report.content_id == uuid.uuid5(uuid.NAMESPACE_URL, f"urn:airgap-scanner:{digest}")
+    assert report.package_ids == tuple(hashlib.sha256(repr(package).encode()).hexdigest()[:16]
+                                       for package in catalog.packages)

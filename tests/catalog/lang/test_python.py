@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
-from scanner.catalog.python import PythonCataloger, parse_headers
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scanner.catalog.python import PythonCataloger, _record_file_count, parse_headers
 from scanner.image.filesystem import MemoryFilesystem
 from scanner.model import Package
 from tests.catalog.lang.conftest import tree_filesystem
@@ -79,3 +84,29 @@ def test_header_block_rules() -> None:
     headers = parse_headers("name: lower\nVERSION: 1\nLicense: first\n  second\nno colon here\nClassifier: a\n"
                             "Classifier: b\n\nName: in the description\n")
     assert headers == {"name": ["lower"], "version": ["1"], "license": ["first\nsecond"], "classifier": ["a", "b"]}
+
+
+def csv_row_count(data: bytes) -> int:
+    """What csv reads from a RECORD: the rows whose first field is not empty, up to a damaged row."""
+    count = 0
+    try:
+        for row in csv.reader(io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors="replace", newline="")):
+            count += bool(row and row[0])
+    except csv.Error:
+        pass
+    return count
+
+
+RECORD_PIECES = st.sampled_from(["a/b.py", ",", "sha256=x", "12", "\n", "\r", "\r\n", '"', '"a,b"', " ", "\0",
+                                 "\u00e9", "\u2028", "\x85"])
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(RECORD_PIECES, max_size=16).map("".join).map(str.encode))
+def test_record_rows_are_counted_as_csv_counts_them(data: bytes) -> None:
+    assert _record_file_count(io.BytesIO(data)) == csv_row_count(data)
+
+
+def test_a_record_over_csvs_field_limit_is_read_by_csv() -> None:
+    data = b"x" * (csv.field_size_limit() + 10) + b"\nb,c\n"
+    assert _record_file_count(io.BytesIO(data)) == csv_row_count(data) == 0
