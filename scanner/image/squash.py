@@ -467,6 +467,7 @@ class SquashedFilesystem:
         self._available = sorted({*self._contents, *linked})
         self._digests = layer_digests
         self._hop_limit = hop_limit
+        self._captured: dict[FileRequest, tuple[str, ...]] = {}
         # The index no longer changes: cache lookups, since resolving a path queries each of its prefixes.
         # The caches hold no reference to self (no cycle keeps a closed image's filesystem alive).
         self._row = _short_path_cache(index.row)
@@ -552,9 +553,32 @@ class SquashedFilesystem:
         content = self._contents.get(target)
         return None if content is None else (target, content)
 
+    @functools.cached_property
+    def _by_name(self) -> dict[str, list[str]]:
+        """The available paths by base name, each list in path order."""
+        names: dict[str, list[str]] = {}
+        for path in self._available:
+            names.setdefault(path.rpartition("/")[2], []).append(path)
+        return names
+
+    def _candidates(self, request: FileRequest) -> Iterable[str]:
+        """Available paths the request may match, in path order: found by base name when every pattern
+        ends in a literal one (`**/*.dist-info/METADATA`), else all of them."""
+        names = [pattern.rpartition("/")[2] for pattern in request.patterns]
+        if any("*" in name or "?" in name for name in names):
+            return self._available
+        return sorted({path for name in names for path in self._by_name.get(name, ())})
+
     def captured(self, request: FileRequest) -> Iterator[str]:
+        # Answered once per request (the Go and Rust catalogers ask for the same executables).
+        found = self._captured.get(request)
+        if found is None:
+            found = self._captured[request] = tuple(self._find_captured(request))
+        return iter(found)
+
+    def _find_captured(self, request: FileRequest) -> Iterator[str]:
         known = self._known
-        for path in filter(request.matches_path, self._available):  # most belong to other requests
+        for path in filter(request.matches_path, self._candidates(request)):
             entry, target = known[path]
             if entry is None or not request.matches_kind(entry) or target is None:
                 continue
