@@ -587,10 +587,10 @@ class _Filters:
         return cls(load_ignore_file(ignore) if ignore is not None else (), load_vex(vex) if vex is not None else ())
 
 
-def _read_target(target: Path, options: ScanOptions, limits: Limits) -> ScanInput:
+def _read_target(target: Path, image: str | None, platform: str | None, limits: Limits) -> ScanInput:
     from scanner.targets import read_target
 
-    return read_target(target, image=options.image or None, platform=options.platform or None, limits=limits)
+    return read_target(target, image=image or None, platform=platform or None, limits=limits)
 
 
 def _scan_one(ctx: typer.Context, reading: Pending[ScanInput], started: datetime, database: VerifiedDatabase,
@@ -775,28 +775,34 @@ def scan(
     if batch and (attest_key is not None or attestation_out is not None):
         raise UsageError("--attest signs the scan of one target: give one target, without --output-dir")
     target = targets[0]
-    from scanner.match.scan import ScanOptions
-
     report_format = FINDINGS_FORMATS.get(output)
-    options = ScanOptions(only_fixed=only_fixed, include_os_owned=include_os_owned, cpe_match=cpe_match,
-                          ignore_file=str(ignore or ""), vex_file=str(vex or ""),
-                          fail_on=_severity_option("--fail-on", fail_on),
-                          unknown_as=_severity_option("--unknown-as", unknown_as),
-                          require_complete=require_complete, image=image or "", platform=platform or "",
-                          sort=sort.value, fail_on_kev=fail_on_kev)
-    filters = _Filters.load(ignore, vex)
     attestation = _Attestation.load(attest_key, attestation_out, attest_passphrase_file)  # before minutes of work
     limits = _image_limits(max_uncompressed_size)
+
+    def scan_options() -> tuple[ScanOptions, _Filters]:
+        from scanner.match.scan import ScanOptions  # the matcher's modules: loaded beside the child's reading
+
+        options = ScanOptions(only_fixed=only_fixed, include_os_owned=include_os_owned, cpe_match=cpe_match,
+                              ignore_file=str(ignore or ""), vex_file=str(vex or ""),
+                              fail_on=_severity_option("--fail-on", fail_on),
+                              unknown_as=_severity_option("--unknown-as", unknown_as),
+                              require_complete=require_complete, image=image or "", platform=platform or "",
+                              sort=sort.value, fail_on_kev=fail_on_kev)
+        return options, _Filters.load(ignore, vex)
+
     if batch:
+        options, filters = scan_options()
         database = _scan_database(ctx, db, allow_downgrade, allow_channel_switch, allow_older_data, allow_expired)
         _check_kev(database, fail_on_kev)
         raise typer.Exit(_scan_batch(ctx, targets, database, options, filters, limits, output, output_dir, jobs))
     from scanner.overlap import Pending
 
     started = CLOCK.stamp()
-    # The target is read in a forked child while this process verifies the database and loads the matcher:
-    # both are Python work, which one process would do one after the other (docs/performance.md).
-    with Pending(functools.partial(_read_target, target, options, limits), f"{target}: reading") as reading:
+    # The target is read in a forked child while this process checks the remaining options, verifies the
+    # database and loads the matcher: Python work, which one process would do one after the other
+    # (docs/performance.md). A refusal here stops the child.
+    with Pending(functools.partial(_read_target, target, image, platform, limits), f"{target}: reading") as reading:
+        options, filters = scan_options()
         database = _scan_database(ctx, db, allow_downgrade, allow_channel_switch, allow_older_data, allow_expired)
         _check_kev(database, fail_on_kev)
         target_file = None
@@ -969,22 +975,23 @@ def diff(
     max_uncompressed_size: _MaxUncompressedOption = None,
 ) -> None:
     """Findings added and resolved between two builds of an image, against the same database."""
-    from scanner.match.scan import ScanOptions, diff_reports
-    from scanner.match.severity import gate_severity
-
     report_format = DIFF_FORMATS.get(output)
-    options = ScanOptions(only_fixed=only_fixed, include_os_owned=include_os_owned, cpe_match=cpe_match,
-                          ignore_file=str(ignore or ""), vex_file=str(vex or ""),
-                          fail_on=_severity_option("--fail-on", fail_on),
-                          unknown_as=_severity_option("--unknown-as", unknown_as))
-    filters = _Filters.load(ignore, vex)  # once for both scans
     limits = _image_limits(max_uncompressed_size)
     from scanner.overlap import Pending
 
     started = CLOCK.stamp()
-    # Both targets are read in forked children, beside each other and beside the database's verification.
-    with Pending(functools.partial(_read_target, old, options, limits), f"{old}: reading") as old_reading, \
-            Pending(functools.partial(_read_target, new, options, limits), f"{new}: reading") as new_reading:
+    # Both targets are read in forked children, beside each other and beside the checks of the other options,
+    # the database's verification and the matcher's imports.
+    with Pending(functools.partial(_read_target, old, None, None, limits), f"{old}: reading") as old_reading, \
+            Pending(functools.partial(_read_target, new, None, None, limits), f"{new}: reading") as new_reading:
+        from scanner.match.scan import ScanOptions, diff_reports
+        from scanner.match.severity import gate_severity
+
+        options = ScanOptions(only_fixed=only_fixed, include_os_owned=include_os_owned, cpe_match=cpe_match,
+                              ignore_file=str(ignore or ""), vex_file=str(vex or ""),
+                              fail_on=_severity_option("--fail-on", fail_on),
+                              unknown_as=_severity_option("--unknown-as", unknown_as))
+        filters = _Filters.load(ignore, vex)  # once for both scans
         database = _scan_database(ctx, db, allow_downgrade, allow_channel_switch, allow_older_data, allow_expired)
         old_report = _scan_one(ctx, old_reading, started, database, options, filters)
         new_report = _scan_one(ctx, new_reading, started, database, options, filters)

@@ -16,7 +16,8 @@ import os
 import pickle
 import signal
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from types import FrameType, TracebackType
 from typing import Generic, TypeVar
 
@@ -25,6 +26,8 @@ from scanner.errors import InternalError
 T = TypeVar("T")
 
 _READ_SIZE = 1024 * 1024
+_STOPPING = {signal.SIGTERM, signal.SIGHUP, signal.SIGINT}
+_PATIENCE = 5.0  # seconds a stopped child has to clean up before it is killed
 
 
 class Pending(Generic[T]):
@@ -35,15 +38,32 @@ class Pending(Generic[T]):
         self._what = what
         self._pid = 0
         self._pipe = -1
+        self._parent = os.getpid()
         if hasattr(os, "fork") and threading.active_count() == 1:
             self._fork(function)
 
     def _fork(self, function: Callable[[], T]) -> None:
-        read_end, write_end = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - the child's lines are not traced; tests check what it sends
+        try:
+            read_end, write_end = os.pipe()
+        except OSError:  # out of descriptors: the work runs here instead
+            return
+        # Signals wait until the child has its own handlers: the parent's would unwind the parent's stack there.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPPING)
+        try:
+            pid = os.fork()
+        except OSError:  # a process limit, or no memory to copy the page tables: the work runs here instead
             os.close(read_end)
-            _run_child(function, write_end)
+            os.close(write_end)
+            return
+        finally:
+            if os.getpid() == self._parent:
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        if pid == 0:  # pragma: no cover - the child's lines are not traced; tests check what it sends
+            try:
+                os.close(read_end)
+                _run_child(function, write_end, blocked)
+            finally:
+                os._exit(1)
         os.close(write_end)
         self._pid, self._pipe, self._function = pid, read_end, None
 
@@ -56,10 +76,11 @@ class Pending(Generic[T]):
             raise InternalError(f"{self._what}: its result was already taken")
         payload = self._receive()
         status = self._reap()
-        if not payload:
-            how = (f"killed by {signal.Signals(-status).name}" if status < 0 else f"exit status {status}")
-            raise InternalError(f"{self._what}: the child process ended without a result ({how})")
-        ok, value = pickle.loads(payload)  # our own fork's bytes, through our own pipe
+        try:
+            ok, value = pickle.loads(payload)  # our own fork's bytes, through our own pipe
+        except Exception:  # nothing, or cut short: the child died writing it
+            how = f"killed by {signal.Signals(-status).name}" if status < 0 else f"exit status {status}"
+            raise InternalError(f"{self._what}: the child process ended without a result ({how})") from None
         if not ok:
             raise value
         return value  # type: ignore[no-any-return]
@@ -74,8 +95,17 @@ class Pending(Generic[T]):
             self._pipe = -1
         return b"".join(parts)
 
-    def _reap(self) -> int:
-        """Wait for the child; its exit status, or minus the signal that ended it."""
+    def _reap(self, patience: float | None = None) -> int:
+        """Wait for the child (killed after `patience` seconds); its exit status, or minus its signal."""
+        if patience is not None:
+            deadline = time.monotonic() + patience
+            while time.monotonic() < deadline:
+                pid, status = os.waitpid(self._pid, os.WNOHANG)
+                if pid:
+                    self._pid = 0
+                    return os.waitstatus_to_exitcode(status)
+                time.sleep(0.01)
+            os.kill(self._pid, signal.SIGKILL)  # deep in C code (a regex, a query): no Python to unwind
         _, status = os.waitpid(self._pid, 0)
         self._pid = 0
         return os.waitstatus_to_exitcode(status)
@@ -90,17 +120,22 @@ class Pending(Generic[T]):
             if self._pipe >= 0:
                 os.close(self._pipe)
                 self._pipe = -1
-            self._reap()
+            self._reap(_PATIENCE)
 
 
 def _quiet_exit(number: int, frame: FrameType | None) -> None:  # pragma: no cover - runs in the child
+    for each in _STOPPING:  # a second signal (the parent's SIGTERM after a Ctrl-C) must not cut clean-up short
+        signal.signal(each, signal.SIG_IGN)
     raise SystemExit(128 + number)
 
 
-def _run_child(function: Callable[[], T], pipe: int) -> None:  # pragma: no cover - runs in the child
-    # Stopped by the parent: unwind (open images remove their spool files) without the parent's message.
-    for number in (signal.SIGTERM, signal.SIGHUP):
+def _run_child(function: Callable[[], T], pipe: int,
+               mask: Iterable[int]) -> None:  # pragma: no cover - runs in the child
+    # Stopped by the parent or the terminal: unwind (open images remove their spool files) without the
+    # parent's message, then take the signals held since the fork.
+    for number in _STOPPING:
         signal.signal(number, _quiet_exit)
+    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     status = 0
     try:
         try:

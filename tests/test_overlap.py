@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import signal
 import threading
 import time
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from scanner import overlap
 from scanner.errors import ImageError, InternalError
 from scanner.overlap import Pending
 
@@ -86,3 +88,27 @@ def test_with_a_thread_running_the_work_runs_here_when_asked_for() -> None:
     finally:
         stop.set()
         thread.join()
+
+
+def test_a_result_cut_short_is_an_internal_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    class CutShort:  # the child's pickle, as a child killed while writing it would leave it
+        HIGHEST_PROTOCOL = pickle.HIGHEST_PROTOCOL
+        loads = staticmethod(pickle.loads)
+
+        @staticmethod
+        def dumps(value: object, protocol: int) -> bytes:
+            return pickle.dumps(value, protocol)[:-3]
+
+    monkeypatch.setattr(overlap, "pickle", CutShort)
+    with Pending(lambda: ("packages",) * 100, "reading") as pending, \
+            pytest.raises(InternalError, match="ended without a result"):
+        pending.result()
+
+
+def test_when_fork_fails_the_work_runs_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_fork() -> int:
+        raise BlockingIOError("fork: Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    with Pending(os.getpid, "reading") as pending:
+        assert pending.result() == os.getpid()

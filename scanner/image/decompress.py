@@ -8,14 +8,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib
-import os
 import queue
 import sys
 import threading
 import zlib
 from collections.abc import Iterator
 from types import ModuleType
-from typing import BinaryIO, Protocol, cast
+from typing import BinaryIO, cast
 
 import zstandard
 
@@ -34,7 +33,7 @@ def _gzip_engine() -> ModuleType:
 GZIP_ENGINE = _gzip_engine()
 # Large reads and chunks: a thread working in C (read, inflate, hash) must take the GIL back between
 # two pieces of work, and the parser, busy in Python, hands it over only every switch interval. The
-# queue holds QUEUE_DEPTH chunks at most: 16 MiB.
+# queues (to the parser, to the hashing thread) hold _QUEUE_DEPTH chunks each at most: 16 MiB each.
 _READ_SIZE = 4 * 1024 * 1024
 _MAX_CHUNK = 4 * 1024 * 1024
 _QUEUE_DEPTH = 4
@@ -85,21 +84,28 @@ class _Hasher:
     uncompressed) runs beside decompression instead of after it. `finish` waits for every chunk."""
 
     def __init__(self, label: str) -> None:
-        self._queue: queue.Queue[tuple[hashlib._Hash, bytes] | None] = queue.Queue(maxsize=2 * _QUEUE_DEPTH)
+        self._queue: queue.Queue[tuple[hashlib._Hash, bytes] | None] = queue.Queue(maxsize=_QUEUE_DEPTH)
+        self.failure: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name=f"layer-hash {label}", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:
-            item[0].update(item[1])
+            if self.failure is None:  # after a failure it only empties the queue, so `add` never blocks
+                try:
+                    item[0].update(item[1])
+                except BaseException as error:  # (MemoryError) the digests are void: reported by `finish`
+                    self.failure = error
 
     def add(self, digest: hashlib._Hash, data: bytes) -> None:
         self._queue.put((digest, data))  # waits only for the hashing thread, which always makes progress
 
-    def finish(self) -> None:
+    def finish(self) -> BaseException | None:
+        """Wait for every chunk handed over; what made the hashing fail, if anything did."""
         if self._thread.is_alive():
             self._queue.put(None)
             self._thread.join()
+        return self.failure
 
 
 class _HashingReader:
@@ -138,10 +144,13 @@ class LayerStream:
         self._raw = _HashingReader(raw, blob_algorithm, self._hasher)
         self._raw_file = raw
         try:
-            head = self._raw.read(_READ_SIZE)
+            self._start()
         except BaseException:
             self._hasher.finish()
             raise
+
+    def _start(self) -> None:
+        head = self._raw.read(_READ_SIZE)
         self.compression = compression_of(head)
         self.diff_hash = hashlib.sha256()
         # An uncompressed blob is its own uncompressed stream: its sha256 blob digest is the diff_id, and
@@ -155,7 +164,7 @@ class LayerStream:
         self._queue: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=_QUEUE_DEPTH)
         self._stop = threading.Event()
         self._finished = False
-        self._producer = threading.Thread(target=self._produce, name=f"layer-reader {label}", daemon=True)
+        self._producer = threading.Thread(target=self._produce, name=f"layer-reader {self.label}", daemon=True)
         self._producer.start()
 
     def _produce(self) -> None:
@@ -166,13 +175,13 @@ class LayerStream:
                 if not self._diff_is_blob:
                     self._hasher.add(self.diff_hash, chunk)
                 if not self._put(chunk):
-                    return
-            self._raw.drain()
+                    break  # closed: nobody reads on
+            else:
+                self._raw.drain()
         except BaseException as error:  # handed to the consumer, which raises it in its own thread
             item = error
-        finally:
-            self._hasher.finish()  # before the end is announced: the digests are final once it is
-        self._put(item)
+        failure = self._hasher.finish()  # before the end is announced: the digests are final once it is
+        self._put(item if item is not None else failure)
 
     def _put(self, item: bytes | BaseException | None) -> bool:
         while not self._stop.is_set():
@@ -327,123 +336,3 @@ class _Prefixed:
             return data
         return self._rest.read(size)
 
-
-class BlobWindow(Protocol):
-    """A stored blob read by offset (`scanner.image.source.FileWindow`)."""
-
-    @property
-    def size(self) -> int: ...
-
-    def fileno(self) -> int: ...
-
-    def pread(self, size: int, position: int) -> bytes: ...
-
-    def close(self) -> None: ...
-
-
-_HASH_READ = 8 * 1024 * 1024
-_READ_AHEAD = 64 * 1024  # headers and small files in one read; a larger file is skipped, not read
-
-
-def _file_state(fd: int) -> tuple[int, ...]:
-    state = os.fstat(fd)
-    return state.st_dev, state.st_ino, state.st_size, state.st_mtime_ns, state.st_ctime_ns
-
-
-class PlainLayer:
-    """An uncompressed layer blob (as `docker save` writes them) read in place: the parser reads headers
-    and wanted content at their offsets and skips the rest without reading it, while a thread hashes the
-    whole blob with large reads on the other core. Its sha256 is also its diff_id.
-
-    Parsing and hashing read the file apart, so the file must be the same for both: its identity, size,
-    modification and change times are compared when the blob has been hashed (every write changes the
-    change time), and a file that changed while it was read is refused. Use as a context manager.
-    """
-
-    compression = "none"
-
-    def __init__(self, window: BlobWindow, label: str, budget: Budget, blob_algorithm: str = "sha256") -> None:
-        self.label = label
-        self._window = window
-        self._state = _file_state(window.fileno())
-        budget.spend(window.size, label)  # the blob is the uncompressed stream: its size is known now
-        self.size = window.size
-        self._hash = hashlib.new(blob_algorithm)
-        self._diff_hash = None if self._hash.name == "sha256" else hashlib.sha256()
-        self._position = 0
-        self._buffer = b""
-        self._buffer_start = 0
-        self._hashed = 0
-        self._failure: OSError | None = None
-        self._stop = threading.Event()
-        self._hasher = threading.Thread(target=self._hash_blob, name=f"layer-hash {label}", daemon=True)
-        self._hasher.start()
-
-    def _hash_blob(self) -> None:
-        try:
-            while not self._stop.is_set():
-                data = self._window.pread(_HASH_READ, self._hashed)
-                if not data:
-                    return
-                self._hash.update(data)
-                if self._diff_hash is not None:
-                    self._diff_hash.update(data)
-                self._hashed += len(data)
-        except OSError as error:  # raised in the parsing thread by drain()
-            self._failure = error
-
-    @property
-    def position(self) -> int:
-        return self._position
-
-    def read(self, size: int) -> bytes:
-        offset = self._position - self._buffer_start
-        if offset >= 0 and offset + size <= len(self._buffer):
-            data = self._buffer[offset : offset + size]
-        elif size >= _READ_AHEAD:
-            data = self._window.pread(size, self._position)
-        else:
-            self._buffer = self._window.pread(_READ_AHEAD, self._position)
-            self._buffer_start = self._position
-            data = self._buffer[:size]
-        self._position += len(data)
-        return data
-
-    def skip(self, size: int) -> int:
-        size = max(0, min(size, self.size - self._position))
-        self._position += size
-        return size
-
-    def drain(self) -> None:
-        """Wait for the blob's hash; refuse a blob that could not be read whole or changed meanwhile."""
-        self._hasher.join()
-        if self._failure is not None:
-            raise ImageError(f"{self.label}: cannot read ({self._failure.strerror or self._failure})")
-        if self._hashed != self.size:
-            raise ImageError(f"{self.label}: the layer blob is truncated ({self._hashed} of {self.size} bytes)")
-        if _file_state(self._window.fileno()) != self._state:
-            raise ImageError(f"{self.label}: the image file changed while it was being read; scan a copy that "
-                             "nothing writes to")
-
-    @property
-    def blob_digest(self) -> str:
-        return f"{self._hash.name}:{self._hash.hexdigest()}"
-
-    @property
-    def blob_size(self) -> int:
-        return self._hashed
-
-    @property
-    def diff_id(self) -> str:
-        return "sha256:" + (self._hash if self._diff_hash is None else self._diff_hash).hexdigest()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._hasher.join()
-        self._window.close()
-
-    def __enter__(self) -> PlainLayer:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()

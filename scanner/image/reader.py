@@ -13,10 +13,9 @@ from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO, cast
 
 from scanner.errors import ImageError
-from scanner.image.decompress import Budget, LayerStream, PlainLayer, compression_of, responsive_threads
+from scanner.image.decompress import Budget, LayerStream, responsive_threads
 from scanner.image.filesystem import EntryKind, FileRequest, clean_path, patterns_regex, resolve_path
 from scanner.image.limits import Limits
 from scanner.image.manifests import DOCKER_LAYER_TYPES, ImagePlan, LayerRef, plan_image
@@ -253,7 +252,7 @@ def _is_utf8(text: str) -> bool:
     return True
 
 
-def _index_member(run: _Pass, stream: LayerStream | PlainLayer | None, member: TarMember, path: str, layer: int,
+def _index_member(run: _Pass, stream: LayerStream | None, member: TarMember, path: str, layer: int,
                   data_layer: int, label: str) -> None:
     """Apply one member at `layer`; its data is at `member.offset` in the blob first read as `data_layer`.
 
@@ -358,17 +357,14 @@ def _magic_rejected(run: _Pass, location: tuple[int, int], wanted: tuple[FileReq
     return all(r.magic and not may_start_with(r.magic) for r in wanted)
 
 
-def _open_layer(run: _Pass, index: int, ref: LayerRef) -> LayerStream | PlainLayer:
-    """An uncompressed blob is read in place (`PlainLayer`), a compressed one decompressed as a stream."""
+def _open_layer(run: _Pass, index: int, ref: LayerRef) -> LayerStream:
     label = _layer_label(run.source, index, ref)
     algorithm = ref.expected_digest.split(":", 1)[0] if ref.expected_digest else "sha256"
-    window = run.source.open_window(ref.name)
+    raw = run.source.open(ref.name)
     try:
-        if compression_of(window.pread(4, 0)) == "none":
-            return PlainLayer(window, label, run.budget, algorithm)
-        return LayerStream(cast(BinaryIO, window), label, run.budget, algorithm)
+        return LayerStream(raw, label, run.budget, algorithm)
     except BaseException:
-        window.close()
+        raw.close()
         raise
 
 

@@ -37,10 +37,6 @@ class Source(Protocol):
 
     def open(self, name: str) -> BinaryIO: ...
 
-    def open_window(self, name: str) -> FileWindow:
-        """The blob as a window of an open file, read by offset (`FileWindow.pread`) from any thread."""
-        ...
-
     def close(self) -> None: ...
 
 
@@ -59,35 +55,14 @@ def read_small(source: Source, name: str, cap: int) -> bytes:
 
 
 class FileWindow(io.RawIOBase):
-    """Reads `size` bytes of an open file from `offset` with pread: no shared file position.
+    """Reads `size` bytes of an open file from `offset` with pread: no shared file position."""
 
-    `owner`, when given, is the file the descriptor belongs to; closing the window closes it.
-    """
-
-    def __init__(self, fd: int, offset: int, size: int, owner: BinaryIO | None = None) -> None:
+    def __init__(self, fd: int, offset: int, size: int) -> None:
         self._fd = fd
         self._start = offset
         self._end = offset + size
         self._offset = offset
         self._remaining = size
-        self._owner = owner
-
-    @property
-    def size(self) -> int:
-        return self._end - self._start
-
-    def fileno(self) -> int:
-        return self._fd
-
-    def pread(self, size: int, position: int) -> bytes:
-        """Up to `size` bytes from `position` in the window (fewer at its end); any thread, any order."""
-        size = min(size, self._end - self._start - position)
-        return os.pread(self._fd, size, self._start + position) if size > 0 and position >= 0 else b""
-
-    def close(self) -> None:
-        super().close()
-        if self._owner is not None:
-            self._owner.close()
 
     def readable(self) -> bool:
         return True
@@ -205,13 +180,10 @@ class ArchiveSource:
         return found
 
     def open(self, name: str) -> BinaryIO:
-        return io.BufferedReader(self.open_window(name), 1024 * 1024)
-
-    def open_window(self, name: str) -> FileWindow:
         offset, size = self._found(name)
         if offset + size > self._file_size:
             raise ImageError(f"{self.description}: member {name} is truncated")
-        return FileWindow(self._file.fileno(), offset, size)
+        return io.BufferedReader(FileWindow(self._file.fileno(), offset, size), 1024 * 1024)
 
     def close(self) -> None:
         self._file.close()
@@ -263,14 +235,6 @@ class DirectorySource:
             return open_regular_file(found)
         except OSError as error:
             raise ImageError(f"{self.description}: {name}: cannot read ({error.strerror})") from None
-
-    def open_window(self, name: str) -> FileWindow:
-        handle = self.open(name)
-        try:
-            return FileWindow(handle.fileno(), 0, os.fstat(handle.fileno()).st_size, owner=handle)
-        except BaseException:
-            handle.close()
-            raise
 
     def close(self) -> None:
         """Nothing is held open between reads."""

@@ -170,10 +170,11 @@ def _evidence_entry(row: AffectedRow) -> Mapping[str, Any]:
 
 
 # Where a package was found; matching reads none of it. Every other field that tells packages apart (those
-# added later included) tells copies apart.
+# added later included) tells copies apart, and so does `metadata`, which equality ignores but matching may
+# read (an rpm's modularity label routes it to its module stream).
 _PLACE_FIELDS = frozenset({"layer_index", "layer_digest", "locations"})
 _MATCHED_FIELDS = operator.attrgetter(*(f.name for f in dataclasses.fields(Package)
-                                        if f.compare and f.name not in _PLACE_FIELDS))
+                                        if (f.compare or f.name == "metadata") and f.name not in _PLACE_FIELDS))
 
 
 def _first_copies(packages: Sequence[Package]) -> list[Package]:

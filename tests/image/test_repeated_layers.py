@@ -13,7 +13,7 @@ import pytest
 
 from scanner.errors import ImageError
 from scanner.image import Limits, open_image, reader
-from scanner.image.decompress import LayerStream, PlainLayer
+from scanner.image.decompress import LayerStream
 from scanner.image.filesystem import FileRequest
 from scanner.image.manifests import LayerRef
 from tests.image.builders import (
@@ -45,7 +45,7 @@ def layer_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     opened: list[str] = []
     open_layer = reader._open_layer
 
-    def counted(run: reader._Pass, index: int, ref: LayerRef) -> LayerStream | PlainLayer:
+    def counted(run: reader._Pass, index: int, ref: LayerRef) -> LayerStream:
         stream = open_layer(run, index, ref)
         opened.append(stream.label)
         return stream

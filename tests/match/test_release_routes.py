@@ -110,6 +110,15 @@ def test_a_package_outside_any_module_never_reads_module_rows(tmp_path: Path) ->
     assert found(match(tmp_path, MODULES, PERL)) == {("perl", PERL.version, "CVE-2030-2003"): ()}
 
 
+def test_the_same_build_in_and_out_of_a_module_is_not_a_copy(tmp_path: Path) -> None:
+    # One NEVRA found in two rpm databases, one with a modularity label: matched together each reads its own
+    # rows, as matched alone (copies of a package are matched once; these are not copies).
+    plain = dataclasses.replace(NODEJS_18, metadata=(), layer_index=1)
+    together = found(match(tmp_path, MODULES, NODEJS_18, plain))
+    assert together == {("nodejs", NODEJS_18.version, "CVE-2030-2001"): ("1:18.19.0-1.module+el8.9.0+20473+c4e3d1c8",),
+                        ("nodejs", NODEJS_18.version, "CVE-2030-2003"): ()}
+
+
 def test_module_routing_needs_module_data_and_a_readable_label(tmp_path: Path) -> None:
     bad_label = dataclasses.replace(NODEJS_18, version="1:18.18.1-1.module+el8.9.0+19000+0a0b0c0d",
                                     metadata=(("modularity_label", "nodejs"),))
