@@ -775,7 +775,6 @@ def scan(
     if batch and (attest_key is not None or attestation_out is not None):
         raise UsageError("--attest signs the scan of one target: give one target, without --output-dir")
     target = targets[0]
-    report_format = FINDINGS_FORMATS.get(output)
     attestation = _Attestation.load(attest_key, attestation_out, attest_passphrase_file)  # before minutes of work
     limits = _image_limits(max_uncompressed_size)
 
@@ -791,6 +790,7 @@ def scan(
         return options, _Filters.load(ignore, vex)
 
     if batch:
+        FINDINGS_FORMATS.get(output)  # an unknown format is refused before any work
         options, filters = scan_options()
         database = _scan_database(ctx, db, allow_downgrade, allow_channel_switch, allow_older_data, allow_expired)
         _check_kev(database, fail_on_kev)
@@ -802,6 +802,7 @@ def scan(
     # database and loads the matcher: Python work, which one process would do one after the other
     # (docs/performance.md). A refusal here stops the child.
     with Pending(functools.partial(_read_target, target, image, platform, limits), f"{target}: reading") as reading:
+        report_format = FINDINGS_FORMATS.get(output)  # a format's module may load the matcher's
         options, filters = scan_options()
         database = _scan_database(ctx, db, allow_downgrade, allow_channel_switch, allow_older_data, allow_expired)
         _check_kev(database, fail_on_kev)
