@@ -12,7 +12,7 @@ import io
 import posixpath
 import re
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import BinaryIO, Protocol
@@ -72,6 +72,20 @@ def patterns_regex(patterns: Iterable[str]) -> re.Pattern[str]:
     return re.compile("(?:" + "|".join(f"(?:{_glob_to_regex(p)})" for p in patterns) + r")\Z")
 
 
+def literal_ends(patterns: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(tails, heads): a path a pattern matches ends with its literal tail (after its last wildcard), or, for
+    a pattern ending in a wildcard, starts with its literal head (before its first)."""
+    tails: set[str] = set()
+    heads: set[str] = set()
+    for pattern in patterns:
+        tail = re.split(r"[*?]", pattern)[-1]
+        if tail:
+            tails.add(tail)
+        else:
+            heads.add(re.split(r"[*?]", pattern)[0])
+    return tuple(sorted(tails)), tuple(sorted(heads))
+
+
 @dataclass(frozen=True)
 class FileRequest:
     """Files a cataloger wants the content of.
@@ -91,13 +105,14 @@ class FileRequest:
         return patterns_regex(self.patterns)
 
     @cached_property
-    def _tails(self) -> tuple[str, ...]:
-        """The literal end of each pattern (after its last wildcard): a matching path ends with one."""
-        return tuple(re.split(r"[*?]", pattern)[-1] for pattern in self.patterns)
+    def literal_ends(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The patterns' `literal_ends`: a path this request may match ends with a tail or starts with a head."""
+        return literal_ends(self.patterns)
 
     def matches_path(self, path: str) -> bool:
-        # str.endswith rejects most paths far faster than the regex, whose `**/` may backtrack.
-        return path.endswith(self._tails) and self._regex.match(path) is not None
+        # str.endswith and startswith reject most paths far faster than the regex, whose `**/` may backtrack.
+        tails, heads = self.literal_ends
+        return (path.endswith(tails) or path.startswith(heads)) and self._regex.match(path) is not None
 
     def matches_kind(self, entry: FileEntry) -> bool:
         """The entry's kind and mode suit the request (its path is not looked at)."""

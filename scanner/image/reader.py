@@ -16,7 +16,14 @@ from types import TracebackType
 
 from scanner.errors import ImageError
 from scanner.image.decompress import Budget, LayerStream, responsive_threads
-from scanner.image.filesystem import EntryKind, FileRequest, clean_path, patterns_regex, resolve_path
+from scanner.image.filesystem import (
+    EntryKind,
+    FileRequest,
+    clean_path,
+    literal_ends,
+    patterns_regex,
+    resolve_path,
+)
 from scanner.image.limits import Limits
 from scanner.image.manifests import DOCKER_LAYER_TYPES, ImagePlan, LayerRef, plan_image
 from scanner.image.metadata import ImageMetadata, LayerInfo
@@ -89,7 +96,7 @@ class _Prefilter:
                 full.add(pattern)
             else:
                 names.add(last)
-        tails, heads = _literal_ends(patterns)
+        tails, heads = literal_ends(patterns)
         return cls(tails, heads, patterns_regex(sorted(names)) if names else None,
                    patterns_regex(sorted(full)) if full else None)
 
@@ -98,20 +105,6 @@ class _Prefilter:
             return False
         return (self.names is not None and self.names.match(path.rpartition("/")[2]) is not None) or (
             self.full is not None and self.full.match(path) is not None)
-
-
-def _literal_ends(patterns: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(tails, heads): a path a pattern matches ends with its literal tail, or, for a pattern ending in a
-    wildcard, starts with its literal head."""
-    tails: set[str] = set()
-    heads: set[str] = set()
-    for pattern in patterns:
-        tail = re.split(r"[*?]", pattern)[-1]
-        if tail:
-            tails.add(tail)
-        else:
-            heads.add(re.split(r"[*?]", pattern)[0])
-    return tuple(sorted(tails)), tuple(sorted(heads))
 
 
 class _Matcher:
@@ -129,7 +122,7 @@ class _Matcher:
         self._executables = _Prefilter.of([r for r in requests if r.executable_only])
         # Each request's own literal ends, tested before its regex: most paths that pass the prefilter
         # are wanted by one request and end with none of the others' tails.
-        self._screens = tuple((r, *_literal_ends(r.patterns)) for r in requests)
+        self._screens = tuple((r, *r.literal_ends) for r in requests)
 
     def wanted(self, path: str, executable: bool) -> tuple[FileRequest, ...]:
         if not (self._any_file.hit(path) or (executable and self._executables.hit(path))):
