@@ -77,20 +77,9 @@ def _scalar_text(value: Any) -> str:
 
 
 def _key_text(key: Any) -> str:
-    """A dict key as json turns it into a string before quoting it."""
-    if isinstance(key, str):
-        return key
-    if isinstance(key, float):
-        return _float_text(key)
-    if key is True:
-        return "true"
-    if key is False:
-        return "false"
-    if key is None:
-        return "null"
-    if isinstance(key, int):
-        return int.__repr__(key)
-    raise _NotPlainJson
+    """A dict key as json turns it into a string before quoting it: a string as it is, any other scalar as
+    its JSON text (json tests floats before booleans there, which no value is both of)."""
+    return key if isinstance(key, str) else _scalar_text(key)
 
 
 def _indented(document: Any) -> str:
