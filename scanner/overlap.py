@@ -38,7 +38,6 @@ class Pending(Generic[T]):
         self._what = what
         self._pid = 0
         self._pipe = -1
-        self._parent = os.getpid()
         if hasattr(os, "fork") and threading.active_count() == 1:
             self._fork(function)
 
@@ -52,18 +51,17 @@ class Pending(Generic[T]):
         try:
             pid = os.fork()
         except OSError:  # a process limit, or no memory to copy the page tables: the work runs here instead
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
             os.close(read_end)
             os.close(write_end)
             return
-        finally:
-            if os.getpid() == self._parent:
-                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         if pid == 0:  # pragma: no cover - the child's lines are not traced; tests check what it sends
             try:
                 os.close(read_end)
                 _run_child(function, write_end, blocked)
             finally:
                 os._exit(1)
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         os.close(write_end)
         self._pid, self._pipe, self._function = pid, read_end, None
 
