@@ -854,13 +854,11 @@ def _batch_scan(job: _BatchJob) -> _BatchOutcome:
     from scanner.match.scan import run_scan
     from scanner.model import FixState
     from scanner.report import write_output
-    from scanner.targets import read_target
 
     name = str(job.target)
     try:
         started = CLOCK.stamp()
-        scan_input = read_target(job.target, image=job.options.image or None, platform=job.options.platform or None,
-                                 limits=job.limits)
+        scan_input = _read_target(job.target, job.options.image, job.options.platform, job.limits)
         report = run_scan(scan_input, database_path=job.database_path, database=job.database, options=job.options,
                           rules=job.filters.rules, vex=job.filters.statements, started_at=started, clock=CLOCK)
         report_format = FINDINGS_FORMATS.get(job.output)
