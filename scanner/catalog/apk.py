@@ -12,10 +12,10 @@ import re
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
-from scanner.catalog.base import CatalogResult, Findings, LimitedCataloger, image_path, register
+from scanner.catalog.base import CatalogResult, Findings, LimitedCataloger, register
 from scanner.catalog.limits import DEFAULT_LIMITS, CatalogLimits
 from scanner.catalog.ospackages import ecosystem_of, os_purl, package_layer, read_stanzas, upstream_qualifier
-from scanner.image.filesystem import FileRequest, Filesystem
+from scanner.image.filesystem import FileRequest, Filesystem, normalize_path
 from scanner.model import Distro, Package
 
 INSTALLED = "lib/apk/db/installed"
@@ -39,7 +39,7 @@ def parse_installed(stream: BinaryIO, limits: CatalogLimits = DEFAULT_LIMITS,
                 value = raw.decode("utf-8", "replace")
                 if key == "F":
                     directory = value
-                if (path := image_path(value if key == "F" else f"{directory}/{value}")) is not None:
+                if (path := normalize_path(value if key == "F" else f"{directory}/{value}")) is not None:
                     files.append(path)
             elif key in _KEPT and key not in fields:
                 if len(raw) > limits.max_field_length:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from scanner.catalog.limits import DEFAULT_LIMITS, CatalogLimits
-from scanner.image.filesystem import FileRequest, Filesystem, normalize_path
+from scanner.image.filesystem import FileRequest, Filesystem
 from scanner.model import Distro, Package
 
 
@@ -151,17 +151,6 @@ def read_text(fs: Filesystem, path: str) -> str | None:
         return fs.read_bytes(path).decode("utf-8", "replace")
     except KeyError:
         return None
-
-
-def image_path(name: str) -> str | None:
-    """`normalize_path(name)` (a path from a package database or an archive as an image path), answered
-    without its work for the names nearly all of them are: after one leading "/", no backslash and no
-    empty, "." or ".." component, so that the name already is the image path."""
-    plain = name[1:] if name[:1] == "/" else name
-    if (not plain or plain[0] in "/." or plain[-1] == "/" or "//" in plain or "/." in plain
-            or "\\" in plain):
-        return normalize_path(name)
-    return plain
 
 
 def register(cataloger: Cataloger) -> Cataloger:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from scanner.catalog.base import CatalogResult, Findings, LimitedCataloger, image_path, read_text, register
+from scanner.catalog.base import CatalogResult, Findings, LimitedCataloger, read_text, register
 from scanner.catalog.limits import DEFAULT_LIMITS, CatalogLimits
 from scanner.catalog.ospackages import ecosystem_of, os_purl, package_layer, read_stanzas, upstream_qualifier
 from scanner.image.filesystem import FileRequest, Filesystem, normalize_path
@@ -112,7 +112,7 @@ def _md5sums_paths(text: str, room: int) -> list[str]:
     paths = []
     for line in text.split("\n", room + 1)[:room + 1]:
         _, _, name = line.strip().partition(" ")
-        normalized = image_path(name.strip())
+        normalized = normalize_path(name.strip())
         if normalized:
             paths.append(normalized)
     return paths

@@ -21,8 +21,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO
 
-from scanner.catalog.base import image_path
 from scanner.catalog.limits import CatalogLimits
+from scanner.image.filesystem import normalize_path
 
 NESTED_SEPARATOR = "!/"  # "outer.war!/WEB-INF/lib/inner.jar": a file inside an archive
 
@@ -180,7 +180,7 @@ class _Walk:
             for info in archive.infolist():
                 if info.is_dir():
                     continue
-                name = image_path(info.filename)
+                name = normalize_path(info.filename)
                 if name is None:
                     self.warn(f"{location}: member name {info.filename!r} escapes the archive, skipped")
                     continue

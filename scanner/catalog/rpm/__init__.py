@@ -12,13 +12,13 @@ import io
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
-from scanner.catalog.base import CatalogResult, Findings, LimitedCataloger, image_path, register
+from scanner.catalog.base import CatalogResult, Findings, LimitedCataloger, register
 from scanner.catalog.limits import CatalogLimits
 from scanner.catalog.ospackages import ecosystem_of, os_purl, package_layer
 from scanner.catalog.rpm import bdb, ndb, sqlite
 from scanner.catalog.rpm.errors import DatabaseFormatError
 from scanner.catalog.rpm.header import HeaderError, RpmHeader, parse_header
-from scanner.image.filesystem import FileRequest, Filesystem
+from scanner.image.filesystem import FileRequest, Filesystem, normalize_path
 from scanner.model import Distro, Package
 
 # (stream, size, label, limits, warn) -> header blobs. None stands for sqlite, which also reads a log.
@@ -129,7 +129,7 @@ class RpmCataloger(LimitedCataloger):
             with findings.record(where):
                 if header.files_refused:
                     findings.warn(f"{where}: {header.files_refused}; its files are not recorded")
-                files = [p for p in map(image_path, header.files) if p]
+                files = [p for p in map(normalize_path, header.files) if p]
                 if not findings.add(self._package(fs, distro, path, header, files), where):
                     return
                 findings.own(files, header.name, where)
