@@ -67,6 +67,9 @@ def _rootfs_members(rootfs: Path) -> Iterator[tuple[tarfile.TarInfo, bytes]]:
             for name in sorted([*subdirectories, *names]):
                 path = Path(directory) / name
                 info = scratch.gettarinfo(str(path), arcname=str(path.relative_to(rootfs)))
+                # As Docker's and containerd's archivers write layers: whole-second times, so a pax
+                # header appears only where ustar cannot hold a field (long names, large numbers).
+                info.mtime = int(info.mtime)
                 if info.isreg():
                     yield info, path.read_bytes()
                 elif info.isdir() or info.issym() or info.islnk():

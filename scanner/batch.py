@@ -152,6 +152,9 @@ def run_parallel(work: Callable[[Job], Outcome], jobs: Sequence[Job], workers: i
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
+    from scanner.overlap import freeze_for_fork
+
+    freeze_for_fork()
     executor = ProcessPoolExecutor(min(workers, len(jobs)), mp_context=multiprocessing.get_context("fork"),
                                    initializer=_default_signals)
     try:

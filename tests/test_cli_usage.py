@@ -80,3 +80,49 @@ def test_help_uses_plain_metavars_everywhere(program: str, capsys: pytest.Captur
         assert "Usage:" in text, path
         assert not any(label in text for label in ("<str>", "<bool>", "<int>", "<path>", "<float>")), (path, text)
         assert "{" not in text.split("Usage:", 1)[1].split("\n", 1)[0], (path, text)
+
+
+@pytest.mark.parametrize(("args", "built"), [
+    (("scan", "image.tar", "--fail-on", "high"), ["scan"]),
+    (("--state-dir", "/tmp/state", "db", "status"), ["db"]),
+    (("--state-dir=/tmp/state", "sbom", "image.tar"), ["sbom"]),
+    (("--state-dir", "scan", "version"), ["version"]),  # "scan" is the option's value here
+    (("--version",), []),
+    (("--help",), None),
+    (("scna", "image.tar"), None),  # unknown: the whole tree, for click's "Did you mean 'scan'?"
+    (("--bogus", "scan"), None),
+    (("--", "scan"), None),
+    ((), None),
+])
+def test_only_the_invoked_subcommand_is_built(args: tuple[str, ...], built: list[str] | None) -> None:
+    """Start-up builds one command's parameters, not all of them, where the arguments name it."""
+    import typer
+
+    from scanner.cli import app
+    from scanner.cliexit import _command_tree
+
+    everything = sorted(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
+    assert sorted(_command_tree(app, list(args)).commands) == (everything if built is None else built)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("args", [
+    ("--state-dir", "/nonexistent/state", "scan"),
+    ("scan", "--bogus"),
+    ("db", "nope"),
+    ("db",),
+])
+def test_a_narrowed_tree_parses_and_refuses_as_the_whole_tree(args: tuple[str, ...],
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    import typer
+
+    from scanner.cli import app
+    from scanner.cliexit import _command_tree
+
+    outcomes: list[object] = []
+    for command in (typer.main.get_command(app), _command_tree(app, list(args))):
+        try:
+            command.main(list(args), prog_name="scanner", standalone_mode=False)
+        except Exception as error:  # click's usage errors, compared by type and text
+            outcomes.append((type(error).__name__, getattr(error, "format_message", str)()))
+        outcomes.append(capsys.readouterr().out)
+    assert outcomes[: len(outcomes) // 2] == outcomes[len(outcomes) // 2:]
