@@ -9,6 +9,7 @@ Messages name members, paths and fields of hostile input: `_fail` escapes what a
 from __future__ import annotations
 
 import copy
+import gc
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -120,23 +121,31 @@ def _command_name(info: Any) -> str:
 
 
 def run(app: typer.Typer, prog: str) -> NoReturn:
-    for each in _TERMINATING:
-        signal.signal(each, _exit_on_signal(prog))
-    command = _command_tree(app, sys.argv[1:])
-    _plain_metavars(command)
     try:
-        result = command.main(prog_name=prog, standalone_mode=False)
-    except click_exceptions.NoArgsIsHelpError as error:  # the message is the help text
-        typer.echo(error.format_message())
-        sys.exit(UsageError.exit_code)
-    except click_exceptions.UsageError as error:
-        where = f" (see '{error.ctx.command_path} --help')" if error.ctx else ""
-        _fail(prog, " ".join(error.format_message().split()) + where, UsageError.exit_code)
-    except click_exceptions.ClickException as error:
-        _fail(prog, " ".join(error.format_message().split()), error.exit_code)
-    except ScannerError as error:  # raised outside a command's own handling
-        _fail(prog, str(error), error.exit_code)
-    except (KeyboardInterrupt, typer.Abort):
-        typer.echo(f"{prog}: interrupted", err=True)
-        sys.exit(130)
-    sys.exit(result if isinstance(result, int) else 0)
+        for each in _TERMINATING:
+            signal.signal(each, _exit_on_signal(prog))
+        command = _command_tree(app, sys.argv[1:])
+        _plain_metavars(command)
+        try:
+            result = command.main(prog_name=prog, standalone_mode=False)
+        except click_exceptions.NoArgsIsHelpError as error:  # the message is the help text
+            typer.echo(error.format_message())
+            sys.exit(UsageError.exit_code)
+        except click_exceptions.UsageError as error:
+            where = f" (see '{error.ctx.command_path} --help')" if error.ctx else ""
+            _fail(prog, " ".join(error.format_message().split()) + where, UsageError.exit_code)
+        except click_exceptions.ClickException as error:
+            _fail(prog, " ".join(error.format_message().split()), error.exit_code)
+        except ScannerError as error:  # raised outside a command's own handling
+            _fail(prog, str(error), error.exit_code)
+        except (KeyboardInterrupt, typer.Abort):
+            typer.echo(f"{prog}: interrupted", err=True)
+            sys.exit(130)
+        sys.exit(result if isinstance(result, int) else 0)
+    finally:
+        # The process ends here: what is left is freed by the exit itself. Frozen, the interpreter's
+        # final collection and module teardown skip walking it all (about 40 ms of every command's
+        # exit). Nothing of ours waits on the collector: files are closed explicitly and spools are
+        # removed by finalizers that run at exit either way (weakref.finalize).
+        gc.freeze()
+

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import sys
+
 import pytest
 
 from tests.scanner_cli import run_program
@@ -126,3 +129,16 @@ def test_a_narrowed_tree_parses_and_refuses_as_the_whole_tree(args: tuple[str, .
             outcomes.append((type(error).__name__, getattr(error, "format_message", str)()))
         outcomes.append(capsys.readouterr().out)
     assert outcomes[: len(outcomes) // 2] == outcomes[len(outcomes) // 2:]
+
+
+def test_the_collector_is_frozen_when_a_command_ends(capsys: pytest.CaptureFixture[str],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The interpreter's exit then skips walking every object (docs/performance.md, start-up)."""
+    from scanner.cli import main
+
+
+    gc.unfreeze()
+    monkeypatch.setattr(sys, "argv", ["scanner", "version"])
+    with pytest.raises(SystemExit):
+        main()
+    assert gc.get_freeze_count() > 1000
