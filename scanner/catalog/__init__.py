@@ -16,6 +16,7 @@ from pathlib import Path
 
 from scanner.catalog.base import Cataloger, CatalogResult, registered
 from scanner.catalog.distro import DISTRO_REQUESTS, detect
+from scanner.catalog.langpkg import ExecutableCataloger, ExecutablePass
 from scanner.image import ImageMetadata, Limits, open_image
 from scanner.image.filesystem import FileRequest, Filesystem
 from scanner.model import Distro, Package
@@ -94,9 +95,13 @@ def catalog_filesystem(fs: Filesystem, catalogers: Sequence[Cataloger] | None = 
     distro = detection.distro
     results: dict[str, CatalogResult] = {}
     warnings: list[str] = [f"distro: {warning}" for warning in detection.warnings]
+    executables = ExecutablePass(fs, chosen)  # Go and Rust read the same executables: each is parsed once
     for cataloger in chosen:
         try:
-            result = cataloger.catalog(fs, distro)
+            if isinstance(cataloger, ExecutableCataloger):
+                result = executables.result(cataloger)
+            else:
+                result = cataloger.catalog(fs, distro)
         except Exception as error:  # one broken cataloger must not hide what the others found
             warnings.append(f"{cataloger.name}: cataloger failed, its packages are missing: "
                             f"{type(error).__name__}: {error}")

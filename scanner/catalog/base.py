@@ -6,10 +6,12 @@ and registers an instance with `register`. `scanner.catalog.catalog_filesystem` 
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-from collections.abc import Iterator, Mapping, Sequence
+import itertools
+import operator
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import Protocol
 
 from scanner.catalog.limits import DEFAULT_LIMITS, CatalogLimits
@@ -87,15 +89,16 @@ class Findings:
                           "this and every later package are not reported")
             return False
         cap = self.limits.max_field_length
-        identity = (("name", package.name), ("version", package.version),
-                    ("source name", package.source_name), ("source version", package.source_version))
-        for label, value in identity:
-            if len(value) > cap:
-                self.warn(f"{where}: a {label} of {len(value)} characters is over {cap} (cap max_field_length); "
-                          "skipped")
-                return True
+        # No generator over the values (this runs for every package of an image): the one over its cap is
+        # looked for only once there is one.
+        if max(len(package.name), len(package.version), len(package.source_name), len(package.source_version)) > cap:
+            identity = (("name", package.name), ("version", package.version),
+                        ("source name", package.source_name), ("source version", package.source_version))
+            label, value = next((label, value) for label, value in identity if len(value) > cap)
+            self.warn(f"{where}: a {label} of {len(value)} characters is over {cap} (cap max_field_length); skipped")
+            return True
         longest = max(max(map(len, package.licenses), default=0),
-                      max((len(value) for _, value in package.metadata), default=0))
+                      max(map(len, map(operator.itemgetter(1), package.metadata)), default=0))
         if longest > cap or len(package.licenses) > self.limits.max_licenses:
             licenses = tuple(value for value in package.licenses if len(value) <= cap)[:self.limits.max_licenses]
             metadata = tuple((key, value) for key, value in package.metadata if len(value) <= cap)
@@ -122,16 +125,12 @@ class Findings:
                           f"files of {owner} and later packages are not recorded as owned")
             paths = paths[:max(room, 0)]
         self._owned_entries += len(paths)
-        self.owned.update(dict.fromkeys(paths, owner))
+        self.owned.update(zip(paths, itertools.repeat(owner)))  # one insertion per path, no dict in between
 
-    @contextlib.contextmanager
-    def record(self, where: str) -> Iterator[None]:
+    def record(self, where: str) -> _Record:
         """Skip one bad record with a warning naming it: a value from the image that a PURL, a name
         or a version cannot take raises ValueError (UnicodeError included), which ends that record only."""
-        try:
-            yield
-        except ValueError as error:
-            self.warn(f"{where}: skipped: {error}")
+        return _Record(self, where)
 
     def warnings(self) -> tuple[str, ...]:
         if not self._unshown:
@@ -142,15 +141,42 @@ class Findings:
         return CatalogResult(tuple(self.packages), self.owned, self.warnings())
 
 
+class _Record:
+    """`Findings.record`'s context: a class rather than a generator (contextlib), as it wraps each package of an
+    image and costs a fraction of one."""
+
+    __slots__ = ("_findings", "_where")
+
+    def __init__(self, findings: Findings, where: str) -> None:
+        self._findings = findings
+        self._where = where
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> bool:
+        if isinstance(error, ValueError):
+            self._findings.warn(f"{self._where}: skipped: {error}")
+            return True
+        return False
+
+
 _REGISTRY: dict[str, Cataloger] = {}
+
+
+def read_captured(fs: Filesystem, path: str) -> bytes | None:
+    """A captured file's bytes; None when it was not captured."""
+    try:
+        return fs.read_bytes(path)
+    except KeyError:
+        return None
 
 
 def read_text(fs: Filesystem, path: str) -> str | None:
     """A captured file as text (undecodable bytes replaced); None when it was not captured."""
-    try:
-        return fs.read_bytes(path).decode("utf-8", "replace")
-    except KeyError:
-        return None
+    data = read_captured(fs, path)
+    return None if data is None else data.decode("utf-8", "replace")
 
 
 def register(cataloger: Cataloger) -> Cataloger:

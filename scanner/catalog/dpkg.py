@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from scanner.catalog.base import CatalogResult, Findings, LimitedCataloger, read_text, register
+from scanner.catalog.base import CatalogResult, Findings, LimitedCataloger, read_captured, register
 from scanner.catalog.limits import DEFAULT_LIMITS, CatalogLimits
 from scanner.catalog.ospackages import ecosystem_of, os_purl, package_layer, read_stanzas, upstream_qualifier
 from scanner.image.filesystem import FileRequest, Filesystem, normalize_path
@@ -32,13 +32,18 @@ _STATUS_D_SIDECARS = frozenset({
 _ABSENT_STATES = frozenset({"not-installed", "config-files"})
 # The fields a package record is made of; the others are counted, never kept.
 KEPT_FIELDS = frozenset({b"Package", b"Status", b"Version", b"Architecture", b"Source", b"Maintainer"})
-# A field line: not a continuation (leading blank) nor a comment; its value's first line only.
-_FIELD = re.compile(rb"^([^ \t#\n][^:\n]*):([^\n]*)", re.M)
+# A field line: not a continuation (leading blank) nor a comment; its value's first line only. Matched
+# after a newline (a stanza is searched with one put in front): the engine skips ahead to a literal first
+# character, where a pattern starting at ^ would be tried at every position.
+_FIELD = re.compile(rb"\n([^ \t#\n][^:\n]*):([^\n]*)")
 _SOURCE = re.compile(r"^(?P<name>\S+)(?:\s+\((?P<version>[^)]*)\))?\s*$")
-# A License: line, newline first: run on the text after a "\n", so that the literal start lets the search
-# skip ahead (a pattern starting at ^ is tried at every position of a large copyright file).
-_LICENSE_LINE = re.compile(r"\nLicense:[ \t]*([^\n]*?)[ \t\r]*$", re.M)
-_COMMON_LICENSE = re.compile(r"/usr/share/common-licenses/([A-Za-z0-9][A-Za-z0-9.+-]*[A-Za-z0-9+])")
+# A License: line, newline first: run on the file after a "\n", so that the literal start lets the search
+# skip ahead (a pattern starting at ^ is tried at every position of a large copyright file). Both run on
+# the file's bytes, not its text: half the copyright files name someone in UTF-8, and a search is slower
+# over text that is not all ASCII. A "\n" byte is a line end in the text too (no UTF-8 sequence, nor a
+# replaced malformed one, takes it in), so the lines and values found are the text's.
+_LICENSE_LINE = re.compile(rb"\nLicense:[ \t]*([^\n]*?)[ \t\r]*$", re.M)
+_COMMON_LICENSE = re.compile(rb"/usr/share/common-licenses/([A-Za-z0-9][A-Za-z0-9.+-]*[A-Za-z0-9+])")
 # A package's layer is found from a bounded number of its files (see ospackages.package_layer).
 _EVIDENCE_PATHS = 256
 
@@ -61,7 +66,7 @@ def parse_control(stream: BinaryIO, path: str, limits: CatalogLimits = DEFAULT_L
     """
     for number, stanza in read_stanzas(stream, path, limits, warn):
         fields: dict[str, str] = {}
-        for count, match in enumerate(_FIELD.finditer(stanza), start=1):
+        for count, match in enumerate(_FIELD.finditer(b"\n" + stanza), start=1):
             if count > limits.max_stanza_fields:
                 warn(f"{path}: stanza {number} has more than {limits.max_stanza_fields} fields "
                      "(cap max_stanza_fields); skipped")
@@ -80,32 +85,43 @@ def parse_control(stream: BinaryIO, path: str, limits: CatalogLimits = DEFAULT_L
                 yield Paragraph(fields, path, number)
 
 
-def _licenses(copyright_text: str) -> tuple[str, ...]:
-    found = {value for value in _LICENSE_LINE.findall("\n" + copyright_text) if value}
+def _licenses(copyright_file: bytes) -> tuple[str, ...]:
+    """The values of a copyright file's License: lines, else the common licences it points to."""
+    found = {value.decode("utf-8", "replace") for value in _LICENSE_LINE.findall(b"\n" + copyright_file) if value}
     if not found:
-        found.update(_COMMON_LICENSE.findall(copyright_text))
+        found.update(name.decode("ascii") for name in _COMMON_LICENSE.findall(copyright_file))
     return tuple(sorted(found))
 
 
 def _is_clean_list(body: str) -> bool:
     """Whether every line of a .list body is a clean absolute path: no "//", no backslash, no "." or ".."
     component, no line (an empty one included) that does not start with "/". Substring counts, each one
-    pass in C: a regular expression for the same would be tried at every position of the text."""
-    if "//" in body or "\\" in body or "/./" in body or "/../" in body or "/.\n" in body or "/..\n" in body:
+    pass in C: a regular expression for the same would be tried at every position of the text. The four
+    searches for "." and ".." components run only where a name starts with "." at all."""
+    if "//" in body or "\\" in body:
         return False
-    if body.endswith(("/.", "/..")) or (body and body[0] != "/"):
+    if "/." in body and ("/./" in body or "/../" in body or "/.\n" in body or "/..\n" in body
+                         or body.endswith(("/.", "/.."))):
+        return False
+    if body and body[0] != "/":
         return False
     return body.count("\n") - body.endswith("\n") == body.count("\n/")
 
 
 def _list_paths(text: str, room: int) -> list[str]:
-    """The paths of a .list file, at most `room` + 1 of them (one more shows that the room ran out)."""
+    """The paths of a .list file, each of its first `room` + 1 lines that names one (one more than the room
+    shows that it ran out)."""
     body = text[3:] if text.startswith("/.\n") else text
-    lines = body.split("\n", room + 1)[:room + 1]
     # A dpkg .list holds clean absolute paths after its "/." root line; anything else takes the slow path.
-    if _is_clean_list(body):
-        return [line[1:] for line in lines if len(line) > 1]
-    return [path for path in (normalize_path(line.strip()) for line in lines) if path]
+    if not _is_clean_list(body):
+        lines = body.split("\n", room + 1)[:room + 1]
+        return [path for path in (normalize_path(line.strip()) for line in lines) if path]
+    # Every line starts with "/" (and only the last newline, if any, ends the body): split where the next
+    # line's "/" follows, which drops it in C. An empty piece is a line of "/" alone.
+    paths = body[1:].split("\n/", room + 1)[:room + 1]
+    if paths[-1].endswith("\n"):
+        paths[-1] = paths[-1][:-1]
+    return list(filter(None, paths))
 
 
 def _md5sums_paths(text: str, room: int) -> list[str]:
@@ -158,8 +174,8 @@ class _Run:
                     findings.own(files, package.name, where)
         return findings.result()
 
-    def _read(self, path: str) -> str | None:
-        return read_text(self.fs, path) if path in self.captured else None
+    def _read(self, path: str) -> bytes | None:
+        return read_captured(self.fs, path) if path in self.captured else None
 
     def _read_file_list(self, path: str, where: str) -> str | None:
         """A captured file list as text; None when absent or (with a warning) over `max_file_list_bytes`."""
@@ -238,8 +254,8 @@ class _Run:
         files, evidence, extra_locations = self._files(paragraph, name, arch, where)
         locations = [paragraph.path, *extra_locations]
         copyright_path = f"usr/share/doc/{name}/copyright"
-        copyright_text = self._read(copyright_path)
-        licenses = _licenses(copyright_text) if copyright_text else ()
+        copyright_file = self._read(copyright_path)
+        licenses = _licenses(copyright_file) if copyright_file else ()
         if licenses:
             locations.append(copyright_path)
         layer_index, layer_digest = package_layer(self.fs, evidence, paragraph.path)

@@ -21,19 +21,18 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from scanner.catalog.base import CatalogResult, Findings, register
+from scanner.catalog.base import Findings, register
 from scanner.catalog.elf import PF_W, PT_LOAD, ElfFile
 from scanner.catalog.langpkg import (
     CapturedFile,
     ExecutableCataloger,
     ParseError,
-    catalog_executables,
     make_package,
 )
 from scanner.catalog.limits import DEFAULT_LIMITS, CatalogLimits
 from scanner.catalog.purl import purl
 from scanner.image.filesystem import Filesystem
-from scanner.model import Distro, Package
+from scanner.model import Package
 
 MAGIC = b"\xff Go buildinf:"
 _HEADER_SIZE = 32
@@ -303,14 +302,16 @@ def _in_go_tree(fs: Filesystem, path: str) -> bool:
     return False
 
 
-class GoCataloger(ExecutableCataloger):
+class GoCataloger(ExecutableCataloger[BuildInfo]):
     name = "go"
 
-    def catalog(self, fs: Filesystem, distro: Distro | None) -> CatalogResult:
-        return catalog_executables(fs, self.limits, lambda elf: read_build_info(elf, self.limits), self._packages,
-                                   lambda path: _in_go_tree(fs, path))
+    def skips(self, fs: Filesystem, path: str) -> bool:
+        return _in_go_tree(fs, path)
 
-    def _packages(self, executable: CapturedFile, info: BuildInfo, findings: Findings) -> None:
+    def read(self, elf: ElfFile) -> BuildInfo | None:
+        return read_build_info(elf, self.limits)
+
+    def packages_of(self, executable: CapturedFile, info: BuildInfo, findings: Findings) -> None:
         main_path = info.main.path if info.main is not None else info.main_path
         common = [("go_version", info.go_version), ("main_module", main_path),
                   ("goos", info.settings.get("GOOS", "")), ("goarch", info.settings.get("GOARCH", ""))]

@@ -34,13 +34,14 @@ _TYPE_RULES = {
 }
 # Printable ASCII without a space: nothing for either pass to strip, and lower-casing stays ASCII.
 _PRINTABLE = re.compile(r"[!-~]+")
-# What percent-encoding leaves as it is (":" is encoded, then put back by packageurl's quote).
-_UNENCODED = re.compile(r"[A-Za-z0-9._~:-]*")
+# What percent-encoding leaves as it is (":" is encoded, then put back by packageurl's quote), and "+",
+# which it writes as "%2B" (a Debian or rpm version often holds one: 2.36-9+deb12u4).
+_UNENCODED_BUT_PLUS = re.compile(r"[A-Za-z0-9._~:+-]*")
 _QUALIFIER_KEY = re.compile(r"[a-z][a-z0-9._-]*")
 
 
 def _encoded(text: str) -> str:
-    return text if _UNENCODED.fullmatch(text) else percent_encode(text)
+    return text.replace("+", "%2B") if _UNENCODED_BUT_PLUS.fullmatch(text) else percent_encode(text)
 
 
 def _plain_path(text: str) -> bool:

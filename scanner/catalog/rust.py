@@ -8,13 +8,12 @@ with that kind in metadata). Executables without the section carry no crate list
 
 from __future__ import annotations
 
-from scanner.catalog.base import CatalogResult, Findings, register
+from scanner.catalog.base import Findings, register
 from scanner.catalog.elf import ElfFile
 from scanner.catalog.langpkg import (
     CapturedFile,
     ExecutableCataloger,
     ParseError,
-    catalog_executables,
     inflate,
     load_json,
     make_package,
@@ -22,8 +21,6 @@ from scanner.catalog.langpkg import (
 )
 from scanner.catalog.limits import DEFAULT_LIMITS, CatalogLimits
 from scanner.catalog.purl import purl
-from scanner.image.filesystem import Filesystem
-from scanner.model import Distro
 
 SECTION = b".dep-v0"
 
@@ -50,13 +47,13 @@ def read_crates(elf: ElfFile, limits: CatalogLimits = DEFAULT_LIMITS) -> list[di
     return None if section is None else parse_dep_v0(section, limits)
 
 
-class RustCataloger(ExecutableCataloger):
+class RustCataloger(ExecutableCataloger[list[dict[str, str]]]):
     name = "rust"
 
-    def catalog(self, fs: Filesystem, distro: Distro | None) -> CatalogResult:
-        return catalog_executables(fs, self.limits, lambda elf: read_crates(elf, self.limits), self._packages)
+    def read(self, elf: ElfFile) -> list[dict[str, str]] | None:
+        return read_crates(elf, self.limits)
 
-    def _packages(self, executable: CapturedFile, crates: list[dict[str, str]], findings: Findings) -> None:
+    def packages_of(self, executable: CapturedFile, crates: list[dict[str, str]], findings: Findings) -> None:
         for crate in crates:
             where = f"{executable.path}: crate {crate['name']!r}"
             with findings.record(where):

@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 
 from scanner.catalog import catalog_filesystem
 from scanner.catalog.base import CatalogResult
-from scanner.catalog.dpkg import DpkgCataloger, _is_clean_list, _licenses, parse_control
-from scanner.catalog.limits import CatalogLimits
-from scanner.image.filesystem import MemoryFilesystem
+from scanner.catalog.dpkg import DpkgCataloger, _is_clean_list, _licenses, _list_paths, parse_control
+from scanner.catalog.limits import DEFAULT_LIMITS, CatalogLimits
+from scanner.catalog.ospackages import read_stanzas
+from scanner.image.filesystem import MemoryFilesystem, normalize_path
 from scanner.model import Distro
 
 OS_RELEASE = b'ID=debian\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\nPRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\n'
@@ -318,13 +319,49 @@ def test_a_clean_list_is_what_the_plain_pattern_says(body: str) -> None:
     assert _is_clean_list(body) == (unclean.search(body) is None)
 
 
-LICENSE_PIECES = st.sampled_from(["License:", " ", "\t", "\r", "\n", "MIT", "GPL-2+", "x", "License: ", "Files: *"])
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(LIST_PIECES, max_size=10).map("".join), st.integers(0, 6))
+def test_list_paths_are_the_named_lines_within_the_room(text: str, room: int) -> None:
+    # The definition: after the "/." root line, the first room + 1 lines; of a clean list each line but
+    # its "/" (a line of "/" alone names nothing), of any other each line stripped and normalised.
+    body = text.removeprefix("/.\n")
+    lines = body.split("\n")[:room + 1]
+    if _is_clean_list(body):
+        expected = [line[1:] for line in lines if len(line) > 1]
+    else:
+        expected = [path for path in (normalize_path(line.strip()) for line in lines) if path]
+    assert _list_paths(text, room) == expected
+
+
+FIELD_PIECES = st.sampled_from([b"Package", b":", b" ", b"\t", b"\n", b"#", b"x", b"Version: 1", b"\n ", b"\r"])
 
 
 @settings(max_examples=2000, deadline=None)
-@given(st.lists(LICENSE_PIECES, max_size=12).map("".join))
-def test_licences_are_the_values_of_license_lines(text: str) -> None:
+@given(st.lists(FIELD_PIECES, max_size=12).map(b"".join))
+def test_field_lines_are_the_lines_the_plain_pattern_matches(control: bytes) -> None:
+    # The definition: at a line start, no blank nor "#", a name up to the first colon, the rest of the line.
+    field_line = re.compile(rb"^([^ \t#\n][^:\n]*):([^\n]*)", re.M)
+    expected = []
+    for _, stanza in read_stanzas(io.BytesIO(control), "status", DEFAULT_LIMITS, lambda warning: None):
+        fields = {key.strip().decode(): value.strip().decode() for key, value in field_line.findall(stanza)
+                  if key.strip() in (b"Package", b"Version")}
+        if fields:
+            expected.append(fields)
+    assert [paragraph.fields for paragraph in parse_control(io.BytesIO(control), "status")] == expected
+
+
+LICENSE_PIECES = st.sampled_from([b"License:", b" ", b"\t", b"\r", b"\n", b"MIT", b"GPL-2+", b"x", b"License: ",
+                                  b"Files: *", "\u00e9".encode(), b"\xe2\x82", b"\xff", b"\xc3",
+                                  b"/usr/share/common-licenses/", b"GPL-3"])
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(LICENSE_PIECES, max_size=12).map(b"".join))
+def test_licences_are_the_values_of_license_lines(copyright_file: bytes) -> None:
+    # The definition is over the file as text; the file's bytes are searched, malformed UTF-8 included.
+    text = copyright_file.decode("utf-8", "replace")
     license_line = re.compile(r"^License:[ \t]*([^\n]*?)[ \t\r]*$", re.M)
     expected = {value for value in license_line.findall(text) if value}
-    if expected:
-        assert set(_licenses(text)) == expected
+    if not expected:
+        expected = set(re.findall(r"/usr/share/common-licenses/([A-Za-z0-9][A-Za-z0-9.+-]*[A-Za-z0-9+])", text))
+    assert set(_licenses(copyright_file)) == expected

@@ -18,7 +18,7 @@ from scanner.catalog.base import Findings
 from scanner.catalog.limits import DEFAULT_LIMITS, CatalogLimits
 from scanner.catalog.rpm import BlobReader, RpmCataloger, bdb, ndb, split_source_rpm, sqlite
 from scanner.catalog.rpm.errors import DatabaseFormatError
-from scanner.catalog.rpm.header import HeaderError, parse_header
+from scanner.catalog.rpm.header import HeaderError, _strings, parse_header
 from scanner.image.filesystem import MemoryFilesystem
 from scanner.model import Distro
 
@@ -398,3 +398,29 @@ def test_file_list_caps_per_header_and_per_database() -> None:
     assert findings.owned == {"usr/a": "zlib", "usr/b": "zlib"}
     assert findings.warnings() == ("db: header 1 (zlib): more than 2 file list entries (cap max_owned_paths); "
                                    "files of zlib and later packages are not recorded as owned",)
+
+
+STRING_PIECES = st.sampled_from([b"\0", b"a", b"usr/lib/", b"x" * 40, "\u00e9".encode(), b"\xe2\x82", b"\xff", b"\xc3"])
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(STRING_PIECES, max_size=30).map(b"".join), st.integers(0, 12), st.integers(0, 12))
+def test_string_arrays_are_each_string_up_to_its_nul(data: bytes, offset: int, count: int) -> None:
+    # The definition: from `offset`, `count` times the bytes up to the next NUL, each decoded on its own.
+    expected: list[str] | str = []
+    position = offset
+    for _ in range(count):
+        end = data.find(b"\0", position)
+        if end < 0:
+            expected = f"unterminated string at data offset {position}"
+            break
+        assert isinstance(expected, list)
+        expected.append(data[position:end].decode("utf-8", "replace"))
+        position = end + 1
+    if count > len(data) - offset:
+        expected = f"string count {count} does not fit the data"
+    try:
+        found: list[str] | str = _strings(data, offset, count)
+    except HeaderError as error:
+        found = str(error)
+    assert found == expected

@@ -129,7 +129,7 @@ class RpmCataloger(LimitedCataloger):
             with findings.record(where):
                 if header.files_refused:
                     findings.warn(f"{where}: {header.files_refused}; its files are not recorded")
-                files = [p for p in map(normalize_path, header.files) if p]
+                files = list(filter(None, map(normalize_path, header.files)))
                 if not findings.add(self._package(fs, distro, path, header, files), where):
                     return
                 findings.own(files, header.name, where)

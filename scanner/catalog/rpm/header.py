@@ -7,6 +7,7 @@ Layout (big-endian): `il` index entry count and `dl` data size (u32 each), then 
 
 from __future__ import annotations
 
+import operator
 import struct
 from dataclasses import dataclass
 
@@ -65,18 +66,30 @@ class RpmHeader:
         return f"{self.epoch}:{base}" if self.epoch is not None else base
 
 
+_STRING_GUESS = 32  # bytes per string of the first window `_strings` splits; a path is about that long
+
+
 def _strings(data: bytes, offset: int, count: int) -> list[str]:
+    """The `count` NUL-terminated strings at `offset`, malformed UTF-8 replaced.
+
+    A file list holds thousands: they are split and decoded in C, from a window of the data that grows
+    until it holds them all (so a window costs at most a few times the strings' own bytes). Decoded
+    together, they are what each would be decoded alone: a NUL byte is never part of a UTF-8 sequence,
+    nor taken into the replacement of a malformed one.
+    """
     if count > len(data) - offset:  # every string needs at least its NUL
         raise HeaderError(f"string count {count} does not fit the data")
-    values = []
-    position = offset
-    for _ in range(count):
-        end = data.find(b"\0", position)
-        if end < 0:
-            raise HeaderError(f"unterminated string at data offset {position}")
-        values.append(data[position:end].decode("utf-8", "replace"))
-        position = end + 1
-    return values
+    if not count:
+        return []
+    window = count * _STRING_GUESS
+    while True:
+        pieces = data[offset:offset + window].split(b"\0", count)
+        if len(pieces) > count:  # the last piece is what follows the strings
+            return b"\0".join(pieces[:count]).decode("utf-8", "replace").split("\0")
+        if offset + window >= len(data):
+            terminated = pieces[:-1]
+            raise HeaderError(f"unterminated string at data offset {offset + sum(map(len, terminated)) + len(terminated)}")
+        window *= 4
 
 
 def _int32s(data: bytes, offset: int, count: int) -> list[int]:
@@ -165,14 +178,15 @@ def _files(data: bytes, entries: dict[int, tuple[int, int, int]], limits: Catalo
         indexes = _int32s(data, offset, count) if kind == TYPE_INT32 else []
         if len(indexes) != len(basenames):
             raise HeaderError(f"{len(basenames)} BASENAMES but {len(indexes)} DIRINDEXES")
-        for index in indexes:
-            if not 0 <= index < len(dirnames):
-                raise HeaderError(f"DIRINDEXES entry {index} outside {len(dirnames)} DIRNAMES")
+        if indexes and (min(indexes) < 0 or max(indexes) >= len(dirnames)):
+            index = next(index for index in indexes if not 0 <= index < len(dirnames))
+            raise HeaderError(f"DIRINDEXES entry {index} outside {len(dirnames)} DIRNAMES")
         # Summed before joining: one long directory name shared by many files multiplies in the joined paths.
+        # (Thousands of files: each step maps in C.)
         lengths = [len(name) for name in dirnames]
-        size = sum(lengths[index] for index in indexes) + sum(map(len, basenames)) + len(basenames)
-        paths = [] if size > limits.max_file_list_bytes else [
-            dirnames[index] + base for base, index in zip(basenames, indexes, strict=True)]
+        size = sum(map(lengths.__getitem__, indexes)) + sum(map(len, basenames)) + len(basenames)
+        paths = [] if size > limits.max_file_list_bytes else list(
+            map(operator.add, map(dirnames.__getitem__, indexes), basenames))
     if size > limits.max_file_list_bytes:
         return (), f"its file list of {size} bytes is over {limits.max_file_list_bytes} (cap max_file_list_bytes)"
     return tuple(paths), ""
