@@ -101,7 +101,8 @@ class FileRequest:
     executable_only: bool = False
 
     @cached_property
-    def _regex(self) -> re.Pattern[str]:
+    def regex(self) -> re.Pattern[str]:
+        """The patterns' `patterns_regex`."""
         return patterns_regex(self.patterns)
 
     @cached_property
@@ -112,7 +113,7 @@ class FileRequest:
     def matches_path(self, path: str) -> bool:
         # str.endswith and startswith reject most paths far faster than the regex, whose `**/` may backtrack.
         tails, heads = self.literal_ends
-        return (path.endswith(tails) or path.startswith(heads)) and self._regex.match(path) is not None
+        return (path.endswith(tails) or path.startswith(heads)) and self.regex.match(path) is not None
 
     def matches_kind(self, entry: FileEntry) -> bool:
         """The entry's kind and mode suit the request (its path is not looked at)."""

@@ -9,7 +9,7 @@ import shutil
 import sqlite3
 import tempfile
 import weakref
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -39,6 +39,7 @@ from scanner.image.squash import (
 from scanner.image.tarstream import (
     DIRECTORY,
     HARDLINK,
+    REGULAR,
     SYMLINK,
     DataReader,
     TarMember,
@@ -46,6 +47,9 @@ from scanner.image.tarstream import (
     member_data,
 )
 
+# EntryKind's members as module globals: an attribute of the enum class takes several times as long to look
+# up, and these are looked up for every tar member.
+_FILE, _DIR, _SYMLINK, _OTHER = EntryKind.FILE, EntryKind.DIR, EntryKind.SYMLINK, EntryKind.OTHER
 _OPAQUE = ".wh..wh..opq"
 _WHITEOUT = ".wh."
 _COPY_CHUNK = 1024 * 1024
@@ -80,7 +84,7 @@ class _Prefilter:
     "" for a bare `**`: then every path goes on to the regexes, as before.
     """
 
-    tails: tuple[str, ...]
+    tails: dict[str, tuple[str, ...]]  # by their last character, the only one a path ending with them can end in
     heads: tuple[str, ...]
     names: re.Pattern[str] | None  # over the base name, for patterns whose last segment is literal-ish
     full: re.Pattern[str] | None  # over the whole path, for the others
@@ -97,14 +101,43 @@ class _Prefilter:
             else:
                 names.add(last)
         tails, heads = literal_ends(patterns)
-        return cls(tails, heads, patterns_regex(sorted(names)) if names else None,
+        return cls({last: tuple(tail for tail in tails if tail[-1] == last) for last in {tail[-1] for tail in tails}},
+                   heads, patterns_regex(sorted(names)) if names else None,
                    patterns_regex(sorted(full)) if full else None)
 
     def hit(self, path: str) -> bool:
-        if not (path.endswith(self.tails) or path.startswith(self.heads)):
+        if not (path.endswith(self.tails.get(path[-1:], ())) or path.startswith(self.heads)):
             return False
         return (self.names is not None and self.names.match(path.rpartition("/")[2]) is not None) or (
             self.full is not None and self.full.match(path) is not None)
+
+
+# A request, its literal tails and heads, and its regex's match: `FileRequest.matches_path` taken apart.
+_Screen = tuple[FileRequest, tuple[str, ...], tuple[str, ...], Callable[[str], re.Match[str] | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Screens:
+    """Requests by the last character of the paths they may match, in request order.
+
+    A path ends with a literal tail only if it ends with the tail's last character; a request that has
+    literal heads may match a path ending in any character, so it is in every group.
+    """
+
+    by_last: dict[str, tuple[_Screen, ...]]
+    headed: tuple[_Screen, ...]  # for a path whose last character ends no tail
+
+    @classmethod
+    def of(cls, requests: Iterable[FileRequest]) -> _Screens:
+        screens = [(r, *r.literal_ends, r.regex.match) for r in requests]
+        headed = tuple(screen for screen in screens if screen[2])
+        lasts = {tail[-1] for _, tails, _, _ in screens for tail in tails}
+        return cls({last: tuple(screen for screen in screens if screen[2] or any(tail[-1] == last for tail in screen[1]))
+                    for last in lasts}, headed)
+
+    def matching(self, path: str) -> tuple[FileRequest, ...]:
+        return tuple(r for r, tails, heads, match in self.by_last.get(path[-1:], self.headed)
+                     if (path.endswith(tails) or path.startswith(heads)) and match(path) is not None)
 
 
 class _Matcher:
@@ -114,22 +147,23 @@ class _Matcher:
     base name rejects nearly every path cheaply. Patterns ending in a bare wildcard (`status.d/*`)
     go into one full-path regex; they start with literal directories, so mismatches fail fast.
     Before either regex, `str.endswith`/`str.startswith` over the patterns' literal tails and heads
-    (`_Prefilter`) turn away almost every path without building its base name.
+    (`_Prefilter`) turn away almost every path without building its base name. A path that passes
+    is tested against the requests that may match it by their literal ends only (`_Screens`).
     """
 
     def __init__(self, requests: Sequence[FileRequest]) -> None:
         self._any_file = _Prefilter.of([r for r in requests if not r.executable_only])
         self._executables = _Prefilter.of([r for r in requests if r.executable_only])
-        # Each request's own literal ends, tested before its regex: most paths that pass the prefilter
-        # are wanted by one request and end with none of the others' tails.
-        self._screens = tuple((r, *r.literal_ends) for r in requests)
+        self._for_any_file = _Screens.of(r for r in requests if not r.executable_only)
+        self._for_executables = _Screens.of(requests)
 
     def wanted(self, path: str, executable: bool) -> tuple[FileRequest, ...]:
-        if not (self._any_file.hit(path) or (executable and self._executables.hit(path))):
-            return ()
-        return tuple(r for r, tails, heads in self._screens
-                     if (executable or not r.executable_only) and (path.endswith(tails) or path.startswith(heads))
-                     and r.matches_path(path))
+        if executable:
+            if self._any_file.hit(path) or self._executables.hit(path):
+                return self._for_executables.matching(path)
+        elif self._any_file.hit(path):
+            return self._for_any_file.matching(path)
+        return ()
 
 
 @dataclass
@@ -223,9 +257,8 @@ def _member_path(run: _Pass, member: TarMember, label: str) -> str | None:
     except UnicodeDecodeError:  # a ".." after the odd bytes may still make it a UTF-8 path
         text = member.name.decode("utf-8", "surrogateescape")
         utf8 = False
-    name = text[2:] if text.startswith("./") else text
-    name = name.rstrip("/")
-    if utf8 and name and not name.startswith((".", "/")) and "//" not in name and "/." not in name:
+    name = text.removeprefix("./").rstrip("/")
+    if utf8 and name and name[0] not in "./" and "//" not in name and "/." not in name:
         return name
     try:
         path = clean_path(name)
@@ -270,34 +303,35 @@ def _index_member(run: _Pass, stream: LayerStream | None, member: TarMember, pat
                 index.whiteout(posixpath.join(directory, name), layer)
         return
     kind = member.type
-    if kind == DIRECTORY:
-        index.add(path, EntryKind.DIR, 0, member.mode, "", layer)
-    elif member.is_regular:
-        index.add(path, EntryKind.FILE, member.size, member.mode, "", layer, data_layer, member.offset)
-        location = (data_layer, member.offset)
-        # Replayed, the first pass's decision stands: content is captured only for wanted files.
-        if stream is not None and (wanted := run.matcher.wanted(path, bool(member.mode & 0o111))):
-            magics = tuple(r.magic for r in wanted) if all(r.magic for r in wanted) else ()
-            content = _capture(run, member_data(stream, member), member, path, _size_cap(run, wanted), magics, label,
-                               data_layer)
+    if kind == REGULAR:
+        index.add(path, _FILE, member.size, member.mode, "", layer, data_layer, member.offset)
+        if stream is None:  # replayed: the first pass's decision stands, content is captured only for wanted files
+            if (location := (data_layer, member.offset)) in run.captures:
+                run.wanted[path] = (layer, *location)
+        # Read for the first time: no content is captured at its location unless here.
+        elif wanted := run.matcher.wanted(path, bool(member.mode & 0o111)):
+            magics = tuple(r.magic for r in wanted)
+            content = _capture(run, member_data(stream, member), member, path, _size_cap(run, wanted),
+                               magics if all(magics) else (), label, data_layer)
             if content is not None:
-                run.captures[location] = content
-        if location in run.captures:
-            run.wanted[path] = (layer, *location)
+                run.captures[(data_layer, member.offset)] = content
+                run.wanted[path] = (layer, data_layer, member.offset)
+    elif kind == DIRECTORY:
+        index.add(path, _DIR, 0, member.mode, "", layer)
     elif kind == SYMLINK:
         try:
             target = member.linkname.decode("utf-8")
         except UnicodeDecodeError:  # it still replaces what lower layers had there
             run.warnings.add(f"{label}: symlink {path!r} has a non-UTF-8 target; recorded, not followed")
-            index.add(path, EntryKind.OTHER, 0, member.mode, "", layer)
+            index.add(path, _OTHER, 0, member.mode, "", layer)
             return
-        index.add(path, EntryKind.SYMLINK, 0, member.mode, target, layer)
+        index.add(path, _SYMLINK, 0, member.mode, target, layer)
         if run.matcher.wanted(path, False):
             run.requested_links.append((path, layer))
     elif kind == HARDLINK:
         _index_hardlink(run, member, path, layer, label)
     else:
-        index.add(path, EntryKind.OTHER, 0, member.mode, "", layer)
+        index.add(path, _OTHER, 0, member.mode, "", layer)
 
 
 def _link_origin(run: _Pass, linkname: bytes, path: str, label: str) -> str | None:

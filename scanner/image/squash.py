@@ -29,6 +29,7 @@ from scanner.image.tarstream import TarMember
 _Answer = TypeVar("_Answer")
 _KIND_CODES = {EntryKind.FILE: 0, EntryKind.DIR: 1, EntryKind.SYMLINK: 2, EntryKind.OTHER: 3}
 _KINDS = {code: kind for kind, code in _KIND_CODES.items()}
+_DIR_CODE, _SYMLINK_CODE = _KIND_CODES[EntryKind.DIR], _KIND_CODES[EntryKind.SYMLINK]
 _BATCH = 4096
 _LOOKUP_CACHE = 16384
 _CACHED_PATH_CHARS = 1024
@@ -71,10 +72,12 @@ def _text_cap_error(cap: int) -> IndexLimitError:
     return IndexLimitError(f"more than {cap} bytes of paths to index (max_index_bytes); not read further")
 
 
-def _prefix_keys(parts: list[str]) -> list[int]:
-    """A key per prefix of a path split into components, in time linear in its length (no prefix strings)."""
+def _prefix_keys(parts: list[str], key: int = 0) -> list[int]:
+    """A key per prefix of a path split into components, in time linear in its length (no prefix strings).
+
+    From `key`, the key of a directory, they are the keys of the paths `parts` make under it.
+    """
     keys = []
-    key = 0
     for part in parts:
         key = hash((key, part))
         keys.append(key)
@@ -114,7 +117,8 @@ class SquashIndex:
         self._maybe_links = bytearray(_LINK_FILTER_BYTES)
         # Directories with no symlink among their prefixes, by name and by the keys of all their prefixes
         # (so that a symlink added at one of those prefixes is noticed): most members need no lookup.
-        self._plain_dirs: set[str] = set()
+        # A directory maps to its own key, from which its subdirectories' keys follow in one step.
+        self._plain_dirs: dict[str, int] = {}
         self._plain_keys: set[int] = set()
         self._plain_chars = 0
         # Directories that do go through a symlink -> where they lead, until any symlink may have changed.
@@ -127,9 +131,10 @@ class SquashIndex:
         if layer != self._layer:
             self._layer = layer
             self._cleared.clear()
+        code = _KIND_CODES[kind]
         self._pending_text += len(path) + len(target)
-        self._pending.append((path, _KIND_CODES[kind], size, mode, target, layer, data_layer, data_offset))
-        if kind is EntryKind.SYMLINK:
+        self._pending.append((path, code, size, mode, target, layer, data_layer, data_offset))
+        if code == _SYMLINK_CODE:
             self.link_depth = max(self.link_depth, path.count("/") + 1)
             key = _prefix_keys(path.split("/"))[-1]
             slot = key & _LINK_FILTER_MASK
@@ -139,7 +144,7 @@ class SquashIndex:
             self._resolved.clear()
         elif self._resolved and self._maybe_symlink(_prefix_keys(path.split("/"))[-1]):
             self._resolved.clear()  # a symlink replaced
-        if kind is not EntryKind.DIR:
+        if code != _DIR_CODE:
             self._pending_files.append(path)
         if len(self._pending) >= _BATCH or self._pending_text >= _PREFETCH_CHARS:
             self.flush()
@@ -248,17 +253,24 @@ class SquashIndex:
 
     def _links_among_prefixes(self, directory: str) -> bool:
         """Whether a prefix of `directory` (itself included) is a symlink now; remembered when none is."""
-        parts = directory.split("/")
-        keys = _prefix_keys(parts)
-        candidates = [count for count, key in enumerate(keys[:self.link_depth], 1)
+        parent, _, base = directory.rpartition("/")
+        parent_key = self._plain_dirs.get(parent) if parent else None
+        if parent_key is None:
+            depth, keys = 0, _prefix_keys(directory.split("/"))
+        else:  # the parent's prefixes are plain, their keys kept: only the directory itself is new
+            depth, keys = directory.count("/"), _prefix_keys([base], parent_key)
+        candidates = [count for count, key in enumerate(keys[:max(0, self.link_depth - depth)], depth + 1)
                       if key not in self._plain_keys and self._maybe_symlink(key)]
         if candidates:
             self.flush()
+            parts = directory.split("/")
             if any(self._counted_symlink_target("/".join(parts[:count])) is not None for count in candidates):
                 return True
         if self._plain_chars > _PLAIN_CHARS or len(self._plain_keys) > _PLAIN_KEYS:
             self._forget_plain()
-        self._plain_dirs.add(directory)
+            if depth:  # the parent's keys are gone with it
+                keys = _prefix_keys(directory.split("/"))
+        self._plain_dirs[directory] = keys[-1]
         self._plain_keys.update(keys)
         self._plain_chars += len(directory)
         return False
